@@ -1,0 +1,269 @@
+//! Passwords, API tokens, browser sessions, login rate limiting, and turning a credential into
+//! a [`Principal`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordHash};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gongdan_domain::DomainError;
+use gongdan_domain::access::{Principal, Role};
+use gongdan_domain::ids::{TokenId, UserId};
+use gongdan_domain::people::{IdentityKind, User};
+use gongdan_store::ApiToken;
+use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest, Sha256};
+
+use crate::{App, CoreError, Result};
+
+pub const TOKEN_PREFIX: &str = "gd_";
+pub const PASSWORD_MIN: usize = 8;
+/// Failed sign-ins allowed per email and per client address in one window.
+const LOGIN_ATTEMPTS: u32 = 10;
+const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long a resolved credential is trusted without a lookup. Revocation on this node
+/// clears it at once; other nodes see it within this time.
+const PRINCIPAL_TTL: Duration = Duration::from_secs(5);
+
+/// A resolved credential: who, until when the credential itself is valid, and when it was cached.
+type CachedPrincipal = (Principal, Option<Timestamp>, Instant);
+
+#[derive(Default)]
+pub(crate) struct AuthState {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Resolved credentials with the credential's own expiry, checked against the app clock.
+    principals: Mutex<HashMap<String, CachedPrincipal>>,
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh random secret, URL-safe.
+pub fn random_secret() -> Result<String> {
+    let mut buf = [0u8; 32];
+    getrandom::fill(&mut buf).map_err(|e| CoreError::Internal(format!("no randomness: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+pub fn validate_password(password: &str) -> Result<()> {
+    if password.chars().count() < PASSWORD_MIN {
+        return Err(DomainError::invalid("password", "too_short", format!("at least {PASSWORD_MIN} characters")).into());
+    }
+    if password.len() > 1024 {
+        return Err(DomainError::invalid("password", "too_long", "at most 1024 bytes").into());
+    }
+    Ok(())
+}
+
+/// Hashes with argon2id on a blocking thread: it is deliberately slow.
+pub async fn hash_password(password: &str) -> Result<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| CoreError::Internal(e.to_string()))
+    })
+    .await
+    .map_err(|e| CoreError::Internal(e.to_string()))?
+}
+
+async fn verify_password(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+impl App {
+    /// Builds the principal for a user: its groups and whether its organisation shares tickets.
+    pub async fn principal_for(&self, user: &User) -> Result<Principal> {
+        let org_access = match (user.role, user.organization_id) {
+            (Role::Customer, Some(org)) => self.store.get_organization(org).await?.is_some_and(|o| o.shared_tickets),
+            _ => false,
+        };
+        Ok(Principal {
+            user_id: user.id,
+            role: user.role,
+            group_ids: user.group_ids.clone(),
+            restricted_to_groups: user.restricted_to_groups,
+            organization_id: user.organization_id,
+            org_access,
+        })
+    }
+
+    fn cached_principal(&self, key: &str) -> Option<Principal> {
+        let now = self.now();
+        let map = self.auth.principals.lock().ok()?;
+        map.get(key)
+            .filter(|(_, expires, at)| at.elapsed() < PRINCIPAL_TTL && expires.is_none_or(|e| e > now))
+            .map(|(p, _, _)| p.clone())
+    }
+
+    fn cache_principal(&self, key: String, p: &Principal, expires: Option<Timestamp>) {
+        if let Ok(mut map) = self.auth.principals.lock() {
+            if map.len() > 10_000 {
+                map.retain(|_, (_, _, at)| at.elapsed() < PRINCIPAL_TTL);
+            }
+            map.insert(key, (p.clone(), expires, Instant::now()));
+        }
+    }
+
+    /// Drops cached credentials, after a change to who a user is or may do.
+    pub(crate) fn forget_principals(&self) {
+        if let Ok(mut map) = self.auth.principals.lock() {
+            map.clear();
+        }
+    }
+
+    async fn active_principal(&self, user_id: UserId) -> Result<Principal> {
+        let user = self.store.get_user(user_id).await?.filter(|u| u.active).ok_or(CoreError::Unauthenticated)?;
+        self.principal_for(&user).await
+    }
+
+    /// Resolves `Authorization: Bearer <token>`.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Principal> {
+        let hash = sha256_hex(token.as_bytes());
+        let key = format!("t:{hash}");
+        if let Some(p) = self.cached_principal(&key) {
+            return Ok(p);
+        }
+        let t = self.store.find_token(&hash).await?.ok_or(CoreError::Unauthenticated)?;
+        let now = self.now();
+        if t.revoked_at.is_some() || t.expires_at.is_some_and(|e| e <= now) {
+            return Err(CoreError::Unauthenticated);
+        }
+        let p = self.active_principal(t.user_id).await?;
+        self.cache_principal(key, &p, t.expires_at);
+        Ok(p)
+    }
+
+    /// Resolves a session cookie's value.
+    pub async fn authenticate_session(&self, secret: &str) -> Result<Principal> {
+        let hash = sha256_hex(secret.as_bytes());
+        let key = format!("s:{hash}");
+        if let Some(p) = self.cached_principal(&key) {
+            return Ok(p);
+        }
+        let (user, expires) = self.store.find_session(&hash).await?.ok_or(CoreError::Unauthenticated)?;
+        if expires <= self.now() {
+            return Err(CoreError::Unauthenticated);
+        }
+        let p = self.active_principal(user).await?;
+        self.cache_principal(key, &p, Some(expires));
+        Ok(p)
+    }
+
+    fn check_rate(&self, keys: &[String]) -> Result<()> {
+        let map = self.auth.failures.lock().map_err(|_| CoreError::Internal("rate limiter poisoned".into()))?;
+        for k in keys {
+            if let Some((n, since)) = map.get(k)
+                && *n >= LOGIN_ATTEMPTS
+                && since.elapsed() < LOGIN_WINDOW
+            {
+                return Err(CoreError::RateLimited {
+                    retry_after_secs: (LOGIN_WINDOW - since.elapsed()).as_secs().max(1),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn record_failure(&self, keys: &[String]) {
+        if let Ok(mut map) = self.auth.failures.lock() {
+            if map.len() > 100_000 {
+                map.retain(|_, (_, since)| since.elapsed() < LOGIN_WINDOW);
+            }
+            for k in keys {
+                let e = map.entry(k.clone()).or_insert((0, Instant::now()));
+                if e.1.elapsed() >= LOGIN_WINDOW {
+                    *e = (0, Instant::now());
+                }
+                e.0 += 1;
+            }
+        }
+    }
+
+    /// Checks an email and password and opens a session; returns the session secret (for the
+    /// cookie) and the user. Failures are counted per email and per client address.
+    pub async fn login(&self, email: &str, password: &str, client: &str) -> Result<(String, User)> {
+        let email = email.trim().to_lowercase();
+        let keys = [format!("email:{email}"), format!("client:{client}")];
+        self.check_rate(&keys)?;
+        let user = self.store.find_user_by_identity(IdentityKind::Email, &email).await?.filter(|u| u.active);
+        let hash = match &user {
+            Some(u) => self.store.password_hash(u.id).await?,
+            None => None,
+        };
+        let ok = match &hash {
+            Some(h) => verify_password(password, h).await,
+            None => false,
+        };
+        let Some(user) = user.filter(|_| ok) else {
+            self.record_failure(&keys);
+            return Err(CoreError::Unauthenticated);
+        };
+        let secret = random_secret()?;
+        let now = self.now();
+        let expires = now.checked_add(SignedDuration::from_hours(24 * self.settings.session_days)).unwrap_or(now);
+        self.store.insert_session(&sha256_hex(secret.as_bytes()), user.id, expires, now).await?;
+        Ok((secret, user))
+    }
+
+    pub async fn logout(&self, secret: &str) -> Result<()> {
+        self.store.delete_session(&sha256_hex(secret.as_bytes())).await?;
+        self.forget_principals();
+        Ok(())
+    }
+
+    /// Issues an API token for `user_id`; the secret is returned once and stored only hashed.
+    /// Admins may issue for anyone, others only for themselves.
+    pub async fn create_token(
+        &self,
+        actor: Option<&Principal>,
+        user_id: UserId,
+        name: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(String, ApiToken)> {
+        if let Some(a) = actor
+            && a.user_id != user_id
+            && a.role != Role::Admin
+        {
+            return Err(CoreError::forbidden("only admins issue tokens for others"));
+        }
+        let user = self.store.get_user(user_id).await?.filter(|u| u.active).ok_or(CoreError::NotFound("user"))?;
+        let now = self.now();
+        if expires_at.is_some_and(|e| e <= now) {
+            return Err(DomainError::invalid("expires_at", "invalid_value", "must be in the future").into());
+        }
+        let name = gongdan_domain::people::validate_name(if name.trim().is_empty() { "api" } else { name }, "name")?;
+        let secret = format!("{TOKEN_PREFIX}{}", random_secret()?);
+        let token = self.store.insert_token(user.id, &name, &sha256_hex(secret.as_bytes()), expires_at, now).await?;
+        Ok((secret, token))
+    }
+
+    pub async fn list_tokens(&self, actor: &Principal, user_id: UserId) -> Result<Vec<ApiToken>> {
+        if actor.user_id != user_id && actor.role != Role::Admin {
+            return Err(CoreError::NotFound("user"));
+        }
+        Ok(self.store.list_tokens(user_id).await?)
+    }
+
+    pub async fn revoke_token(&self, actor: &Principal, id: TokenId) -> Result<()> {
+        let token = self.store.get_token(id).await?.ok_or(CoreError::NotFound("token"))?;
+        if token.user_id != actor.user_id && actor.role != Role::Admin {
+            return Err(CoreError::NotFound("token"));
+        }
+        self.store.revoke_token(id, self.now()).await?;
+        self.forget_principals();
+        Ok(())
+    }
+}

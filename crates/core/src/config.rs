@@ -1,0 +1,191 @@
+//! Admin configuration: statuses, categories, custom fields, forms and groups. These tables are
+//! small and read on every ticket write, so they are cached per node and re-read after a short
+//! time or at once after a change made on this node.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use gongdan_domain::DomainError;
+use gongdan_domain::access::Principal;
+use gongdan_domain::category::{self, Category};
+use gongdan_domain::fields::{CustomFieldDef, Form};
+use gongdan_domain::ids::{CategoryId, FormId, GroupId};
+use gongdan_domain::people::{self, Group};
+use gongdan_domain::ticket::Status;
+
+use crate::{App, CoreError, Result};
+
+const TTL: Duration = Duration::from_secs(2);
+
+/// A consistent snapshot of the configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub statuses: Vec<Status>,
+    pub categories: Vec<Category>,
+    pub fields: Vec<CustomFieldDef>,
+    pub forms: Vec<Form>,
+    pub groups: Vec<Group>,
+}
+
+impl Config {
+    pub fn form_for(&self, category: Option<CategoryId>) -> Option<&Form> {
+        let id = category::form_for(&self.categories, category?)?;
+        self.forms.iter().find(|f| f.id == id)
+    }
+
+    pub fn group(&self, id: GroupId) -> Option<&Group> {
+        self.groups.iter().find(|g| g.id == id)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct ConfigCache(RwLock<Option<(Arc<Config>, Instant)>>);
+
+fn require_admin(actor: &Principal) -> Result<()> {
+    if actor.can_configure() { Ok(()) } else { Err(CoreError::forbidden("only admins change the configuration")) }
+}
+
+impl App {
+    pub async fn config(&self) -> Result<Arc<Config>> {
+        if let Ok(guard) = self.config.0.read()
+            && let Some((c, at)) = guard.as_ref()
+            && at.elapsed() < TTL
+        {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(Config {
+            statuses: self.store.list_statuses().await?,
+            categories: self.store.list_categories().await?,
+            fields: self.store.list_fields().await?,
+            forms: self.store.list_forms().await?,
+            groups: self.store.list_groups().await?,
+        });
+        if let Ok(mut guard) = self.config.0.write() {
+            *guard = Some((c.clone(), Instant::now()));
+        }
+        Ok(c)
+    }
+
+    fn config_changed(&self) {
+        if let Ok(mut guard) = self.config.0.write() {
+            *guard = None;
+        }
+    }
+
+    /// Creates (id 0) or updates a status.
+    pub async fn save_status(&self, actor: &Principal, mut s: Status) -> Result<Status> {
+        require_admin(actor)?;
+        let cfg = self.config().await?;
+        s.label_zh = s.label_zh.trim().to_owned();
+        s.label_en = s.label_en.trim().to_owned();
+        if s.label_zh.is_empty() && s.label_en.is_empty() {
+            return Err(DomainError::required("label_en").into());
+        }
+        if s.id.0 == 0 {
+            gongdan_domain::fields::validate_key(&s.key, "key")?;
+        } else {
+            let old = cfg.statuses.iter().find(|x| x.id == s.id).ok_or(CoreError::NotFound("status"))?;
+            s.key = old.key.clone();
+            s.category = old.category;
+            let others_active = cfg.statuses.iter().any(|x| x.id != s.id && x.category == s.category && x.active);
+            if !s.active && !others_active {
+                return Err(CoreError::InUse("the last active status of a category cannot be deactivated".into()));
+            }
+            if !s.active && s.is_default {
+                return Err(
+                    DomainError::invalid("active", "invalid_value", "the default status must stay active").into()
+                );
+            }
+        }
+        let saved = self.store.save_status(&s).await?;
+        self.config_changed();
+        Ok(saved)
+    }
+
+    pub async fn save_category(&self, actor: &Principal, mut c: Category) -> Result<Category> {
+        require_admin(actor)?;
+        let cfg = self.config().await?;
+        c.name_zh = c.name_zh.trim().to_owned();
+        c.name_en = c.name_en.trim().to_owned();
+        if c.name_zh.is_empty() && c.name_en.is_empty() {
+            return Err(DomainError::required("name_en").into());
+        }
+        if c.id.0 != 0 && !cfg.categories.iter().any(|x| x.id == c.id) {
+            return Err(CoreError::NotFound("category"));
+        }
+        category::check_parent(&cfg.categories, (c.id.0 != 0).then_some(c.id), c.parent_id)?;
+        if let Some(f) = c.form_id
+            && !cfg.forms.iter().any(|x| x.id == f)
+        {
+            return Err(DomainError::invalid("form_id", "not_found", "no such form").into());
+        }
+        let saved = self.store.save_category(&c).await?;
+        self.config_changed();
+        Ok(saved)
+    }
+
+    pub async fn save_field(&self, actor: &Principal, mut f: CustomFieldDef) -> Result<CustomFieldDef> {
+        require_admin(actor)?;
+        if f.id.0 != 0 {
+            let cfg = self.config().await?;
+            let old = cfg.fields.iter().find(|x| x.id == f.id).ok_or(CoreError::NotFound("custom field"))?;
+            f.key = old.key.clone();
+            f.scope = old.scope;
+            f.kind = old.kind;
+        }
+        f.validate()?;
+        let saved = self.store.save_field(&f).await?;
+        self.config_changed();
+        Ok(saved)
+    }
+
+    pub async fn save_form(&self, actor: &Principal, mut f: Form) -> Result<Form> {
+        require_admin(actor)?;
+        let cfg = self.config().await?;
+        f.name = people::validate_name(&f.name, "name")?;
+        let mut seen = Vec::new();
+        for (i, ff) in f.fields.iter().enumerate() {
+            let ok =
+                cfg.fields.iter().any(|d| d.id == ff.field_id && d.scope == gongdan_domain::fields::FieldScope::Ticket);
+            if !ok {
+                return Err(
+                    DomainError::invalid(format!("fields[{i}].field_id"), "not_found", "no such ticket field").into()
+                );
+            }
+            if seen.contains(&ff.field_id) {
+                return Err(DomainError::invalid(
+                    format!("fields[{i}].field_id"),
+                    "duplicate",
+                    "a field appears once per form",
+                )
+                .into());
+            }
+            seen.push(ff.field_id);
+        }
+        if f.id.0 != 0 && !cfg.forms.iter().any(|x| x.id == f.id) {
+            return Err(CoreError::NotFound("form"));
+        }
+        let saved = self.store.save_form(&f).await?;
+        self.config_changed();
+        Ok(saved)
+    }
+
+    pub async fn delete_form(&self, actor: &Principal, id: FormId) -> Result<()> {
+        require_admin(actor)?;
+        self.store.delete_form(id).await.map_err(|e| match e {
+            gongdan_store::StoreError::NotFound => CoreError::NotFound("form"),
+            e => e.into(),
+        })?;
+        self.config_changed();
+        Ok(())
+    }
+
+    pub async fn save_group(&self, actor: &Principal, mut g: Group) -> Result<Group> {
+        require_admin(actor)?;
+        g.name = people::validate_name(&g.name, "name")?;
+        g.tier = people::validate_tier(g.tier)?;
+        let saved = if g.id.0 == 0 { self.store.insert_group(&g).await? } else { self.store.update_group(&g).await? };
+        self.config_changed();
+        Ok(saved)
+    }
+}

@@ -1,0 +1,56 @@
+use gongdan_domain::DomainError;
+use gongdan_store::StoreError;
+use thiserror::Error;
+
+/// What a use case can fail with. The web layer maps each to one HTTP status and code.
+#[derive(Debug, Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// Missing, or not visible to the caller (the same answer, so nothing leaks).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the record was changed by someone else; reload and retry")]
+    VersionConflict,
+    #[error("{field} is already taken")]
+    Duplicate { field: String },
+    #[error("{0}")]
+    InUse(String),
+    #[error("the idempotency key was used for a different request")]
+    IdempotencyMismatch,
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("the upload exceeds {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("storage: {0}")]
+    Store(StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => CoreError::NotFound("record"),
+            StoreError::VersionConflict => CoreError::VersionConflict,
+            StoreError::Duplicate { what } => CoreError::Duplicate { field: what },
+            StoreError::Invalid(msg) => CoreError::Domain(DomainError::invalid("request", "invalid_reference", msg)),
+            other => CoreError::Store(other),
+        }
+    }
+}
+
+impl CoreError {
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        CoreError::Forbidden(msg.into())
+    }
+
+    /// A field the caller's role may not set.
+    pub fn field_forbidden(field: &str) -> Self {
+        CoreError::Domain(DomainError::invalid(field, "field_not_allowed", "your role may not set this field"))
+    }
+}

@@ -1,0 +1,87 @@
+//! Attachment content on local disk, addressed by SHA-256 so identical files are kept once.
+//! Files are written to a temporary name and renamed, so a crash never leaves half a file
+//! under a real address.
+
+use std::path::PathBuf;
+
+use gongdan_domain::DomainError;
+use gongdan_domain::access::Principal;
+use gongdan_domain::conversation::Attachment;
+use gongdan_domain::ids::AttachmentId;
+
+use crate::auth::{random_secret, sha256_hex};
+use crate::{App, CoreError, Result};
+
+fn sanitize_filename(name: &str) -> Result<String> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    if clean.is_empty() || clean == "." || clean == ".." {
+        return Err(DomainError::invalid("filename", "invalid_value", "a file name is required").into());
+    }
+    Ok(clean)
+}
+
+impl App {
+    fn blob_path(&self, sha: &str) -> PathBuf {
+        let (a, b) = (sha.get(0..2).unwrap_or("00"), sha.get(2..4).unwrap_or("00"));
+        self.settings.data_dir.join("attachments").join(a).join(b).join(sha)
+    }
+
+    /// Stores an upload; it is attached to a comment later by the same user.
+    pub async fn upload(
+        &self,
+        actor: &Principal,
+        filename: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<Attachment> {
+        let filename = sanitize_filename(filename)?;
+        if bytes.len() as u64 > self.settings.max_attachment_bytes {
+            return Err(CoreError::TooLarge { limit: self.settings.max_attachment_bytes });
+        }
+        let sha = sha256_hex(bytes);
+        let path = self.blob_path(&sha);
+        if tokio::fs::metadata(&path).await.is_err() {
+            let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+            tokio::fs::create_dir_all(&dir).await.map_err(|e| CoreError::Internal(format!("attachment dir: {e}")))?;
+            let tmp = dir.join(format!(".{}.tmp", random_secret()?));
+            tokio::fs::write(&tmp, bytes).await.map_err(|e| CoreError::Internal(format!("attachment write: {e}")))?;
+            tokio::fs::rename(&tmp, &path).await.map_err(|e| CoreError::Internal(format!("attachment rename: {e}")))?;
+        }
+        let content_type =
+            if content_type.trim().is_empty() { "application/octet-stream" } else { content_type.trim() };
+        let a = Attachment {
+            id: AttachmentId(0),
+            sha256: sha,
+            filename,
+            content_type: content_type.chars().take(100).collect(),
+            size: bytes.len() as i64,
+            uploader_id: actor.user_id,
+            comment_id: None,
+            created_at: self.now(),
+        };
+        Ok(self.store.insert_attachment(&a).await?)
+    }
+
+    /// An attachment's metadata and bytes, if the caller may see it: its uploader, or anyone
+    /// who may see the comment it belongs to.
+    pub async fn download(&self, actor: &Principal, id: AttachmentId) -> Result<(Attachment, Vec<u8>)> {
+        let (a, ticket) = self.store.get_attachment(id).await?.ok_or(CoreError::NotFound("attachment"))?;
+        let visible = if a.uploader_id == actor.user_id {
+            true
+        } else if let (Some(ticket), Some(comment)) = (ticket, a.comment_id) {
+            let t = self.store.get_ticket(ticket).await?;
+            let c = self.store.get_comment(comment).await?;
+            t.is_some_and(|t| actor.can_view(&t)) && c.is_some_and(|c| c.public || actor.is_staff())
+        } else {
+            false
+        };
+        if !visible {
+            return Err(CoreError::NotFound("attachment"));
+        }
+        let bytes = tokio::fs::read(self.blob_path(&a.sha256))
+            .await
+            .map_err(|e| CoreError::Internal(format!("attachment read: {e}")))?;
+        Ok((a, bytes))
+    }
+}

@@ -1,0 +1,71 @@
+//! Gongdan's use cases over the storage contract: who may do what (auth, roles), and what a
+//! request does to tickets, people and configuration. No HTTP here: the web layer and the CLI
+//! both call into this crate, and it calls the pure rules in `gongdan_domain`.
+
+pub mod auth;
+mod clock;
+pub mod config;
+mod error;
+pub mod files;
+pub mod people;
+pub mod tickets;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::CoreError;
+use gongdan_store::Store;
+
+pub type Result<T> = std::result::Result<T, CoreError>;
+
+/// Runtime settings the use cases need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub max_attachment_bytes: u64,
+    pub session_days: i64,
+    pub default_language: gongdan_domain::people::Language,
+    pub default_time_zone: String,
+}
+
+impl Settings {
+    pub fn new(data_dir: PathBuf) -> Self {
+        Settings {
+            data_dir,
+            max_attachment_bytes: 20 * 1024 * 1024,
+            session_days: 14,
+            default_language: gongdan_domain::people::Language::ZhCn,
+            default_time_zone: "Asia/Shanghai".into(),
+        }
+    }
+}
+
+/// The application: storage, clock, settings and the small in-process caches.
+#[derive(Clone)]
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    config: Arc<config::ConfigCache>,
+    auth: Arc<auth::AuthState>,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        App {
+            store,
+            clock,
+            settings: Arc::new(settings),
+            config: Arc::new(config::ConfigCache::default()),
+            auth: Arc::new(auth::AuthState::default()),
+        }
+    }
+
+    /// The current time at the precision storage keeps (microseconds), so what a write
+    /// returns equals what a later read returns.
+    pub fn now(&self) -> jiff::Timestamp {
+        let t = self.clock.now();
+        jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+    }
+}

@@ -1,0 +1,358 @@
+//! Customers, agents and organisations.
+
+use std::collections::BTreeMap;
+
+use gongdan_domain::DomainError;
+use gongdan_domain::access::{Principal, Role};
+use gongdan_domain::fields::{self, FieldScope};
+use gongdan_domain::ids::{GroupId, OrganizationId, UserId};
+use gongdan_domain::people::{self, Identity, IdentityKind, Language, Organization, User};
+use gongdan_store::UserQuery;
+use serde_json::Value;
+
+use crate::{App, CoreError, Result};
+
+/// A user to create or the fields of one to change (`None` keeps the current value).
+#[derive(Debug, Clone, Default)]
+pub struct UserInput {
+    pub role: Option<Role>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// Further emails and phones.
+    pub identities: Option<Vec<Identity>>,
+    pub phone: Option<String>,
+    pub external_id: Option<Option<String>>,
+    pub organization_id: Option<Option<OrganizationId>>,
+    pub language: Option<Language>,
+    pub time_zone: Option<String>,
+    pub vip_level: Option<i64>,
+    pub group_ids: Option<Vec<GroupId>>,
+    pub skills: Option<Vec<String>>,
+    pub languages: Option<Vec<String>>,
+    pub restricted_to_groups: Option<bool>,
+    pub custom_fields: BTreeMap<String, Value>,
+    pub active: Option<bool>,
+    pub password: Option<String>,
+}
+
+fn check_time_zone(tz: &str) -> Result<String> {
+    jiff::tz::TimeZone::get(tz)
+        .map(|_| tz.to_owned())
+        .map_err(|_| DomainError::invalid("time_zone", "invalid_value", "not an IANA time zone").into())
+}
+
+fn clean_list(items: &[String], field: &str) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, s) in items.iter().enumerate() {
+        let t = s.trim();
+        if t.is_empty() || t.chars().count() > 64 {
+            return Err(DomainError::invalid(format!("{field}[{i}]"), "invalid_value", "1–64 characters").into());
+        }
+        if !out.iter().any(|x| x == t) {
+            out.push(t.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+impl App {
+    /// Who may create or change a user of a role: admins anyone, supervisors customers and
+    /// agents, agents customers (a caller on the phone), customers nobody but themselves.
+    fn may_manage(actor: &Principal, role: Role) -> bool {
+        match actor.role {
+            Role::Admin => true,
+            Role::Supervisor => matches!(role, Role::Customer | Role::Agent),
+            Role::Agent => role == Role::Customer,
+            Role::Customer => false,
+        }
+    }
+
+    /// Applies input to a user (new or existing), validating every field.
+    async fn fill_user(&self, u: &mut User, input: UserInput) -> Result<()> {
+        if let Some(role) = input.role {
+            u.role = role;
+        }
+        if let Some(name) = &input.name {
+            u.name = people::validate_name(name, "name")?;
+        }
+        let mut identities = match &input.identities {
+            Some(list) => {
+                let mut out = Vec::new();
+                for (i, id) in list.iter().enumerate() {
+                    let field = format!("identities[{i}].value");
+                    let value = match id.kind {
+                        IdentityKind::Email => people::normalize_email(&id.value, &field)?,
+                        IdentityKind::Phone => people::normalize_phone(&id.value, &field)?,
+                    };
+                    out.push(Identity { kind: id.kind, value });
+                }
+                out
+            }
+            None => u.identities.clone(),
+        };
+        if let Some(email) = &input.email {
+            let email = people::normalize_email(email, "email")?;
+            identities.retain(|i| !(i.kind == IdentityKind::Email && i.value == email));
+            identities.insert(0, Identity { kind: IdentityKind::Email, value: email.clone() });
+            u.email = Some(email);
+        } else if input.identities.is_some() {
+            u.email = identities.iter().find(|i| i.kind == IdentityKind::Email).map(|i| i.value.clone());
+        }
+        if let Some(phone) = &input.phone {
+            let phone = people::normalize_phone(phone, "phone")?;
+            if !identities.iter().any(|i| i.kind == IdentityKind::Phone && i.value == phone) {
+                identities.push(Identity { kind: IdentityKind::Phone, value: phone });
+            }
+        }
+        let mut seen = Vec::new();
+        identities.retain(|i| {
+            let k = (i.kind, i.value.clone());
+            let fresh = !seen.contains(&k);
+            seen.push(k);
+            fresh
+        });
+        u.identities = identities;
+        if u.name.is_empty() {
+            // A customer found by email alone is named after the address until told otherwise.
+            u.name = u
+                .email
+                .clone()
+                .or_else(|| u.identities.first().map(|i| i.value.clone()))
+                .ok_or_else(|| DomainError::required("name"))?;
+        }
+        if u.role.is_staff() && u.email.is_none() {
+            return Err(DomainError::required("email").into());
+        }
+        if u.identities.is_empty() && u.external_id.is_none() && input.external_id.is_none() {
+            return Err(DomainError::required("email").into());
+        }
+        if let Some(ext) = input.external_id {
+            u.external_id = ext.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+        }
+        if let Some(org) = input.organization_id {
+            if let Some(o) = org
+                && self.store.get_organization(o).await?.is_none()
+            {
+                return Err(DomainError::invalid("organization_id", "not_found", "no such organisation").into());
+            }
+            u.organization_id = org;
+        } else if u.id.0 == 0
+            && u.organization_id.is_none()
+            && let Some(domain) = u.email.as_deref().and_then(|e| e.split_once('@')).map(|(_, d)| d.to_owned())
+        {
+            u.organization_id = self.store.organization_for_domain(&domain).await?.map(|o| o.id);
+        }
+        if let Some(l) = input.language {
+            u.language = l;
+        }
+        if let Some(tz) = &input.time_zone {
+            u.time_zone = check_time_zone(tz)?;
+        }
+        if let Some(v) = input.vip_level {
+            u.vip_level = people::validate_vip(v)?;
+        }
+        if let Some(groups) = input.group_ids {
+            let cfg = self.config().await?;
+            for (i, g) in groups.iter().enumerate() {
+                if cfg.group(*g).is_none() {
+                    return Err(DomainError::invalid(format!("group_ids[{i}]"), "not_found", "no such group").into());
+                }
+            }
+            let mut groups = groups;
+            groups.sort();
+            groups.dedup();
+            u.group_ids = groups;
+        }
+        if !u.role.is_staff() {
+            u.group_ids.clear();
+        }
+        if let Some(s) = &input.skills {
+            u.skills = clean_list(s, "skills")?;
+        }
+        if let Some(s) = &input.languages {
+            u.languages = clean_list(s, "languages")?;
+        }
+        if let Some(r) = input.restricted_to_groups {
+            u.restricted_to_groups = r;
+        }
+        if !input.custom_fields.is_empty() {
+            let cfg = self.config().await?;
+            for (k, v) in fields::check_values(&cfg.fields, FieldScope::User, &input.custom_fields)? {
+                if v.is_null() {
+                    u.custom_fields.remove(&k);
+                } else {
+                    u.custom_fields.insert(k, v);
+                }
+            }
+        }
+        if let Some(a) = input.active {
+            u.active = a;
+        }
+        Ok(())
+    }
+
+    /// Creates a user. `actor` is `None` for the CLI and first-start bootstrap.
+    pub async fn create_user(&self, actor: Option<&Principal>, input: UserInput) -> Result<User> {
+        let role = input.role.unwrap_or(Role::Customer);
+        if let Some(a) = actor
+            && !Self::may_manage(a, role)
+        {
+            return Err(CoreError::forbidden(format!("your role may not create {role} users")));
+        }
+        if let Some(p) = &input.password {
+            crate::auth::validate_password(p)?;
+        }
+        let now = self.now();
+        let mut u = User {
+            id: UserId(0),
+            role,
+            name: String::new(),
+            email: None,
+            identities: vec![],
+            external_id: None,
+            organization_id: None,
+            language: self.settings.default_language,
+            time_zone: self.settings.default_time_zone.clone(),
+            vip_level: 0,
+            group_ids: vec![],
+            skills: vec![],
+            languages: vec![],
+            restricted_to_groups: false,
+            custom_fields: BTreeMap::new(),
+            active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        let password = input.password.clone();
+        self.fill_user(&mut u, input).await?;
+        let hash = match &password {
+            Some(p) => Some(crate::auth::hash_password(p).await?),
+            None => None,
+        };
+        Ok(self.store.insert_user(&u, hash.as_deref()).await?)
+    }
+
+    /// A user as the caller may see it: staff see everyone, customers only themselves.
+    pub async fn get_user(&self, actor: &Principal, id: UserId) -> Result<User> {
+        if !actor.is_staff() && actor.user_id != id {
+            return Err(CoreError::NotFound("user"));
+        }
+        self.store.get_user(id).await?.ok_or(CoreError::NotFound("user"))
+    }
+
+    pub async fn update_user(&self, actor: &Principal, id: UserId, input: UserInput) -> Result<User> {
+        let mut u = self.get_user(actor, id).await?;
+        let is_self = actor.user_id == id;
+        let privileged = input.role.is_some()
+            || input.group_ids.is_some()
+            || input.restricted_to_groups.is_some()
+            || input.active.is_some()
+            || input.vip_level.is_some()
+            || input.organization_id.is_some()
+            || input.external_id.is_some();
+        let allowed = Self::may_manage(actor, u.role) && input.role.is_none_or(|r| Self::may_manage(actor, r));
+        if !(allowed || (is_self && !privileged)) {
+            return Err(CoreError::forbidden("your role may not change this user"));
+        }
+        if is_self && input.active == Some(false) {
+            return Err(DomainError::invalid("active", "invalid_value", "you cannot deactivate yourself").into());
+        }
+        let password = input.password.clone();
+        if let Some(p) = &password {
+            crate::auth::validate_password(p)?;
+        }
+        self.fill_user(&mut u, input).await?;
+        u.updated_at = self.now();
+        let saved = self.store.update_user(&u).await?;
+        self.forget_principals();
+        if let Some(p) = password {
+            self.store.set_password_hash(id, &crate::auth::hash_password(&p).await?).await?;
+        }
+        Ok(saved)
+    }
+
+    pub async fn list_users(&self, actor: &Principal, q: UserQuery) -> Result<Vec<User>> {
+        if !actor.is_staff() {
+            return Err(CoreError::forbidden("customers cannot list users"));
+        }
+        Ok(self.store.list_users(&q).await?)
+    }
+
+    /// Finds the customer with this email, or creates one (with the name given) — how tickets
+    /// from new people arrive.
+    pub async fn find_or_create_customer(&self, email: &str, name: Option<&str>, phone: Option<&str>) -> Result<User> {
+        let email = people::normalize_email(email, "requester.email")?;
+        if let Some(u) = self.store.find_user_by_identity(IdentityKind::Email, &email).await? {
+            return Ok(u);
+        }
+        let input = UserInput {
+            role: Some(Role::Customer),
+            name: name.map(str::to_owned).filter(|n| !n.trim().is_empty()),
+            email: Some(email.clone()),
+            phone: phone.map(str::to_owned),
+            ..Default::default()
+        };
+        match self.create_user(None, input).await {
+            // Someone created the same customer a moment ago: use theirs.
+            Err(CoreError::Duplicate { .. }) => {
+                self.store.find_user_by_identity(IdentityKind::Email, &email).await?.ok_or(CoreError::NotFound("user"))
+            }
+            Err(CoreError::Domain(DomainError::Invalid { field, code, message })) => {
+                Err(DomainError::Invalid { field: format!("requester.{field}"), code, message }.into())
+            }
+            other => other,
+        }
+    }
+
+    pub async fn save_organization(&self, actor: &Principal, mut o: Organization) -> Result<Organization> {
+        if !actor.can_manage_people() {
+            return Err(CoreError::forbidden("your role may not change organisations"));
+        }
+        o.name = people::validate_name(&o.name, "name")?;
+        let mut domains = Vec::new();
+        for (i, d) in o.domains.iter().enumerate() {
+            let d = d.trim().trim_start_matches('@').to_lowercase();
+            people::normalize_email(&format!("x@{d}"), &format!("domains[{i}]"))?;
+            if !domains.contains(&d) {
+                domains.push(d);
+            }
+        }
+        o.domains = domains;
+        let cfg = self.config().await?;
+        o.custom_fields = fields::check_values(&cfg.fields, FieldScope::Organization, &o.custom_fields)?
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .collect();
+        o.updated_at = self.now();
+        // Whether the organisation shares tickets is part of its customers' credentials.
+        self.forget_principals();
+        if o.id.0 == 0 {
+            o.created_at = o.updated_at;
+            Ok(self.store.insert_organization(&o).await?)
+        } else {
+            let old = self.store.get_organization(o.id).await?.ok_or(CoreError::NotFound("organization"))?;
+            o.created_at = old.created_at;
+            Ok(self.store.update_organization(&o).await?)
+        }
+    }
+
+    pub async fn get_organization(&self, actor: &Principal, id: OrganizationId) -> Result<Organization> {
+        if !actor.is_staff() && actor.organization_id != Some(id) {
+            return Err(CoreError::NotFound("organization"));
+        }
+        self.store.get_organization(id).await?.ok_or(CoreError::NotFound("organization"))
+    }
+
+    pub async fn delete_organization(&self, actor: &Principal, id: OrganizationId) -> Result<()> {
+        if !actor.can_manage_people() {
+            return Err(CoreError::forbidden("your role may not change organisations"));
+        }
+        self.store.delete_organization(id).await.map_err(|e| match e {
+            gongdan_store::StoreError::NotFound => CoreError::NotFound("organization"),
+            gongdan_store::StoreError::InUse => {
+                CoreError::InUse("the organisation still has members or tickets".into())
+            }
+            e => e.into(),
+        })
+    }
+}

@@ -1,0 +1,890 @@
+//! Ticket use cases: create, read, list, update, reply, merge, link, bulk update. Each one
+//! checks access, resolves references against storage, lets the domain decide, and writes one
+//! batch (one transaction).
+
+use std::collections::BTreeMap;
+
+use gongdan_domain::DomainError;
+use gongdan_domain::access::{Principal, TicketScope};
+use gongdan_domain::category;
+use gongdan_domain::conversation::{self, Comment, Event, Link, LinkKind};
+use gongdan_domain::event::{self, EventKind, NewEvent, Via};
+use gongdan_domain::fields::{self, FieldScope};
+use gongdan_domain::ids::*;
+use gongdan_domain::ticket::{
+    self, Channel, PatchContext, Priority, StatusCategory, StatusRef, Ticket, TicketPatch, TicketType,
+};
+use gongdan_store::*;
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::{App, CoreError, Result};
+
+/// Who the ticket is for, when not the caller.
+#[derive(Debug, Clone, Default)]
+pub struct RequesterInput {
+    pub id: Option<UserId>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateTicket {
+    pub subject: String,
+    pub description: String,
+    pub html_description: Option<String>,
+    pub requester: Option<RequesterInput>,
+    pub organization_id: Option<OrganizationId>,
+    pub cc_ids: Vec<UserId>,
+    pub assignee_id: Option<UserId>,
+    pub group_id: Option<GroupId>,
+    pub status: Option<String>,
+    pub channel: Option<Channel>,
+    pub kind: Option<TicketType>,
+    pub priority: Option<Priority>,
+    pub tags: Vec<String>,
+    pub due_at: Option<Timestamp>,
+    pub category_id: Option<CategoryId>,
+    pub custom_fields: BTreeMap<String, Value>,
+    pub attachment_ids: Vec<AttachmentId>,
+}
+
+/// A partial update as the client sent it; `Some(None)` clears.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateTicket {
+    pub subject: Option<String>,
+    pub status: Option<String>,
+    pub priority: Option<Priority>,
+    pub kind: Option<TicketType>,
+    pub assignee_id: Option<Option<UserId>>,
+    pub group_id: Option<Option<GroupId>>,
+    pub category_id: Option<Option<CategoryId>>,
+    pub organization_id: Option<Option<OrganizationId>>,
+    pub due_at: Option<Option<Timestamp>>,
+    pub tags: Option<Vec<String>>,
+    pub add_tags: Vec<String>,
+    pub remove_tags: Vec<String>,
+    pub cc_ids: Option<Vec<UserId>>,
+    pub custom_fields: BTreeMap<String, Value>,
+}
+
+impl UpdateTicket {
+    /// The only change a customer may make: mark their request solved.
+    fn customer_may(&self) -> bool {
+        let UpdateTicket {
+            status,
+            subject,
+            priority,
+            kind,
+            assignee_id,
+            group_id,
+            category_id,
+            organization_id,
+            due_at,
+            tags,
+            add_tags,
+            remove_tags,
+            cc_ids,
+            custom_fields,
+        } = self;
+        status.is_some()
+            && subject.is_none()
+            && priority.is_none()
+            && kind.is_none()
+            && assignee_id.is_none()
+            && group_id.is_none()
+            && category_id.is_none()
+            && organization_id.is_none()
+            && due_at.is_none()
+            && tags.is_none()
+            && add_tags.is_empty()
+            && remove_tags.is_empty()
+            && cc_ids.is_none()
+            && custom_fields.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AddComment {
+    pub body: String,
+    pub html_body: Option<String>,
+    pub public: bool,
+    pub attachment_ids: Vec<AttachmentId>,
+}
+
+/// How a create or reply went: `replayed` when an idempotency key returned an earlier result.
+#[derive(Debug, Clone)]
+pub struct Created<T> {
+    pub value: T,
+    pub replayed: bool,
+}
+
+/// The result of adding a comment; on a closed ticket it lands on a new follow-up ticket.
+#[derive(Debug, Clone)]
+pub struct CommentOutcome {
+    pub comment: Comment,
+    pub ticket: Ticket,
+    pub follow_up_of: Option<TicketId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// Turns plain text into safe HTML (escaped, paragraphs and line breaks kept).
+pub fn text_to_html(text: &str) -> String {
+    let escaped = ammonia::clean_text(text);
+    escaped
+        .split("&#10;&#10;")
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| format!("<p>{}</p>", p.replace("&#10;", "<br>")))
+        .collect()
+}
+
+/// Cleans client HTML down to the safe subset.
+pub fn sanitize_html(html: &str) -> String {
+    ammonia::clean(html)
+}
+
+fn via_for(p: &Principal, via: Via) -> Via {
+    if p.is_staff() { via } else { Via::Web }
+}
+
+impl App {
+    async fn visible_ticket(&self, actor: &Principal, id: TicketId) -> Result<Ticket> {
+        let t = self.store.get_ticket(id).await?.ok_or(CoreError::NotFound("ticket"))?;
+        if actor.can_view(&t) { Ok(t) } else { Err(CoreError::NotFound("ticket")) }
+    }
+
+    pub async fn get_ticket(&self, actor: &Principal, id: TicketId) -> Result<Ticket> {
+        self.visible_ticket(actor, id).await
+    }
+
+    async fn check_agent(&self, id: UserId, field: &str) -> Result<gongdan_domain::people::User> {
+        let u = self.store.get_user(id).await?.filter(|u| u.active && u.role.is_staff());
+        u.ok_or_else(|| DomainError::invalid(field, "not_found", "no such active agent").into())
+    }
+
+    fn check_group(cfg: &Config, id: GroupId, field: &str) -> Result<()> {
+        match cfg.group(id) {
+            Some(g) if g.active => Ok(()),
+            _ => Err(DomainError::invalid(field, "not_found", "no such active group").into()),
+        }
+    }
+
+    fn check_category(cfg: &Config, id: CategoryId, field: &str) -> Result<()> {
+        match cfg.categories.iter().find(|c| c.id == id) {
+            Some(c) if c.active => Ok(()),
+            _ => Err(DomainError::invalid(field, "not_found", "no such active category").into()),
+        }
+    }
+
+    async fn check_users(&self, ids: &[UserId], field: &str) -> Result<()> {
+        for (i, id) in ids.iter().enumerate() {
+            if self.store.get_user(*id).await?.is_none() {
+                return Err(DomainError::invalid(format!("{field}[{i}]"), "not_found", "no such user").into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Assignee and group together: an assignee must belong to the group; an assignee alone
+    /// brings their first group.
+    async fn settle_assignment(
+        &self,
+        cfg: &Config,
+        assignee: Option<UserId>,
+        group: Option<GroupId>,
+    ) -> Result<Option<GroupId>> {
+        if let Some(g) = group {
+            Self::check_group(cfg, g, "group_id")?;
+        }
+        let Some(a) = assignee else { return Ok(group) };
+        let agent = self.check_agent(a, "assignee_id").await?;
+        match group {
+            Some(g) if !agent.group_ids.contains(&g) => {
+                Err(DomainError::invalid("assignee_id", "not_in_group", "the assignee is not a member of the group")
+                    .into())
+            }
+            Some(g) => Ok(Some(g)),
+            None => Ok(agent.group_ids.first().copied()),
+        }
+    }
+
+    fn check_custom_fields(cfg: &Config, category: Option<CategoryId>, merged: &BTreeMap<String, Value>) -> Result<()> {
+        if let Some(form) = cfg.form_for(category) {
+            fields::check_required(form, &cfg.fields, merged)?;
+        }
+        Ok(())
+    }
+
+    /// Returns an earlier result for a reused idempotency key, or `None` to go ahead.
+    async fn replay(&self, actor: &Principal, idem: Option<&Idempotency>, kind: &str) -> Result<Option<i64>> {
+        let Some(idem) = idem else { return Ok(None) };
+        match self.store.find_idempotency(actor.user_id, &idem.key).await? {
+            Some(rec) if rec.request_hash == idem.request_hash && rec.resource_kind == kind => {
+                Ok(Some(rec.resource_id))
+            }
+            Some(_) => Err(CoreError::IdempotencyMismatch),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn create_ticket(
+        &self,
+        actor: &Principal,
+        input: CreateTicket,
+        via: Via,
+        idem: Option<Idempotency>,
+    ) -> Result<Created<Ticket>> {
+        if let Some(id) = self.replay(actor, idem.as_ref(), "ticket").await? {
+            let t = self.store.get_ticket(TicketId(id)).await?.ok_or(CoreError::NotFound("ticket"))?;
+            return Ok(Created { value: t, replayed: true });
+        }
+        let cfg = self.config().await?;
+        let staff = actor.is_staff();
+        if !staff {
+            let forbidden = [
+                ("requester", input.requester.is_some()),
+                ("organization_id", input.organization_id.is_some()),
+                ("assignee_id", input.assignee_id.is_some()),
+                ("group_id", input.group_id.is_some()),
+                ("status", input.status.is_some()),
+                ("tags", !input.tags.is_empty()),
+                ("due_at", input.due_at.is_some()),
+                ("cc_ids", !input.cc_ids.is_empty()),
+            ];
+            if let Some((field, _)) = forbidden.iter().find(|(_, set)| *set) {
+                return Err(CoreError::field_forbidden(field));
+            }
+        }
+        // Validate everything that needs no writes first, so a bad request creates nothing.
+        let subject = ticket::validate_subject(&input.subject)?;
+        let description = ticket::validate_description(&input.description)?;
+        let tags = ticket::normalize_tags(&input.tags, "tags")?;
+        let status = ticket::resolve_status(&cfg.statuses, input.status.as_deref().unwrap_or("new"))?;
+        if status.category == StatusCategory::Closed {
+            return Err(DomainError::invalid("status", "invalid_value", "a ticket cannot be created closed").into());
+        }
+        if let Some(c) = input.category_id {
+            Self::check_category(&cfg, c, "category_id")?;
+        }
+        let custom_fields: BTreeMap<String, Value> =
+            fields::check_values(&cfg.fields, FieldScope::Ticket, &input.custom_fields)?
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .collect();
+        Self::check_custom_fields(&cfg, input.category_id, &custom_fields)?;
+        let group_id = self.settle_assignment(&cfg, input.assignee_id, input.group_id).await?;
+        self.check_users(&input.cc_ids, "cc_ids").await?;
+        if let Some(o) = input.organization_id
+            && self.store.get_organization(o).await?.is_none()
+        {
+            return Err(DomainError::invalid("organization_id", "not_found", "no such organisation").into());
+        }
+
+        let requester = match (&input.requester, staff) {
+            (None, _) => self.store.get_user(actor.user_id).await?.ok_or(CoreError::Unauthenticated)?,
+            (Some(RequesterInput { id: Some(id), .. }), true) => self
+                .store
+                .get_user(*id)
+                .await?
+                .ok_or_else(|| DomainError::invalid("requester.id", "not_found", "no such user"))?,
+            (Some(RequesterInput { email: Some(email), name, phone, .. }), true) => {
+                self.find_or_create_customer(email, name.as_deref(), phone.as_deref()).await?
+            }
+            (Some(_), _) => return Err(DomainError::required("requester.email").into()),
+        };
+        let now = self.now();
+        let mut cc_ids = input.cc_ids.clone();
+        cc_ids.sort();
+        cc_ids.dedup();
+        let t = Ticket {
+            id: TicketId(0),
+            subject,
+            description: description.clone(),
+            requester_id: requester.id,
+            organization_id: input.organization_id.or(requester.organization_id),
+            cc_ids,
+            assignee_id: input.assignee_id,
+            group_id,
+            status: StatusRef::from(status),
+            channel: input.channel.unwrap_or(if staff { Channel::Api } else { Channel::Portal }),
+            kind: input.kind.unwrap_or(TicketType::Question),
+            priority: input.priority.unwrap_or(Priority::Normal),
+            tags,
+            due_at: input.due_at,
+            category_id: input.category_id,
+            custom_fields,
+            merged_into_id: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            first_replied_at: None,
+            solved_at: (status.category == StatusCategory::Solved).then_some(now),
+            closed_at: None,
+        };
+        // The description opens the conversation, written by the requester.
+        let comment = (!description.trim().is_empty() || !input.attachment_ids.is_empty()).then(|| NewComment {
+            author_id: requester.id,
+            public: true,
+            body: description.clone(),
+            html_body: input
+                .html_description
+                .as_deref()
+                .map(sanitize_html)
+                .unwrap_or_else(|| text_to_html(&description)),
+            attachment_ids: input.attachment_ids.clone(),
+        });
+        let idem_again = idem.clone();
+        let batch = WriteBatch {
+            actor: Some(actor.user_id),
+            via: via_for(actor, via),
+            at: now,
+            writes: vec![TicketWrite {
+                ticket: t,
+                expected_version: None,
+                comment,
+                events: vec![NewEvent::plain(EventKind::Created, Some(status.key.clone()))],
+            }],
+            links: vec![],
+            unlinks: vec![],
+            idempotency: idem.map(|i| IdempotencyClaim {
+                user_id: actor.user_id,
+                key: i.key,
+                request_hash: i.request_hash,
+                resource: ClaimedResource::Ticket(0),
+            }),
+        };
+        match self.store.write(batch).await {
+            Ok(mut r) => r
+                .tickets
+                .pop()
+                .map(|t| Created { value: t, replayed: false })
+                .ok_or(CoreError::Internal("empty write".into())),
+            // A concurrent retry with the same key won the race: answer with its result.
+            Err(StoreError::IdempotencyReplay) => match self.replay(actor, idem_again.as_ref(), "ticket").await? {
+                Some(id) => {
+                    let t = self.store.get_ticket(TicketId(id)).await?.ok_or(CoreError::NotFound("ticket"))?;
+                    Ok(Created { value: t, replayed: true })
+                }
+                None => Err(CoreError::IdempotencyMismatch),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Resolves an update's references and builds the domain patch.
+    async fn build_patch(&self, cfg: &Config, t: &Ticket, input: &UpdateTicket) -> Result<TicketPatch> {
+        let status = match &input.status {
+            Some(name) => Some(StatusRef::from(ticket::resolve_status(&cfg.statuses, name)?)),
+            None => None,
+        };
+        if let Some(Some(c)) = input.category_id {
+            Self::check_category(cfg, c, "category_id")?;
+        }
+        let assignee = input.assignee_id.unwrap_or(t.assignee_id);
+        let group = input.group_id.unwrap_or(t.group_id);
+        let mut group_change = input.group_id;
+        if input.assignee_id.is_some() || input.group_id.is_some() {
+            let settled = self.settle_assignment(cfg, assignee, group).await?;
+            if settled != group {
+                group_change = Some(settled);
+            }
+        }
+        if let Some(cc) = &input.cc_ids {
+            self.check_users(cc, "cc_ids").await?;
+        }
+        if let Some(Some(o)) = input.organization_id
+            && self.store.get_organization(o).await?.is_none()
+        {
+            return Err(DomainError::invalid("organization_id", "not_found", "no such organisation").into());
+        }
+        let custom_fields = fields::check_values(&cfg.fields, FieldScope::Ticket, &input.custom_fields)?;
+        Ok(TicketPatch {
+            subject: input.subject.clone(),
+            status,
+            priority: input.priority,
+            kind: input.kind,
+            assignee_id: input.assignee_id,
+            group_id: group_change,
+            category_id: input.category_id,
+            organization_id: input.organization_id,
+            due_at: input.due_at,
+            tags: input.tags.clone(),
+            add_tags: input.add_tags.clone(),
+            remove_tags: input.remove_tags.clone(),
+            cc_ids: input.cc_ids.clone(),
+            custom_fields,
+        })
+    }
+
+    /// Applies a partial update. `expected_version` (from `If-Match` or the body) makes a stale
+    /// update fail with a conflict instead of overwriting someone else's change.
+    pub async fn update_ticket(
+        &self,
+        actor: &Principal,
+        id: TicketId,
+        input: UpdateTicket,
+        expected_version: Option<i64>,
+        via: Via,
+    ) -> Result<Ticket> {
+        let t = self.visible_ticket(actor, id).await?;
+        let cfg = self.config().await?;
+        if !actor.is_staff() {
+            let solving = input
+                .status
+                .as_deref()
+                .and_then(|s| ticket::resolve_status(&cfg.statuses, s).ok())
+                .is_some_and(|s| s.category == StatusCategory::Solved);
+            if !(input.customer_may() && solving) {
+                return Err(CoreError::forbidden("customers may only mark their request solved"));
+            }
+        }
+        if expected_version.is_some_and(|v| v != t.version) {
+            return Err(CoreError::VersionConflict);
+        }
+        let patch = self.build_patch(&cfg, &t, &input).await?;
+        let ctx = PatchContext {
+            open_children: if patch.status.as_ref().is_some_and(|s| s.category == StatusCategory::Solved) {
+                self.store.open_children(t.id).await?
+            } else {
+                0
+            },
+        };
+        let mut next = t.clone();
+        let changes = next.apply(&patch, ctx, self.now())?;
+        if changes.is_empty() {
+            return Ok(t);
+        }
+        if input.category_id.is_some() || !input.custom_fields.is_empty() {
+            Self::check_custom_fields(&cfg, next.category_id, &next.custom_fields)?;
+        }
+        let batch = WriteBatch {
+            actor: Some(actor.user_id),
+            via: via_for(actor, via),
+            at: next.updated_at,
+            writes: vec![TicketWrite {
+                ticket: next,
+                expected_version: Some(t.version),
+                comment: None,
+                events: changes.into_iter().map(NewEvent::from).collect(),
+            }],
+            links: vec![],
+            unlinks: vec![],
+            idempotency: None,
+        };
+        let mut r = self.store.write(batch).await?;
+        r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))
+    }
+
+    /// Adds a reply or internal note. A customer's reply reopens a pending or solved ticket; a
+    /// reply to a closed ticket opens a follow-up linked to it; a reply to a merged ticket goes
+    /// to the ticket it was merged into.
+    pub async fn add_comment(
+        &self,
+        actor: &Principal,
+        id: TicketId,
+        input: AddComment,
+        via: Via,
+        idem: Option<Idempotency>,
+    ) -> Result<Created<CommentOutcome>> {
+        if let Some(cid) = self.replay(actor, idem.as_ref(), "comment").await? {
+            let comment = self.store.get_comment(CommentId(cid)).await?.ok_or(CoreError::NotFound("comment"))?;
+            let ticket = self.store.get_ticket(comment.ticket_id).await?.ok_or(CoreError::NotFound("ticket"))?;
+            return Ok(Created { value: CommentOutcome { comment, ticket, follow_up_of: None }, replayed: true });
+        }
+        conversation::validate_body(&input.body)?;
+        if !actor.is_staff() && !input.public {
+            return Err(CoreError::forbidden("customers cannot write internal notes"));
+        }
+        let html_body = input.html_body.as_deref().map(sanitize_html).unwrap_or_else(|| text_to_html(&input.body));
+        let mut target = self.visible_ticket(actor, id).await?;
+        if let Some(survivor) = target.merged_into_id {
+            target = self.store.get_ticket(survivor).await?.ok_or(CoreError::NotFound("ticket"))?;
+        }
+        let comment = NewComment {
+            author_id: actor.user_id,
+            public: input.public,
+            body: input.body.clone(),
+            html_body,
+            attachment_ids: input.attachment_ids.clone(),
+        };
+        let claim = |res| {
+            idem.clone().map(|i| IdempotencyClaim {
+                user_id: actor.user_id,
+                key: i.key,
+                request_hash: i.request_hash,
+                resource: res,
+            })
+        };
+        let via = via_for(actor, via);
+        let detail = Some(if input.public { "public" } else { "internal" }.to_owned());
+
+        if target.status.category == StatusCategory::Closed {
+            return self.follow_up(actor, &target, comment, via, claim(ClaimedResource::Comment(0))).await;
+        }
+        // A reply must not fail because the ticket moved meanwhile: re-read and retry.
+        for _ in 0..5 {
+            let cfg = self.config().await?;
+            let open = StatusRef::from(ticket::default_status(&cfg.statuses, StatusCategory::Open)?);
+            let by_customer = !actor.is_staff() || actor.user_id == target.requester_id;
+            let mut next = target.clone();
+            let now = self.now();
+            let changes = next.on_reply(by_customer, input.public, &open, now);
+            let mut events = vec![NewEvent::plain(EventKind::CommentAdded, detail.clone())];
+            events.extend(changes.into_iter().map(NewEvent::from));
+            let batch = WriteBatch {
+                actor: Some(actor.user_id),
+                via,
+                at: now,
+                writes: vec![TicketWrite {
+                    ticket: next,
+                    expected_version: Some(target.version),
+                    comment: Some(comment.clone()),
+                    events,
+                }],
+                links: vec![],
+                unlinks: vec![],
+                idempotency: claim(ClaimedResource::Comment(0)),
+            };
+            match self.store.write(batch).await {
+                Ok(mut r) => {
+                    let ticket = r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))?;
+                    let comment =
+                        r.comments.pop().flatten().ok_or(CoreError::Internal("comment not written".into()))?;
+                    return Ok(Created {
+                        value: CommentOutcome { comment, ticket, follow_up_of: None },
+                        replayed: false,
+                    });
+                }
+                Err(StoreError::VersionConflict) => {
+                    target = self.store.get_ticket(target.id).await?.ok_or(CoreError::NotFound("ticket"))?;
+                    if target.status.category == StatusCategory::Closed {
+                        return self.follow_up(actor, &target, comment, via, claim(ClaimedResource::Comment(0))).await;
+                    }
+                }
+                Err(StoreError::IdempotencyReplay) => return Err(CoreError::IdempotencyMismatch),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(CoreError::VersionConflict)
+    }
+
+    async fn follow_up(
+        &self,
+        actor: &Principal,
+        closed: &Ticket,
+        comment: NewComment,
+        via: Via,
+        idempotency: Option<IdempotencyClaim>,
+    ) -> Result<Created<CommentOutcome>> {
+        let cfg = self.config().await?;
+        let now = self.now();
+        let status = StatusRef::from(ticket::default_status(
+            &cfg.statuses,
+            if actor.is_staff() { StatusCategory::Open } else { StatusCategory::New },
+        )?);
+        let t = Ticket {
+            id: TicketId(0),
+            description: comment.body.clone(),
+            cc_ids: closed.cc_ids.clone(),
+            status: status.clone(),
+            tags: closed.tags.clone(),
+            due_at: None,
+            merged_into_id: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            first_replied_at: None,
+            solved_at: None,
+            closed_at: None,
+            ..closed.clone()
+        };
+        let batch = WriteBatch {
+            actor: Some(actor.user_id),
+            via,
+            at: now,
+            writes: vec![TicketWrite {
+                ticket: t,
+                expected_version: None,
+                comment: Some(comment),
+                events: vec![
+                    NewEvent::plain(EventKind::Created, Some(status.key.clone())),
+                    NewEvent::plain(EventKind::FollowUp, Some(closed.id.to_string())),
+                ],
+            }],
+            links: vec![NewLink {
+                source: TicketRef::Batch(0),
+                target: TicketRef::Id(closed.id),
+                kind: LinkKind::FollowUp,
+            }],
+            unlinks: vec![],
+            idempotency,
+        };
+        let mut r = self.store.write(batch).await?;
+        let ticket = r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))?;
+        let comment = r.comments.pop().flatten().ok_or(CoreError::Internal("comment not written".into()))?;
+        Ok(Created { value: CommentOutcome { comment, ticket, follow_up_of: Some(closed.id) }, replayed: false })
+    }
+
+    /// The conversation: the ticket's comments and those of tickets merged into it. Customers
+    /// never see internal notes.
+    pub async fn list_comments(
+        &self,
+        actor: &Principal,
+        id: TicketId,
+        after: Option<CommentId>,
+        limit: i64,
+    ) -> Result<Vec<Comment>> {
+        let t = self.visible_ticket(actor, id).await?;
+        let mut ids = vec![t.id];
+        ids.extend(self.store.merged_into(t.id).await?);
+        Ok(self.store.list_comments(&ids, actor.is_staff(), after, limit).await?)
+    }
+
+    /// The timeline; customers see the life of their request, not internal changes.
+    pub async fn list_events(
+        &self,
+        actor: &Principal,
+        id: TicketId,
+        after: Option<EventId>,
+        limit: i64,
+    ) -> Result<Vec<Event>> {
+        let t = self.visible_ticket(actor, id).await?;
+        let mut events = self.store.list_events(t.id, after, limit).await?;
+        if !actor.is_staff() {
+            events.retain(|e| {
+                event::customer_visible(e.kind, e.field.as_deref(), e.new_value.as_deref() == Some("public"))
+            });
+        }
+        Ok(events)
+    }
+
+    pub async fn list_tickets(&self, actor: &Principal, mut q: TicketQuery) -> Result<Page<Ticket>> {
+        q.scope = actor.scope();
+        if !q.category_ids.is_empty() {
+            // "category is under": a filter on a category includes its subcategories.
+            let cfg = self.config().await?;
+            let mut all = Vec::new();
+            for c in &q.category_ids {
+                all.extend(category::subtree(&cfg.categories, *c));
+            }
+            all.sort();
+            all.dedup();
+            q.category_ids = if all.is_empty() { vec![CategoryId(-1)] } else { all };
+        }
+        if matches!(q.scope, TicketScope::Requester { .. }) {
+            // Customers filter only on what they can see of their requests.
+            q.group_ids.clear();
+            q.assignee = None;
+        }
+        Ok(self.store.list_tickets(&q).await?)
+    }
+
+    /// Merges `source` into `target`: the source closes and points at the target, its
+    /// requester joins the target's CCs, and both timelines say so.
+    pub async fn merge(&self, actor: &Principal, source: TicketId, target: TicketId) -> Result<Ticket> {
+        if !actor.is_staff() {
+            return Err(CoreError::forbidden("only agents merge tickets"));
+        }
+        if source == target {
+            return Err(
+                DomainError::invalid("target_id", "invalid_value", "a ticket cannot be merged into itself").into()
+            );
+        }
+        let s = self.visible_ticket(actor, source).await?;
+        let t = self
+            .visible_ticket(actor, target)
+            .await
+            .map_err(|_| DomainError::invalid("target_id", "not_found", "no such ticket"))?;
+        for (ticket, field) in [(&s, "id"), (&t, "target_id")] {
+            if ticket.status.category == StatusCategory::Closed || ticket.merged_into_id.is_some() {
+                return Err(
+                    DomainError::invalid(field, "ticket_closed", "closed or merged tickets cannot be merged").into()
+                );
+            }
+        }
+        let cfg = self.config().await?;
+        let closed = StatusRef::from(ticket::default_status(&cfg.statuses, StatusCategory::Closed)?);
+        let now = self.now();
+        let mut s2 = s.clone();
+        s2.set_status(closed.clone(), now);
+        s2.merged_into_id = Some(t.id);
+        s2.version += 1;
+        s2.updated_at = now;
+        let mut t2 = t.clone();
+        if s.requester_id != t.requester_id && !t2.cc_ids.contains(&s.requester_id) {
+            t2.cc_ids.push(s.requester_id);
+            t2.cc_ids.sort();
+        }
+        t2.version += 1;
+        t2.updated_at = now;
+        let batch = WriteBatch {
+            actor: Some(actor.user_id),
+            via: Via::Api,
+            at: now,
+            writes: vec![
+                TicketWrite {
+                    ticket: s2,
+                    expected_version: Some(s.version),
+                    comment: None,
+                    events: vec![
+                        NewEvent {
+                            kind: EventKind::FieldChanged,
+                            field: Some("status".into()),
+                            old: Some(s.status.key.clone()),
+                            new: Some(closed.key),
+                        },
+                        NewEvent::plain(EventKind::MergedInto, Some(t.id.to_string())),
+                    ],
+                },
+                TicketWrite {
+                    ticket: t2,
+                    expected_version: Some(t.version),
+                    comment: None,
+                    events: vec![NewEvent::plain(EventKind::Merged, Some(s.id.to_string()))],
+                },
+            ],
+            links: vec![],
+            unlinks: vec![],
+            idempotency: None,
+        };
+        let mut r = self.store.write(batch).await?;
+        r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))
+    }
+
+    pub async fn list_links(&self, actor: &Principal, id: TicketId) -> Result<Vec<Link>> {
+        let t = self.visible_ticket(actor, id).await?;
+        Ok(self.store.list_links(t.id).await?)
+    }
+
+    /// Links two tickets. For `parent`, `id` becomes the parent of `target`.
+    pub async fn link(&self, actor: &Principal, id: TicketId, target: TicketId, kind: LinkKind) -> Result<Link> {
+        if !actor.is_staff() {
+            return Err(CoreError::forbidden("only agents link tickets"));
+        }
+        if kind == LinkKind::FollowUp {
+            return Err(DomainError::invalid(
+                "kind",
+                "invalid_value",
+                "follow-up links are made by replying to a closed ticket",
+            )
+            .into());
+        }
+        let s = self.visible_ticket(actor, id).await?;
+        let t = self
+            .visible_ticket(actor, target)
+            .await
+            .map_err(|_| DomainError::invalid("target_id", "not_found", "no such ticket"))?;
+        let ancestors = self.store.parent_chain(s.id).await?;
+        conversation::check_link(s.id, t.id, kind, &ancestors)?;
+        if kind == LinkKind::Parent && !self.store.parent_chain(t.id).await?.is_empty() {
+            return Err(DomainError::invalid("target_id", "invalid_link", "the ticket already has a parent").into());
+        }
+        let now = self.now();
+        let detail = |other: TicketId| NewEvent {
+            kind: EventKind::Linked,
+            field: Some(kind.as_str().into()),
+            old: None,
+            new: Some(other.to_string()),
+        };
+        let mut s2 = s.clone();
+        s2.version += 1;
+        s2.updated_at = now;
+        let mut t2 = t.clone();
+        t2.version += 1;
+        t2.updated_at = now;
+        let batch = WriteBatch {
+            actor: Some(actor.user_id),
+            via: Via::Api,
+            at: now,
+            writes: vec![
+                TicketWrite {
+                    ticket: s2,
+                    expected_version: Some(s.version),
+                    comment: None,
+                    events: vec![detail(t.id)],
+                },
+                TicketWrite {
+                    ticket: t2,
+                    expected_version: Some(t.version),
+                    comment: None,
+                    events: vec![detail(s.id)],
+                },
+            ],
+            links: vec![NewLink { source: TicketRef::Id(s.id), target: TicketRef::Id(t.id), kind }],
+            unlinks: vec![],
+            idempotency: None,
+        };
+        let mut r = self.store.write(batch).await.map_err(|e| match e {
+            StoreError::Duplicate { .. } => CoreError::Duplicate { field: "target_id".into() },
+            e => e.into(),
+        })?;
+        r.links.pop().ok_or(CoreError::Internal("link not written".into()))
+    }
+
+    pub async fn unlink(&self, actor: &Principal, id: TicketId, link: LinkId) -> Result<()> {
+        if !actor.is_staff() {
+            return Err(CoreError::forbidden("only agents link tickets"));
+        }
+        let t = self.visible_ticket(actor, id).await?;
+        let l = self
+            .store
+            .get_link(link)
+            .await?
+            .filter(|l| l.source_id == t.id || l.target_id == t.id)
+            .ok_or(CoreError::NotFound("link"))?;
+        let now = self.now();
+        let mut t2 = t.clone();
+        t2.version += 1;
+        t2.updated_at = now;
+        let other = if l.source_id == t.id { l.target_id } else { l.source_id };
+        let batch = WriteBatch {
+            actor: Some(actor.user_id),
+            via: Via::Api,
+            at: now,
+            writes: vec![TicketWrite {
+                ticket: t2,
+                expected_version: Some(t.version),
+                comment: None,
+                events: vec![NewEvent {
+                    kind: EventKind::Unlinked,
+                    field: Some(l.kind.as_str().into()),
+                    old: Some(other.to_string()),
+                    new: None,
+                }],
+            }],
+            links: vec![],
+            unlinks: vec![l.id],
+            idempotency: None,
+        };
+        self.store.write(batch).await?;
+        Ok(())
+    }
+
+    /// Applies the same change to many tickets, each in its own transaction, and reports each.
+    pub async fn bulk_update(
+        &self,
+        actor: &Principal,
+        ids: &[TicketId],
+        input: &UpdateTicket,
+        via: Via,
+    ) -> Result<Vec<(TicketId, Result<Ticket>)>> {
+        if !actor.is_staff() {
+            return Err(CoreError::forbidden("only agents update tickets in bulk"));
+        }
+        if ids.is_empty() || ids.len() > 100 {
+            return Err(DomainError::invalid("ids", "invalid_value", "1–100 ticket ids").into());
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push((*id, self.update_ticket(actor, *id, input.clone(), None, via).await));
+        }
+        Ok(out)
+    }
+}

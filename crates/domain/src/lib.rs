@@ -1,0 +1,17 @@
+//! Gongdan's domain: the ticket and its status machine, custom fields and forms, the category
+//! tree, events, access rules and paging cursors. Pure: no IO, no async, no clock — callers pass
+//! the time in, so every rule here is unit-tested without a database.
+
+pub mod access;
+pub mod category;
+pub mod conversation;
+pub mod error;
+pub mod event;
+pub mod fields;
+pub mod ids;
+pub mod page;
+pub mod people;
+mod str_enum;
+pub mod ticket;
+
+pub use error::DomainError;

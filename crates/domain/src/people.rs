@@ -1,0 +1,171 @@
+//! Customers, agents, organisations and groups.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::access::Role;
+use crate::error::DomainError;
+use crate::ids::{GroupId, OrganizationId, UserId};
+use crate::str_enum;
+
+str_enum!(
+    IdentityKind { Email = "email", Phone = "phone" }
+);
+str_enum!(
+    /// UI and notification languages Gongdan speaks.
+    Language { ZhCn = "zh-CN", En = "en" }
+);
+
+/// One way to reach a person; a person may have several of each kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Identity {
+    pub kind: IdentityKind,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub role: Role,
+    pub name: String,
+    /// The primary email (also one of the identities).
+    pub email: Option<String>,
+    pub identities: Vec<Identity>,
+    pub external_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
+    pub language: Language,
+    pub time_zone: String,
+    /// 0 = none; higher levels drive routing and SLA later.
+    pub vip_level: i64,
+    pub group_ids: Vec<GroupId>,
+    pub skills: Vec<String>,
+    pub languages: Vec<String>,
+    pub restricted_to_groups: bool,
+    pub custom_fields: BTreeMap<String, serde_json::Value>,
+    pub active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Organization {
+    pub id: OrganizationId,
+    pub name: String,
+    /// Email domains whose new customers join this organisation.
+    pub domains: Vec<String>,
+    /// Its customers may see all of the organisation's tickets.
+    pub shared_tickets: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub custom_fields: BTreeMap<String, serde_json::Value>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: Timestamp,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub updated_at: Timestamp,
+}
+
+/// A department (技能组) at a support tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    /// 1 = desk (一线), 2 = experts (二线), 3 = HQ or vendor (三线).
+    pub tier: i64,
+    pub description: String,
+    pub active: bool,
+}
+
+pub fn validate_tier(tier: i64) -> Result<i64, DomainError> {
+    if (1..=3).contains(&tier) {
+        Ok(tier)
+    } else {
+        Err(DomainError::invalid("tier", "invalid_value", "tier is 1, 2 or 3"))
+    }
+}
+
+pub fn validate_name(name: &str, field: &str) -> Result<String, DomainError> {
+    let n = name.trim();
+    if n.is_empty() {
+        return Err(DomainError::required(field));
+    }
+    if n.chars().count() > 200 {
+        return Err(DomainError::invalid(field, "too_long", "at most 200 characters"));
+    }
+    Ok(n.to_owned())
+}
+
+/// Lower-cases and checks an address; deliverability is the mail channel's business.
+pub fn normalize_email(email: &str, field: &str) -> Result<String, DomainError> {
+    let e = email.trim().to_lowercase();
+    let bad = || DomainError::invalid(field, "invalid_email", "not an email address");
+    let (local, domain) = e.split_once('@').ok_or_else(bad)?;
+    let ok = !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<' || c == '>');
+    if ok { Ok(e) } else { Err(bad()) }
+}
+
+/// Keeps `+` and digits; accepts the spaces, dashes and brackets people type.
+pub fn normalize_phone(phone: &str, field: &str) -> Result<String, DomainError> {
+    let mut out = String::new();
+    for (i, c) in phone.trim().chars().enumerate() {
+        match c {
+            '0'..='9' => out.push(c),
+            '+' if i == 0 => out.push(c),
+            ' ' | '-' | '(' | ')' => {}
+            _ => return Err(DomainError::invalid(field, "invalid_phone", "not a phone number")),
+        }
+    }
+    let digits = out.trim_start_matches('+').len();
+    if (5..=20).contains(&digits) {
+        Ok(out)
+    } else {
+        Err(DomainError::invalid(field, "invalid_phone", "not a phone number"))
+    }
+}
+
+pub fn validate_vip(level: i64) -> Result<i64, DomainError> {
+    if (0..=9).contains(&level) {
+        Ok(level)
+    } else {
+        Err(DomainError::invalid("vip_level", "invalid_value", "VIP level is 0–9"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(normalize_email(" Li@Example.COM ", "email"), Ok("li@example.com".into()));
+        for bad in ["", "li", "li@", "@x.cn", "li@x", "a b@x.cn", "li@x.cn.", "a@b@c.cn"] {
+            assert!(normalize_email(bad, "email").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn phones() {
+        assert_eq!(normalize_phone("+86 138-0013-8000", "phone"), Ok("+8613800138000".into()));
+        assert!(normalize_phone("12", "phone").is_err());
+        assert!(normalize_phone("1380x", "phone").is_err());
+        assert!(normalize_phone("86+138001380", "phone").is_err());
+    }
+
+    #[test]
+    fn tiers_vip_and_names() {
+        assert!(validate_tier(0).is_err());
+        assert_eq!(validate_tier(2), Ok(2));
+        assert!(validate_vip(10).is_err());
+        assert_eq!(validate_name("  研发 ", "name"), Ok("研发".into()));
+        assert!(validate_name(" ", "name").is_err());
+    }
+}

@@ -1,0 +1,550 @@
+//! `gongdan bench`: seeds a database to a given size through the bulk path, measures the raw
+//! insert ceiling of the engine, then starts a real `gongdan serve` on it and drives the HTTP
+//! API. Prints a Markdown table (the one BENCHMARKS.md records).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use clap::Args;
+use gongdan_core::people::UserInput;
+use gongdan_core::{App, Settings, SystemClock};
+use gongdan_domain::access::Role;
+use gongdan_domain::event::{EventKind, NewEvent, Via};
+use gongdan_domain::ids::*;
+use gongdan_domain::people::Group;
+use gongdan_domain::ticket::{Channel, Priority, StatusCategory, StatusRef, Ticket, TicketType};
+use gongdan_store::{ConnectOptions, NewComment, Store, TicketWrite, WriteBatch};
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::Mutex;
+
+use crate::config::Resolved;
+use crate::seed::Rng;
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Tickets to seed.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub tickets: usize,
+    /// Comments per seeded ticket.
+    #[arg(long, default_value_t = 5)]
+    pub comments: usize,
+    /// Concurrent clients for the create scenario.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Tickets created through the API.
+    #[arg(long, default_value_t = 20_000)]
+    pub creates: usize,
+    /// Requests per read scenario.
+    #[arg(long, default_value_t = 2_000)]
+    pub reads: usize,
+    /// Keep the seeded database afterwards (SQLite: in --data-dir).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+struct Fixture {
+    agent_token: String,
+    agent_groups: Vec<GroupId>,
+    customers: Vec<UserId>,
+    groups: Vec<GroupId>,
+    agents: Vec<(UserId, Vec<GroupId>)>,
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+struct Stats {
+    count: usize,
+    wall: Duration,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    errors: usize,
+}
+
+impl Stats {
+    fn from(mut lat: Vec<Duration>, wall: Duration, errors: usize) -> Stats {
+        lat.sort();
+        let at = |q: f64| {
+            lat.get(((lat.len() as f64 * q) as usize).min(lat.len().saturating_sub(1)))
+                .copied()
+                .map(micros)
+                .unwrap_or(0.0)
+        };
+        Stats { count: lat.len(), wall, p50: at(0.50), p95: at(0.95), p99: at(0.99), errors }
+    }
+
+    fn rate(&self) -> f64 {
+        self.count as f64 / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+async fn fixtures(app: &App) -> anyhow::Result<Fixture> {
+    let admin = app
+        .store
+        .list_users(&gongdan_store::UserQuery { role: Some(Role::Admin), limit: 1, ..Default::default() })
+        .await?
+        .pop();
+    let admin = match admin {
+        Some(a) => a,
+        None => app
+            .create_user(
+                None,
+                UserInput {
+                    role: Some(Role::Admin),
+                    name: Some("Bench admin".into()),
+                    email: Some("bench-admin@example.com".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow!("{e}"))?,
+    };
+    let admin_p = app.principal_for(&admin).await.map_err(|e| anyhow!("{e}"))?;
+    let mut groups = Vec::new();
+    for i in 0..10 {
+        let g = Group {
+            id: GroupId(0),
+            name: format!("bench group {i}"),
+            tier: 1 + i % 3,
+            description: String::new(),
+            active: true,
+        };
+        groups.push(app.save_group(&admin_p, g).await.map_err(|e| anyhow!("{e}"))?.id);
+    }
+    let mut agents = Vec::new();
+    for i in 0..50 {
+        let gs = vec![groups[i % 10], groups[(i + 3) % 10]];
+        let input = UserInput {
+            role: Some(Role::Agent),
+            name: Some(format!("Agent {i}")),
+            email: Some(format!("agent{i}@bench.example")),
+            group_ids: Some(gs.clone()),
+            ..Default::default()
+        };
+        agents.push((app.create_user(Some(&admin_p), input).await.map_err(|e| anyhow!("{e}"))?.id, gs));
+    }
+    let mut customers = Vec::new();
+    for i in 0..1000 {
+        let input = UserInput {
+            role: Some(Role::Customer),
+            name: Some(format!("客户 {i}")),
+            email: Some(format!("c{i}@customer.example")),
+            ..Default::default()
+        };
+        customers.push(app.create_user(Some(&admin_p), input).await.map_err(|e| anyhow!("{e}"))?.id);
+    }
+    let (token, _) = app.create_token(None, agents[0].0, "bench", None).await.map_err(|e| anyhow!("{e}"))?;
+    Ok(Fixture { agent_token: token, agent_groups: agents[0].1.clone(), customers, groups, agents })
+}
+
+const SUBJECTS: &[&str] = &[
+    "打印机无法连接网络",
+    "申请退款：订单重复扣款",
+    "Printer offline after update",
+    "发票抬头开错了",
+    "Router keeps dropping",
+];
+
+fn make_ticket(rng: &mut Rng, fx: &Fixture, statuses: &[StatusRef], at: Timestamp) -> Ticket {
+    let (agent, groups) = &fx.agents[rng.below(fx.agents.len())];
+    let status = statuses[rng.below(statuses.len())].clone();
+    let assigned = status.category != StatusCategory::New;
+    Ticket {
+        id: TicketId(0),
+        subject: SUBJECTS[rng.below(SUBJECTS.len())].into(),
+        description: "办公室的打印机昨天开始连不上公司 Wi-Fi，重启过路由器也没用。".into(),
+        requester_id: fx.customers[rng.below(fx.customers.len())],
+        organization_id: None,
+        cc_ids: vec![],
+        assignee_id: assigned.then_some(*agent),
+        group_id: Some(groups[rng.below(groups.len())]),
+        status,
+        channel: Channel::Email,
+        kind: TicketType::Question,
+        priority: [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent][rng.below(4)],
+        tags: if rng.below(5) == 0 { vec!["vip".into()] } else { vec![] },
+        due_at: None,
+        category_id: None,
+        custom_fields: BTreeMap::new(),
+        merged_into_id: None,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        first_replied_at: None,
+        solved_at: None,
+        closed_at: None,
+    }
+}
+
+fn comment(author: UserId, n: usize) -> NewComment {
+    let body = format!("第 {n} 条回复：已收到您的问题，我们正在处理。Thanks, we are on it.");
+    NewComment {
+        author_id: author,
+        public: n % 4 != 3,
+        html_body: format!("<p>{body}</p>"),
+        body,
+        attachment_ids: vec![],
+    }
+}
+
+/// Bulk-seeds `n` tickets with `per` comments each; returns the elapsed time.
+async fn seed(
+    store: &Arc<dyn Store>,
+    fx: &Fixture,
+    statuses: &[StatusRef],
+    n: usize,
+    per: usize,
+) -> anyhow::Result<Duration> {
+    let mut rng = Rng::new(7);
+    let t0 = Instant::now();
+    let base = Timestamp::from_second(1_767_225_600)?; // 2026-01-01
+    let mut done = 0;
+    while done < n {
+        let chunk = (n - done).min(20_000);
+        let mut tickets = Vec::with_capacity(chunk);
+        let mut comments = Vec::with_capacity(chunk);
+        for i in 0..chunk {
+            let at = base.checked_add(SignedDuration::from_secs(((done + i) * 25) as i64))?;
+            let t = make_ticket(&mut rng, fx, statuses, at);
+            comments
+                .push((0..per).map(|c| comment(if c % 2 == 0 { t.requester_id } else { fx.agents[0].0 }, c)).collect());
+            tickets.push(t);
+        }
+        store.bulk_import(&tickets, &comments, Via::Email).await?;
+        done += chunk;
+        if done % 200_000 == 0 || done == n {
+            eprintln!("  seeded {done} tickets in {:.1} s", t0.elapsed().as_secs_f64());
+        }
+    }
+    Ok(t0.elapsed())
+}
+
+/// The engine's ceiling for the API's create: the same rows (ticket, event, first comment) as
+/// single transactions straight into the store, at the same concurrency, with no HTTP,
+/// authentication or validation.
+async fn raw_creates(
+    store: &Arc<dyn Store>,
+    fx: &Fixture,
+    status: &StatusRef,
+    n: usize,
+    concurrency: usize,
+) -> anyhow::Result<Stats> {
+    let fx_customers = Arc::new(fx.customers.clone());
+    let lat = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (store, lat, next, customers, status) =
+            (store.clone(), lat.clone(), next.clone(), fx_customers.clone(), status.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut errors = 0;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let now = Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
+                let requester = customers[i % customers.len()];
+                let t = Ticket {
+                    id: TicketId(0),
+                    subject: "打印机无法连接网络".into(),
+                    description: "办公室的打印机连不上。".into(),
+                    requester_id: requester,
+                    organization_id: None,
+                    cc_ids: vec![],
+                    assignee_id: None,
+                    group_id: None,
+                    status: status.clone(),
+                    channel: Channel::Api,
+                    kind: TicketType::Question,
+                    priority: Priority::High,
+                    tags: vec!["printer".into()],
+                    due_at: None,
+                    category_id: None,
+                    custom_fields: BTreeMap::new(),
+                    merged_into_id: None,
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                    first_replied_at: None,
+                    solved_at: None,
+                    closed_at: None,
+                };
+                let batch = WriteBatch {
+                    actor: Some(requester),
+                    via: Via::Api,
+                    at: now,
+                    writes: vec![TicketWrite {
+                        ticket: t,
+                        expected_version: None,
+                        comment: Some(comment(requester, 0)),
+                        events: vec![NewEvent::plain(EventKind::Created, Some("new".into()))],
+                    }],
+                    links: vec![],
+                    unlinks: vec![],
+                    idempotency: None,
+                };
+                let s = Instant::now();
+                match store.write(batch).await {
+                    Ok(_) => lat.lock().await.push(s.elapsed()),
+                    Err(_) => errors += 1,
+                }
+            }
+            errors
+        }));
+    }
+    let mut errors = 0;
+    for t in tasks {
+        errors += t.await.unwrap_or(1);
+    }
+    let wall = t0.elapsed();
+    let lat = std::mem::take(&mut *lat.lock().await);
+    Ok(Stats::from(lat, wall, errors))
+}
+
+/// Runs `n` requests made by `make(i)` with `concurrency` clients.
+async fn drive<F>(client: &reqwest::Client, n: usize, concurrency: usize, make: F) -> Stats
+where
+    F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    let lat = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, make, lat, next) = (client.clone(), make.clone(), lat.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut errors = 0;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let s = Instant::now();
+                match make(&client, i).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        lat.lock().await.push(s.elapsed());
+                    }
+                    Ok(r) => {
+                        if errors == 0 {
+                            eprintln!("  request failed: {} {}", r.status(), r.text().await.unwrap_or_default());
+                        }
+                        errors += 1;
+                    }
+                    Err(e) => {
+                        if errors == 0 {
+                            eprintln!("  request failed: {e}");
+                        }
+                        errors += 1;
+                    }
+                }
+            }
+            errors
+        }));
+    }
+    let mut errors = 0;
+    for t in tasks {
+        errors += t.await.unwrap_or(1);
+    }
+    let wall = t0.elapsed();
+    let lat = std::mem::take(&mut *lat.lock().await);
+    Stats::from(lat, wall, errors)
+}
+
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    for _ in 0..300 {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the server did not become ready")
+}
+
+pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
+    let sqlite = cfg.database_url.starts_with("sqlite:");
+    let (url, data_dir) = if sqlite {
+        // A fresh database of its own, unless the caller pointed at one explicitly.
+        let dir = cfg.data_dir.join("bench");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        (format!("sqlite://{}", dir.join("bench.db").display()), dir)
+    } else {
+        let schema = format!("bench_{}", std::process::id());
+        let sep = if cfg.database_url.contains('?') { '&' } else { '?' };
+        sqlx_schema(&cfg.database_url, &schema).await?;
+        (format!("{}{sep}options=-c%20search_path%3D{schema}", cfg.database_url), cfg.data_dir.join("bench"))
+    };
+    let backend = if sqlite { "SQLite" } else { "PostgreSQL" };
+    eprintln!("bench on {backend}: {} tickets × {} comments", args.tickets, args.comments);
+    let store = gongdan_store::connect(&url, ConnectOptions { migrate: true, max_connections: 16 }).await?;
+    let app = App::new(store.clone(), Arc::new(SystemClock), Settings::new(data_dir.clone()));
+    let fx = fixtures(&app).await?;
+    let cfg_now = app.config().await.map_err(|e| anyhow!("{e}"))?;
+    let status_of = |key: &str| cfg_now.statuses.iter().find(|s| s.key == key).map(StatusRef::from);
+    let mix: Vec<StatusRef> =
+        ["new", "open", "open", "open", "pending", "solved", "closed", "closed", "closed", "closed"]
+            .iter()
+            .filter_map(|k| status_of(k))
+            .collect();
+    let new_status = status_of("new").context("no status new")?;
+
+    let seed_time = seed(&store, &fx, &mix, args.tickets, args.comments).await?;
+    // One ticket with 50 comments for the ticket-page scenario.
+    let mut rng = Rng::new(99);
+    let open = status_of("open").context("no status open")?;
+    let big = make_ticket(&mut rng, &fx, std::slice::from_ref(&open), Timestamp::from_second(1_790_000_000)?);
+    store
+        .bulk_import(std::slice::from_ref(&big), &[(0..50).map(|c| comment(big.requester_id, c)).collect()], Via::Email)
+        .await?;
+    let big_id = store
+        .list_tickets(&{
+            let mut q = gongdan_store::TicketQuery::new(gongdan_domain::access::TicketScope::All);
+            q.limit = 1;
+            q.with_total = false;
+            q.sort = gongdan_store::TicketSort::CreatedDesc;
+            q
+        })
+        .await?
+        .items
+        .first()
+        .map(|t| t.id)
+        .context("no ticket")?;
+
+    let raw = raw_creates(&store, &fx, &new_status, args.creates.min(20_000), args.concurrency).await?;
+    drop(app);
+    drop(store);
+
+    // The server under test runs as its own process, so its memory is its own.
+    let exe = std::env::current_exe()?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    drop(listener);
+    let mut child = tokio::process::Command::new(exe)
+        .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+        .arg(&data_dir)
+        .args(["--database-url", &url])
+        .env("GONGDAN_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting gongdan serve")?;
+    let pid = child.id().context("no server pid")?;
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    wait_ready(&client, &base).await?;
+    let auth = format!("Bearer {}", fx.agent_token);
+
+    // Warm-up, so the first measured requests do not pay for cold caches.
+    let _ = drive(&client, 200, 4, {
+        let (b, a) = (base.clone(), auth.clone());
+        move |c, _| c.get(format!("{b}/api/v1/tickets?status=open&limit=50")).header("authorization", &a)
+    })
+    .await;
+
+    let customers = Arc::new(fx.customers.clone());
+    let create = drive(&client, args.creates, args.concurrency, {
+        let (b, a) = (base.clone(), auth.clone());
+        move |c, i| {
+            let body = serde_json::json!({
+                "subject": "打印机无法连接网络",
+                "description": "办公室的打印机连不上公司 Wi-Fi。",
+                "requester_id": customers[i % customers.len()].0,
+                "priority": "high",
+                "tags": ["printer"],
+            });
+            c.post(format!("{b}/api/v1/tickets")).header("authorization", &a).json(&body)
+        }
+    })
+    .await;
+
+    let group = fx.agent_groups[0];
+    let queue = drive(&client, args.reads, 4, {
+        let (b, a) = (base.clone(), auth.clone());
+        move |c, _| {
+            c.get(format!("{b}/api/v1/tickets?status=open&group_id={group}&sort=-updated_at&limit=50"))
+                .header("authorization", &a)
+        }
+    })
+    .await;
+    let page = drive(&client, args.reads, 4, {
+        let (b, a) = (base.clone(), auth.clone());
+        move |c, i| {
+            let path = match i % 3 {
+                0 => format!("{b}/api/v1/tickets/{big_id}"),
+                1 => format!("{b}/api/v1/tickets/{big_id}/comments"),
+                _ => format!("{b}/api/v1/tickets/{big_id}/events"),
+            };
+            c.get(path).header("authorization", &a)
+        }
+    })
+    .await;
+    let rss = peak_rss_mb(pid);
+    let _ = child.kill().await;
+    if !args.keep && sqlite {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    let _ = fx.groups;
+
+    let seed_rate = args.tickets as f64 / seed_time.as_secs_f64().max(1e-9);
+    println!(
+        "\n### {backend}: {} tickets, {} comments, {} cores\n",
+        args.tickets,
+        args.tickets * args.comments,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+    println!("| scenario | requests | rate | p50 ms | p95 ms | p99 ms | errors |");
+    println!("|---|---|---|---|---|---|---|");
+    let row = |name: &str, s: &Stats| {
+        println!(
+            "| {name} | {} | {:.0}/s | {:.2} | {:.2} | {:.2} | {} |",
+            s.count,
+            s.rate(),
+            s.p50,
+            s.p95,
+            s.p99,
+            s.errors
+        );
+    };
+    row(&format!("create ticket via API (concurrency {})", args.concurrency), &create);
+    row(&format!("raw insert, same rows, no HTTP (concurrency {})", args.concurrency), &raw);
+    row("agent queue: open in my group, -updated_at, 50 + total (concurrency 4)", &queue);
+    row("ticket page: ticket / 50 comments / events (concurrency 4)", &page);
+    println!();
+    println!("- API create rate is {:.0}% of the raw insert rate", 100.0 * create.rate() / raw.rate().max(1e-9));
+    println!(
+        "- bulk seed: {} tickets + {} comments in {:.1} s ({seed_rate:.0} tickets/s)",
+        args.tickets,
+        args.tickets * args.comments,
+        seed_time.as_secs_f64()
+    );
+    match rss {
+        Some(mb) => println!("- server peak RSS: {mb:.0} MB"),
+        None => println!("- server peak RSS: unavailable"),
+    }
+    Ok(())
+}
+
+/// Creates a fresh schema for a PostgreSQL run.
+async fn sqlx_schema(url: &str, schema: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&mut conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await?;
+    Ok(())
+}

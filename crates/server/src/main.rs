@@ -1,0 +1,243 @@
+//! `gongdan`: the helpdesk server and its command line.
+
+mod bench;
+mod config;
+mod seed;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use gongdan_core::people::UserInput;
+use gongdan_core::{App, Settings, SystemClock};
+use gongdan_domain::access::Role;
+use gongdan_domain::people::IdentityKind;
+use gongdan_store::ConnectOptions;
+
+use crate::config::GlobalArgs;
+
+#[derive(Debug, Parser)]
+#[command(name = "gongdan", version, about = "Gongdan (工单): an open-source customer-service ticket system")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (SQLite in ./gongdan-data unless told otherwise).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "GONGDAN_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Fill the database with a realistic demo desk (Chinese and English).
+    Seed {
+        /// Required: seeding writes a demo data set.
+        #[arg(long)]
+        demo: bool,
+        /// How many demo tickets.
+        #[arg(long, default_value_t = 300)]
+        tickets: usize,
+    },
+    /// Seed a large database and measure the HTTP API against it.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user of any role with a password (generated and printed if not given).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// Also read from GONGDAN_USER_PASSWORD.
+        #[arg(long, env = "GONGDAN_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue an API token for a user; prints only the token, once.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// Days until the token expires (default: never).
+        #[arg(long)]
+        expires_days: Option<i64>,
+    },
+}
+
+async fn open_app(cfg: &config::Resolved) -> anyhow::Result<App> {
+    if cfg.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    }
+    let store = gongdan_store::connect(&cfg.database_url, ConnectOptions::default())
+        .await
+        .with_context(|| format!("opening {}", cfg.database_url))?;
+    let mut settings = Settings::new(cfg.data_dir.clone());
+    settings.max_attachment_bytes = cfg.max_attachment_bytes;
+    settings.default_language = cfg.default_language;
+    settings.default_time_zone = cfg.default_time_zone.clone();
+    Ok(App::new(store, Arc::new(SystemClock), settings))
+}
+
+/// On an empty database, creates the first admin from the environment or with a generated
+/// password that is printed once.
+async fn bootstrap_admin(app: &App) -> anyhow::Result<()> {
+    if app.store.count_users().await? > 0 {
+        return Ok(());
+    }
+    let email = std::env::var("GONGDAN_ADMIN_EMAIL").unwrap_or_else(|_| "admin@example.com".into());
+    let (password, generated) = match std::env::var("GONGDAN_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (gongdan_core::auth::random_secret()?.chars().take(20).collect(), true),
+    };
+    let input = UserInput {
+        role: Some(Role::Admin),
+        name: Some("Administrator".into()),
+        email: Some(email.clone()),
+        password: Some(password.clone()),
+        ..Default::default()
+    };
+    app.create_user(None, input).await.map_err(|e| anyhow::anyhow!("creating the first admin: {e}"))?;
+    if generated {
+        println!("First admin created: {email} / password: {password}  (shown once; change it after signing in)");
+    } else {
+        println!("First admin created: {email}");
+    }
+    Ok(())
+}
+
+async fn serve(cfg: config::Resolved) -> anyhow::Result<()> {
+    let app = open_app(&cfg).await?;
+    bootstrap_admin(&app).await?;
+    let listener =
+        tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, database = %redact(&cfg.database_url), "Gongdan is listening");
+    println!("Gongdan is listening on http://{}", listener.local_addr()?);
+    let router = gongdan_web::router(app);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// Hides a password in a database URL for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+fn parse_role(role: &str) -> anyhow::Result<Role> {
+    Role::parse(role, "role").map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        _ => None,
+    };
+    let cfg = config::resolve(&cli.global, listen)?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cfg.log))
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve { .. } => serve(cfg).await,
+        Command::Migrate => {
+            open_app(&cfg).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User { command: UserCommand::Create { email, name, role, password } } => {
+            let app = open_app(&cfg).await?;
+            let role = parse_role(&role)?;
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (gongdan_core::auth::random_secret()?.chars().take(20).collect(), true),
+            };
+            let input = UserInput {
+                role: Some(role),
+                name,
+                email: Some(email),
+                password: Some(password.clone()),
+                ..Default::default()
+            };
+            let u = app.create_user(None, input).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created {} user {} (id {})", u.role, u.email.unwrap_or_default(), u.id);
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        Command::Token { command: TokenCommand::Create { email, name, expires_days } } => {
+            let app = open_app(&cfg).await?;
+            let user = app
+                .store
+                .find_user_by_identity(IdentityKind::Email, &email.trim().to_lowercase())
+                .await?
+                .with_context(|| format!("no user with email {email}"))?;
+            let expires = match expires_days {
+                Some(d) if d > 0 => Some(app.now().checked_add(jiff::SignedDuration::from_hours(24 * d))?),
+                Some(_) => bail!("--expires-days must be positive"),
+                None => None,
+            };
+            let (secret, _) =
+                app.create_token(None, user.id, &name, expires).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Seed { demo, tickets } => {
+            if !demo {
+                bail!("say --demo to write the demo data set");
+            }
+            let app = open_app(&cfg).await?;
+            bootstrap_admin(&app).await?;
+            let report = seed::demo(&app, tickets).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Bench(args) => bench::run(cfg, args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_hidden_in_logged_urls() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

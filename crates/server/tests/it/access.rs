@@ -1,0 +1,199 @@
+//! Roles and authentication: who sees what, and what happens without valid credentials.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::on_both;
+use crate::support::TestApp;
+
+async fn customers_see_only_their_own(t: TestApp) {
+    let (s, org) =
+        t.post("/api/v1/organizations", &t.admin, json!({"name": "华兴科技", "domains": ["huaxing.example"]})).await;
+    assert_eq!(s, StatusCode::CREATED, "{org}");
+    let (alice, at) = t.user("customer", "alice@huaxing.example", json!({})).await;
+    let (bob, bt) = t.user("customer", "bob@huaxing.example", json!({})).await;
+    let (_, alice_user) = t.get(&format!("/api/v1/users/{}", alice.0), &t.admin).await;
+    assert_eq!(alice_user["organization_id"], org["id"], "joined the organisation by email domain");
+    let mine = t.ticket(&at, json!({"subject": "我的问题", "description": "…", "category_id": null})).await;
+    assert_eq!((mine["requester_id"].as_i64(), mine["channel"].as_str()), (Some(alice.0), Some("portal")));
+    let bobs = t.ticket(&t.admin, json!({"subject": "bob's", "requester_id": bob.0})).await;
+    // Another customer's ticket is "not found", never forbidden (nothing leaks).
+    let (s, p) = t.get(&format!("/api/v1/tickets/{}", bobs["id"]), &at).await;
+    assert_eq!((s, p["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    for sub in ["comments", "events", "links"] {
+        let (s, _) = t.get(&format!("/api/v1/tickets/{}/{sub}", bobs["id"]), &at).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{sub}");
+    }
+    let (s, _) = t.post(&format!("/api/v1/tickets/{}/comments", bobs["id"]), &at, json!({"body": "hi"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = t.get("/api/v1/tickets", &at).await;
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["items"][0]["id"], mine["id"]);
+    // With shared organisation tickets, Alice sees Bob's.
+    t.patch(&format!("/api/v1/organizations/{}", org["id"]), &t.admin, json!({"shared_tickets": true})).await;
+    let (s, _) = t.get(&format!("/api/v1/tickets/{}", bobs["id"]), &at).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, list) = t.get("/api/v1/tickets", &at).await;
+    assert_eq!(list["total"], 2);
+    // Customers cannot write notes, set internal fields or change tickets beyond solving.
+    let (s, _) =
+        t.post(&format!("/api/v1/tickets/{}/comments", mine["id"]), &at, json!({"body": "x", "public": false})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = t.post("/api/v1/tickets", &at, json!({"subject": "x", "assignee_id": 1})).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("assignee_id")));
+    let (s, _) = t.patch(&format!("/api/v1/tickets/{}", mine["id"]), &at, json!({"priority": "urgent"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.patch(&format!("/api/v1/tickets/{}", mine["id"]), &at, json!({"status": "open"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Customers see no other users and no configuration changes.
+    let (s, _) = t.get("/api/v1/users", &bt).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.get(&format!("/api/v1/users/{}", alice.0), &bt).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, me) = t.get("/api/v1/me", &bt).await;
+    assert_eq!((s, me["id"].as_i64()), (StatusCode::OK, Some(bob.0)));
+    let (s, _) = t.post("/api/v1/statuses", &bt, json!({"key": "x", "category": "open", "label_en": "X"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+async fn restricted_agents_see_their_groups(t: TestApp) {
+    let g1 = t.group("售后", 1).await;
+    let g2 = t.group("商务", 1).await;
+    let (agent, token) =
+        t.user("agent", "r@desk.example", json!({"group_ids": [g1.0], "restricted_to_groups": true})).await;
+    let (_, free) = t.user("agent", "f@desk.example", json!({})).await;
+    let in_g1 =
+        t.ticket(&t.admin, json!({"subject": "g1", "group_id": g1.0, "requester": {"email": "c1@example.com"}})).await;
+    let in_g2 =
+        t.ticket(&t.admin, json!({"subject": "g2", "group_id": g2.0, "requester": {"email": "c2@example.com"}})).await;
+    let (s, _) = t.get(&format!("/api/v1/tickets/{}", in_g2["id"]), &token).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = t.get("/api/v1/tickets", &token).await;
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["items"][0]["id"], in_g1["id"]);
+    let (_, list) = t.get("/api/v1/tickets", &free).await;
+    assert_eq!(list["total"], 2, "unrestricted agents see all");
+    // Assigned to them directly, they see it (the assignee must be in the group).
+    let (s, e) = t.patch(&format!("/api/v1/tickets/{}", in_g2["id"]), &t.admin, json!({"assignee_id": agent.0})).await;
+    assert_eq!((s, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("not_in_group")));
+    t.patch(&format!("/api/v1/users/{}", agent.0), &t.admin, json!({"group_ids": [g1.0, g2.0]})).await;
+    let (s, _) = t.patch(&format!("/api/v1/tickets/{}", in_g2["id"]), &t.admin, json!({"assignee_id": agent.0})).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+async fn roles_and_configuration(t: TestApp) {
+    let (_, agent) = t.user("agent", "a@desk.example", json!({})).await;
+    let (_, sup) = t.user("supervisor", "s@desk.example", json!({})).await;
+    let (s, _) = t.post("/api/v1/groups", &agent, json!({"name": "x"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.post("/api/v1/groups", &sup, json!({"name": "x"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "only admins configure");
+    let (s, _) = t.post("/api/v1/organizations", &sup, json!({"name": "Acme"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = t.post("/api/v1/organizations", &agent, json!({"name": "Beta"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.post("/api/v1/users", &agent, json!({"email": "walkin@example.com", "role": "customer"})).await;
+    assert_eq!(s, StatusCode::CREATED, "agents add callers as customers");
+    let (s, _) = t.post("/api/v1/users", &agent, json!({"email": "boss@example.com", "role": "admin"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.post("/api/v1/users", &sup, json!({"email": "boss@example.com", "role": "admin"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.post("/api/v1/users", &sup, json!({"email": "new.agent@example.com", "role": "agent"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    // Everyone signed in reads the configuration the portal needs.
+    for path in ["/api/v1/statuses", "/api/v1/categories", "/api/v1/custom_fields", "/api/v1/forms", "/api/v1/groups"] {
+        let (s, _) = t.get(path, &agent).await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+    }
+}
+
+async fn authentication(t: TestApp) {
+    let (s, p) = t.get("/api/v1/tickets", "").await;
+    assert_eq!((s, p["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
+    let (s, _) = t.get("/api/v1/tickets", "gd_not-a-token").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let r = t
+        .client
+        .get(format!("{}/api/v1/tickets", t.base))
+        .header("authorization", "Basic Zm9vOmJhcg==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Tokens: issue, use, list (no secret), revoke.
+    let (s, tok) =
+        t.post("/api/v1/tokens", &t.admin, json!({"name": "ci", "expires_at": "2026-03-03T01:00:00Z"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let secret = tok["token"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("gd_"));
+    let (s, _) = t.get("/api/v1/me", &secret).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, list) = t.get("/api/v1/tokens", &t.admin).await;
+    assert!(list["items"].as_array().unwrap().iter().all(|x| x.get("token").is_none()), "secrets are shown once");
+    // Expiry follows the clock.
+    t.clock.advance(jiff::SignedDuration::from_hours(25));
+    let (s, _) = t.get("/api/v1/me", &secret).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "expired");
+    let (_, tok2) = t.post("/api/v1/tokens", &t.admin, json!({"name": "two"})).await;
+    let secret2 = tok2["token"].as_str().unwrap().to_owned();
+    let (s, _) = t.delete(&format!("/api/v1/tokens/{}", tok2["id"]), &t.admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = t.get("/api/v1/me", &secret2).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "revoked");
+    // A customer cannot issue tokens for others.
+    let (_, ct) = t.user("customer", "c@example.com", json!({})).await;
+    let (s, _) = t.post("/api/v1/tokens", &ct, json!({"user_id": 1})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Browser sessions: cookie login, use, logout.
+    let r = t
+        .client
+        .post(format!("{}/api/v1/auth/login", t.base))
+        .json(&json!({"email": "ADMIN@test.example", "password": "admin-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let r = t.client.get(format!("{}/api/v1/me", t.base)).header("cookie", &session).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = t.client.post(format!("{}/api/v1/auth/logout", t.base)).header("cookie", &session).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = t.client.get(format!("{}/api/v1/me", t.base)).header("cookie", &session).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Deactivated users lose access at once.
+    let (agent, at) = t.user("agent", "leaver@desk.example", json!({})).await;
+    let (s, _) = t.get("/api/v1/tickets", &at).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, u) = t.delete(&format!("/api/v1/users/{}", agent.0), &t.admin).await;
+    assert_eq!((s, u["active"].as_bool()), (StatusCode::OK, Some(false)));
+    let (s, _) = t.get("/api/v1/tickets", &at).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+async fn login_is_rate_limited(t: TestApp) {
+    let login = |pw: &str| {
+        t.client
+            .post(format!("{}/api/v1/auth/login", t.base))
+            .json(&json!({"email": "admin@test.example", "password": pw}))
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(login("wrong-password").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = login("admin-password").await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits after 10 failures");
+    assert!(r.headers().contains_key("retry-after"));
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "rate_limited");
+}
+
+on_both!(
+    customers_see_only_their_own,
+    restricted_agents_see_their_groups,
+    roles_and_configuration,
+    authentication,
+    login_is_rate_limited
+);

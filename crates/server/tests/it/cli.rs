@@ -1,0 +1,120 @@
+//! The `gongdan` binary itself: first start, `user create`, `token create`, `seed --demo`,
+//! and `serve` answering with a CLI-made token — on both backends.
+
+use std::process::Stdio;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::support::{pg_schema_url, temp_dir};
+
+fn gongdan(dir: &std::path::Path, url: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gongdan"));
+    c.env("GONGDAN_DATA_DIR", dir).env("GONGDAN_DATABASE_URL", url).env("GONGDAN_LOG", "warn").kill_on_drop(true);
+    c
+}
+
+async fn run(dir: &std::path::Path, url: &str, args: &[&str]) -> String {
+    let out = gongdan(dir, url).args(args).output().await.expect("run gongdan");
+    assert!(out.status.success(), "gongdan {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn cli_end_to_end(url: String) {
+    let dir = temp_dir();
+    run(&dir, &url, &["migrate"]).await;
+    let out =
+        run(&dir, &url, &["user", "create", "--email", "ops@example.com", "--role", "admin", "--name", "运维"]).await;
+    assert!(out.contains("password: "), "a generated password is printed: {out}");
+    let token = run(&dir, &url, &["token", "create", "--email", "ops@example.com"]).await;
+    let token = token.trim().to_owned();
+    assert!(token.starts_with("gd_") && !token.contains(' ') && !token.contains('\n'), "only the token: {token:?}");
+    let seeded = run(&dir, &url, &["seed", "--demo", "--tickets", "40"]).await;
+    assert!(seeded.contains("40 tickets"), "{seeded}");
+
+    // Serve on a free port and use the CLI-made token over HTTP.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = gongdan(&dir, &url)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("listening") {
+            break;
+        }
+    }
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    assert_eq!(client.get(format!("{base}/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    let r = client.get(format!("{base}/api/v1/tickets?limit=5")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page: Value = r.json().await.unwrap();
+    assert_eq!(page["total"], 40);
+    let r = client.get(format!("{base}/api/v1/categories")).bearer_auth(&token).send().await.unwrap();
+    let cats: Value = r.json().await.unwrap();
+    assert!(
+        cats["items"].as_array().unwrap().iter().any(|c| c["name_zh"] == "上门维修"),
+        "three-level demo categories"
+    );
+    // A demo agent signs in with the documented password.
+    let r = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "wang.fang@desk.example.com", "password": "demo-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    child.kill().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_on_sqlite() {
+    let dir = temp_dir();
+    cli_end_to_end(format!("sqlite://{}", dir.join("cli.db").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_on_postgres() {
+    if let Some(url) = pg_schema_url().await {
+        cli_end_to_end(url).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_creates_the_admin_once() {
+    let dir = temp_dir();
+    let url = format!("sqlite://{}", dir.join("first.db").display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = gongdan(&dir, &url)
+        .env("GONGDAN_ADMIN_EMAIL", "boss@example.com")
+        .env("GONGDAN_ADMIN_PASSWORD", "boss-password")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut said = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        let done = line.contains("listening");
+        said.push(line);
+        if done {
+            break;
+        }
+    }
+    assert!(said.iter().any(|l| l.contains("First admin created: boss@example.com")), "{said:?}");
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "boss@example.com", "password": "boss-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    child.kill().await.ok();
+    // A second start finds users and creates nobody.
+    let out = gongdan(&dir, &url).args(["seed", "--demo", "--tickets", "1"]).output().await.unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("First admin"));
+}

@@ -1,0 +1,208 @@
+//! `TestApp`: a real Gongdan server on a random port over a fresh database (a temp SQLite
+//! file, or a fresh PostgreSQL schema), with typed helpers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gongdan_core::people::UserInput;
+use gongdan_core::{App, ManualClock, Settings};
+use gongdan_domain::access::Role;
+use gongdan_domain::ids::{GroupId, UserId};
+use gongdan_store::ConnectOptions;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub admin: String,
+    pub backend: &'static str,
+}
+
+/// The admin URL PostgreSQL tests use; set `GONGDAN_TEST_PG_URL` to point elsewhere.
+pub fn pg_url() -> String {
+    std::env::var("GONGDAN_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn unique(prefix: &str) -> String {
+    let mut b = [0u8; 6];
+    getrandom_fill(&mut b);
+    format!("{prefix}_{}_{}", std::process::id(), b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+}
+
+fn getrandom_fill(buf: &mut [u8]) {
+    let secret = gongdan_core::auth::random_secret().unwrap_or_default();
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = secret.as_bytes().get(i).copied().unwrap_or(0);
+    }
+}
+
+/// A fresh PostgreSQL schema, or `None` (with a note) when no server answers and none is
+/// required (`GONGDAN_TEST_REQUIRE_PG=1` makes it a failure).
+pub async fn pg_schema_url() -> Option<String> {
+    use sqlx::Connection;
+    let url = pg_url();
+    match sqlx::PgConnection::connect(&url).await {
+        Ok(mut conn) => {
+            let schema = unique("it").to_lowercase().replace('-', "_");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&mut conn)
+                .await
+                .expect("create schema");
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+        }
+        Err(e) => {
+            if std::env::var("GONGDAN_TEST_REQUIRE_PG").is_ok_and(|v| v == "1") {
+                panic!("PostgreSQL is required (GONGDAN_TEST_REQUIRE_PG=1) but {url} is unreachable: {e}");
+            }
+            eprintln!("note: PostgreSQL at {url} is unreachable ({e}); skipping the PostgreSQL run of this test");
+            None
+        }
+    }
+}
+
+pub fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(unique("gongdan-it"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+impl TestApp {
+    pub async fn sqlite() -> TestApp {
+        let dir = temp_dir();
+        let url = format!("sqlite://{}", dir.join("t.db").display());
+        Self::spawn(url, dir, "sqlite").await
+    }
+
+    pub async fn postgres() -> Option<TestApp> {
+        let url = pg_schema_url().await?;
+        Some(Self::spawn(url, temp_dir(), "postgres").await)
+    }
+
+    async fn spawn(url: String, dir: std::path::PathBuf, backend: &'static str) -> TestApp {
+        // The data directory holds this test's attachments.
+        let store = gongdan_store::connect(&url, ConnectOptions::default()).await.expect("connect");
+        let clock = Arc::new(ManualClock::new("2026-03-02T01:00:00Z".parse().expect("time")));
+        let mut settings = Settings::new(dir.clone());
+        settings.max_attachment_bytes = 64 * 1024;
+        let app = App::new(store, clock.clone(), settings);
+        let admin = app
+            .create_user(
+                None,
+                UserInput {
+                    role: Some(Role::Admin),
+                    name: Some("Admin".into()),
+                    email: Some("admin@test.example".into()),
+                    password: Some("admin-password".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("admin");
+        let (admin_token, _) = app.create_token(None, admin.id, "test", None).await.expect("token");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = gongdan_web::router(app.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.ok();
+        });
+        TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            app,
+            clock,
+            admin: admin_token,
+            backend,
+        }
+    }
+
+    pub fn req(&self, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        let r = self.client.request(method, format!("{}{path}", self.base));
+        if token.is_empty() { r } else { r.bearer_auth(token) }
+    }
+
+    /// Sends JSON (or nothing for `Value::Null`) and returns the status and the JSON answer.
+    pub async fn call(&self, method: Method, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let mut r = self.req(method, path, token);
+        if !body.is_null() {
+            r = r.json(&body);
+        }
+        let res = r.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "[{}] {path} answered 500: {text}", self.backend);
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, token, Value::Null).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, token, body).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, token, body).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, token, Value::Null).await
+    }
+
+    /// Creates a user through the API and returns its id and an API token for it.
+    pub async fn user(&self, role: &str, email: &str, extra: Value) -> (UserId, String) {
+        let mut body = json!({"role": role, "email": email, "name": email.split('@').next().unwrap_or("x")});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let (s, u) = self.post("/api/v1/users", &self.admin, body).await;
+        assert_eq!(s, StatusCode::CREATED, "[{}] create user: {u}", self.backend);
+        let id = UserId(u["id"].as_i64().expect("id"));
+        let (secret, _) = self.app.create_token(None, id, "test", None).await.expect("token");
+        (id, secret)
+    }
+
+    pub async fn group(&self, name: &str, tier: i64) -> GroupId {
+        let (s, g) = self.post("/api/v1/groups", &self.admin, json!({"name": name, "tier": tier})).await;
+        assert_eq!(s, StatusCode::CREATED, "{g}");
+        GroupId(g["id"].as_i64().expect("id"))
+    }
+
+    /// Creates a ticket as `token` and returns its JSON.
+    pub async fn ticket(&self, token: &str, body: Value) -> Value {
+        let (s, t) = self.post("/api/v1/tickets", token, body).await;
+        assert_eq!(s, StatusCode::CREATED, "[{}] create ticket: {t}", self.backend);
+        t
+    }
+}
+
+/// Generates a SQLite and a PostgreSQL test for each scenario `async fn name(t: TestApp)`.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::TestApp::sqlite().await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::support::TestApp::postgres().await {
+                        super::$name(app).await
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,44 @@
+//! SQLite backend: the embedded default. WAL, a single writer connection (SQLite allows one
+//! writer at a time; queuing in the pool beats `SQLITE_BUSY` retries) and a read pool.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::{Backend, ConnectOptions, StoreError};
+
+type Db = sqlx::Sqlite;
+type Conn = sqlx::SqliteConnection;
+const BACKEND: Backend = Backend::Sqlite;
+/// SQLite's LIKE ignores ASCII case already.
+const LIKE: &str = "LIKE";
+/// After bulk inserts with explicit ids: AUTOINCREMENT follows explicit ids by itself.
+const RESEED_TICKETS: Option<&str> = None;
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+// Deliberate: the same implementation compiled against this backend's concrete types.
+#[allow(clippy::duplicate_mod)]
+#[path = "sql.rs"]
+mod sql;
+pub use sql::SqlStore as SqliteStore;
+
+impl SqliteStore {
+    pub async fn open(url: &str, opts: &ConnectOptions) -> Result<Self, StoreError> {
+        let base = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(e.to_string()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .connect_with(base.read_only(false))
+            .await?;
+        Ok(SqliteStore { write, read })
+    }
+}

@@ -1,0 +1,247 @@
+//! Request extractors that never panic and always answer bad input with a problem naming the
+//! field: JSON bodies, query strings, the caller's identity, idempotency keys and `If-Match`.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use gongdan_core::App;
+use gongdan_core::auth::sha256_hex;
+use gongdan_domain::access::Principal;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+pub const SESSION_COOKIE: &str = "gongdan_session";
+
+/// A JSON body, deserialised strictly (unknown fields are errors), with a hash of its bytes for
+/// idempotency checks.
+pub struct ApiJson<T> {
+    pub value: T,
+    pub hash: String,
+}
+
+/// Names the field serde complained about: the path it reached, or the unknown field's name.
+fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let msg = inner.to_string();
+    if let Some(rest) = msg.strip_prefix("unknown field `")
+        && let Some((name, _)) = rest.split_once('`')
+    {
+        // The reported path already ends at the unknown key.
+        let field = if path == "." || path.is_empty() { name.to_owned() } else { path };
+        return ApiError::unprocessable("unknown_field", &field, format!("unknown field `{name}`"));
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `")
+        && let Some((name, _)) = rest.split_once('`')
+    {
+        let field = if path == "." || path.is_empty() { name.to_owned() } else { format!("{path}.{name}") };
+        return ApiError::unprocessable("required", &field, "this field is required");
+    }
+    let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
+    let detail = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+    ApiError::unprocessable("invalid_value", &field, detail)
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Syntax first, then shape: serde_json reports some type mismatches (a number where an
+    // enum belongs) as syntax errors when deserialising straight from bytes.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("malformed_json", "body", format!("the body is not valid JSON: {e}")))?;
+    serde_path_to_error::deserialize(value).map_err(json_error)
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            )
+            .field("Content-Type"));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is too large").field("body")
+            } else {
+                ApiError::bad_request("unreadable_body", "body", e.body_text())
+            }
+        })?;
+        let value = parse_json(&bytes)?;
+        Ok(ApiJson { value, hash: sha256_hex(&bytes) })
+    }
+}
+
+/// The query string as ordered pairs; handlers check names and values themselves so that an
+/// unknown or malformed parameter is named in the error.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str::<Vec<(String, String)>>(raw).map(QueryPairs).map_err(|e| {
+            ApiError::bad_request("invalid_query", "query", format!("the query string cannot be read: {e}"))
+        })
+    }
+}
+
+impl QueryPairs {
+    /// Rejects parameters outside `known` (prefix match when a name ends with `.`).
+    pub fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        for (k, _) in &self.0 {
+            let ok =
+                known.iter().any(|n| if n.ends_with('.') { k.starts_with(n) && k.len() > n.len() } else { k == n });
+            if !ok {
+                return Err(ApiError::bad_request("unknown_parameter", k, format!("unknown query parameter `{k}`")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn parse<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| ApiError::bad_request("invalid_query", name, format!("`{v}` is not a valid {name}"))),
+        }
+    }
+
+    /// Comma-separated values of a parameter, over all its occurrences.
+    pub fn list(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    pub fn limit(&self, default: i64, max: i64) -> Result<i64, ApiError> {
+        let n = self.parse::<i64>("limit")?.unwrap_or(default);
+        if (1..=max).contains(&n) {
+            Ok(n)
+        } else {
+            Err(ApiError::bad_request("invalid_query", "limit", format!("limit is 1–{max}")))
+        }
+    }
+}
+
+/// The caller: a bearer token or a session cookie. Absent or invalid → 401.
+pub struct Auth(pub Principal);
+
+fn session_cookie(parts: &Parts) -> Option<String> {
+    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
+        |c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == SESSION_COOKIE && !v.is_empty()).then(|| v.to_owned())
+        },
+    )
+}
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        if let Some(h) = parts.headers.get(header::AUTHORIZATION) {
+            let token = h
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "use `Authorization: Bearer <token>`")
+                        .field("Authorization")
+                })?;
+            return Ok(Auth(app.authenticate_token(token).await?));
+        }
+        if let Some(secret) = session_cookie(parts) {
+            return Ok(Auth(app.authenticate_session(&secret).await?));
+        }
+        Err(gongdan_core::CoreError::Unauthenticated.into())
+    }
+}
+
+/// `Idempotency-Key`, if sent.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(v) = parts.headers.get("idempotency-key") else { return Ok(IdempotencyKey(None)) };
+        let key = v.to_str().map(str::trim).unwrap_or_default();
+        if key.is_empty() || key.len() > 255 {
+            return Err(ApiError::bad_request("invalid_header", "Idempotency-Key", "1–255 visible ASCII characters"));
+        }
+        Ok(IdempotencyKey(Some(key.to_owned())))
+    }
+}
+
+/// `If-Match: "<version>"` (or a bare number), if sent.
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let text = v.to_str().unwrap_or_default().trim().trim_start_matches("W/").trim_matches('"');
+        text.parse().map(|n| IfMatch(Some(n))).map_err(|_| {
+            ApiError::bad_request("invalid_header", "If-Match", "expected the ticket's version, e.g. \"3\"")
+        })
+    }
+}
+
+/// The client address for rate limiting (the socket peer; proxies are a deployment setting).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        Ok(ClientAddr(addr))
+    }
+}
+
+/// A path parameter; a malformed one is a 400 problem, not a plain-text rejection.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|e| ApiError::bad_request("invalid_path", "path", e.body_text()))
+    }
+}

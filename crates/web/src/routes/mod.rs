@@ -1,0 +1,4 @@
+pub mod config;
+pub mod files;
+pub mod people;
+pub mod tickets;

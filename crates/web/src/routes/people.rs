@@ -1,0 +1,250 @@
+//! Users, organisations, the signed-in user, API tokens and browser sign-in.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use gongdan_core::App;
+use gongdan_domain::access::Role;
+use gongdan_domain::ids::*;
+use gongdan_domain::page::Cursor;
+use gongdan_domain::people::Organization;
+use gongdan_store::UserQuery;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::dto::*;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiPath as Path, Auth, ClientAddr, QueryPairs, SESSION_COOKIE};
+
+pub fn router() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(create_user, list_users))
+        .routes(routes!(get_user, update_user, deactivate_user))
+        .routes(routes!(me))
+        .routes(routes!(create_org, list_orgs))
+        .routes(routes!(get_org, update_org, delete_org))
+        .routes(routes!(create_token, list_tokens))
+        .routes(routes!(revoke_token))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+}
+
+/// Paging by id for the small admin lists.
+fn id_cursor(q: &QueryPairs) -> ApiResult<Option<i64>> {
+    Ok(q.get("cursor").map(|c| Cursor::decode(c, "id")).transpose()?.map(|c| c.id))
+}
+
+fn next_id_cursor<T>(items: &[T], limit: i64, id: impl Fn(&T) -> i64) -> Option<String> {
+    (items.len() as i64 == limit)
+        .then(|| items.last().map(|t| Cursor { sort: "id".into(), key: 0, id: id(t) }.encode()))
+        .flatten()
+}
+
+/// Creates a customer, agent, supervisor or admin (as the caller's role allows).
+#[utoipa::path(post, path = "/api/v1/users", tag = "people", request_body = UserIn,
+    responses((status = 201, body = UserOut), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_user(State(app): State<App>, Auth(p): Auth, body: ApiJson<UserIn>) -> ApiResult<impl IntoResponse> {
+    let u = app.create_user(Some(&p), body.value.into()).await?;
+    Ok((StatusCode::CREATED, Json(UserOut::from(u))))
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "people",
+    params(("role" = Option<String>, Query), ("staff" = Option<bool>, Query), ("organization_id" = Option<i64>, Query),
+        ("group_id" = Option<i64>, Query), ("q" = Option<String>, Query, description = "name or identity contains"),
+        ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = ListOf<UserOut>)))]
+async fn list_users(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> ApiResult<Json<ListOf<UserOut>>> {
+    q.only(&["role", "staff", "organization_id", "group_id", "q", "cursor", "limit"])?;
+    let role = q
+        .get("role")
+        .map(|r| Role::parse(r, "role"))
+        .transpose()
+        .map_err(|e| ApiError::bad_request("invalid_query", "role", e.to_string()))?;
+    let limit = q.limit(50, 200)?;
+    let uq = UserQuery {
+        role,
+        staff: q.parse::<bool>("staff")?.unwrap_or(false),
+        organization_id: q.parse::<i64>("organization_id")?.map(OrganizationId),
+        group_id: q.parse::<i64>("group_id")?.map(GroupId),
+        q: q.get("q").map(str::to_owned).filter(|s| !s.trim().is_empty()),
+        after: id_cursor(&q)?.map(UserId),
+        limit,
+    };
+    let users = app.list_users(&p, uq).await?;
+    let next_cursor = next_id_cursor(&users, limit, |u| u.id.0);
+    Ok(Json(ListOf { items: users.into_iter().map(UserOut::from).collect(), next_cursor, total: None }))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "people", params(("id" = i64, Path)), responses((status = 200, body = UserOut), (status = 404, body = Problem)))]
+async fn get_user(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<Json<UserOut>> {
+    Ok(Json(app.get_user(&p, UserId(id)).await?.into()))
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "people", params(("id" = i64, Path)), request_body = UserIn,
+    responses((status = 200, body = UserOut), (status = 403, body = Problem)))]
+async fn update_user(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    body: ApiJson<UserIn>,
+) -> ApiResult<Json<UserOut>> {
+    Ok(Json(app.update_user(&p, UserId(id), body.value.into()).await?.into()))
+}
+
+/// Deactivates a user: they can no longer sign in; their tickets and history stay.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "people", params(("id" = i64, Path)), responses((status = 200, body = UserOut)))]
+async fn deactivate_user(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<Json<UserOut>> {
+    let input = gongdan_core::people::UserInput { active: Some(false), ..Default::default() };
+    Ok(Json(app.update_user(&p, UserId(id), input).await?.into()))
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/me", tag = "people", responses((status = 200, body = UserOut), (status = 401, body = Problem)))]
+async fn me(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<UserOut>> {
+    Ok(Json(app.get_user(&p, p.user_id).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct OrgIn {
+    name: Option<String>,
+    domains: Option<Vec<String>>,
+    shared_tickets: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    custom_fields: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+fn apply_org(o: &mut Organization, input: OrgIn) {
+    if let Some(n) = input.name {
+        o.name = n;
+    }
+    if let Some(d) = input.domains {
+        o.domains = d;
+    }
+    if let Some(s) = input.shared_tickets {
+        o.shared_tickets = s;
+    }
+    for (k, v) in input.custom_fields {
+        o.custom_fields.insert(k, v);
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/organizations", tag = "people", request_body = OrgIn, responses((status = 201, body = Organization)))]
+async fn create_org(State(app): State<App>, Auth(p): Auth, body: ApiJson<OrgIn>) -> ApiResult<impl IntoResponse> {
+    let now = app.now();
+    let mut o = Organization {
+        id: OrganizationId(0),
+        name: String::new(),
+        domains: vec![],
+        shared_tickets: false,
+        custom_fields: Default::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    apply_org(&mut o, body.value);
+    Ok((StatusCode::CREATED, Json(app.save_organization(&p, o).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/organizations", tag = "people", params(("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = ListOf<Organization>)))]
+async fn list_orgs(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> ApiResult<Json<ListOf<Organization>>> {
+    q.only(&["cursor", "limit"])?;
+    if !p.is_staff() {
+        return Err(gongdan_core::CoreError::forbidden("customers cannot list organisations").into());
+    }
+    let limit = q.limit(50, 200)?;
+    let items = app
+        .store
+        .list_organizations(id_cursor(&q)?.map(OrganizationId), limit)
+        .await
+        .map_err(gongdan_core::CoreError::from)?;
+    let next_cursor = next_id_cursor(&items, limit, |o| o.id.0);
+    Ok(Json(ListOf { items, next_cursor, total: None }))
+}
+
+#[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "people", params(("id" = i64, Path)), responses((status = 200, body = Organization), (status = 404, body = Problem)))]
+async fn get_org(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<Json<Organization>> {
+    Ok(Json(app.get_organization(&p, OrganizationId(id)).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/organizations/{id}", tag = "people", params(("id" = i64, Path)), request_body = OrgIn, responses((status = 200, body = Organization)))]
+async fn update_org(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    body: ApiJson<OrgIn>,
+) -> ApiResult<Json<Organization>> {
+    let mut o = app.get_organization(&p, OrganizationId(id)).await?;
+    apply_org(&mut o, body.value);
+    Ok(Json(app.save_organization(&p, o).await?))
+}
+
+/// Deletes an organisation that no user or ticket refers to (409 otherwise).
+#[utoipa::path(delete, path = "/api/v1/organizations/{id}", tag = "people", params(("id" = i64, Path)), responses((status = 204), (status = 409, body = Problem)))]
+async fn delete_org(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    app.delete_organization(&p, OrganizationId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Issues an API token; the secret is in this response only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "auth", request_body = TokenIn, responses((status = 201, body = TokenOut)))]
+async fn create_token(State(app): State<App>, Auth(p): Auth, body: ApiJson<TokenIn>) -> ApiResult<impl IntoResponse> {
+    let b = body.value;
+    let (secret, token) = app.create_token(Some(&p), b.user_id.unwrap_or(p.user_id), &b.name, b.expires_at).await?;
+    Ok((StatusCode::CREATED, Json(TokenOut::new(token, Some(secret)))))
+}
+
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "auth", params(("user_id" = Option<i64>, Query)), responses((status = 200, body = Items<TokenOut>)))]
+async fn list_tokens(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> ApiResult<Json<Items<TokenOut>>> {
+    q.only(&["user_id"])?;
+    let user = q.parse::<i64>("user_id")?.map(UserId).unwrap_or(p.user_id);
+    let items = app.list_tokens(&p, user).await?.into_iter().map(|t| TokenOut::new(t, None)).collect();
+    Ok(Json(Items { items }))
+}
+
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "auth", params(("id" = i64, Path)), responses((status = 204), (status = 404, body = Problem)))]
+async fn revoke_token(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    app.revoke_token(&p, TokenId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn session_cookie(value: &str, max_age_secs: i64) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    let cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        h.insert(header::SET_COOKIE, v);
+    }
+    h
+}
+
+/// Signs in with email and password and sets the session cookie. Failed attempts are limited
+/// per email and per client address.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginIn,
+    responses((status = 200, body = UserOut), (status = 401, body = Problem), (status = 429, body = Problem)))]
+async fn login(
+    State(app): State<App>,
+    ClientAddr(client): ClientAddr,
+    body: ApiJson<LoginIn>,
+) -> ApiResult<impl IntoResponse> {
+    let (secret, user) = app.login(&body.value.email, &body.value.password, &client).await?;
+    Ok((session_cookie(&secret, app.settings.session_days * 86_400), Json(UserOut::from(user))))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
+async fn logout(State(app): State<App>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    let secret =
+        headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
+            |c| {
+                let (k, v) = c.trim().split_once('=')?;
+                (k == SESSION_COOKIE).then(|| v.to_owned())
+            },
+        );
+    if let Some(s) = secret {
+        app.logout(&s).await?;
+    }
+    Ok((StatusCode::NO_CONTENT, session_cookie("", 0)))
+}
