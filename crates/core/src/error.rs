@@ -38,6 +38,8 @@ impl From<StoreError> for CoreError {
             StoreError::NotFound => CoreError::NotFound("record"),
             StoreError::VersionConflict => CoreError::VersionConflict,
             StoreError::Duplicate { what } => CoreError::Duplicate { field: what },
+            StoreError::IdempotencyReplay => CoreError::IdempotencyMismatch,
+            StoreError::InUse => CoreError::InUse("still in use".into()),
             StoreError::Invalid(msg) => CoreError::Domain(DomainError::invalid("request", "invalid_reference", msg)),
             other => CoreError::Store(other),
         }

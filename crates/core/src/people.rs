@@ -127,7 +127,11 @@ impl App {
             return Err(DomainError::required("email").into());
         }
         if let Some(ext) = input.external_id {
-            u.external_id = ext.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+            let ext = ext.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
+            if ext.as_ref().is_some_and(|e| e.len() > 255) {
+                return Err(DomainError::invalid("external_id", "too_long", "at most 255 bytes").into());
+            }
+            u.external_id = ext;
         }
         if let Some(org) = input.organization_id {
             if let Some(o) = org
@@ -199,6 +203,13 @@ impl App {
         {
             return Err(CoreError::forbidden(format!("your role may not create {role} users")));
         }
+        if let Some(a) = actor
+            && !a.can_manage_people()
+            && (input.password.is_some() || input.identities.is_some())
+        {
+            // An agent adding a caller must not be able to sign in as them later.
+            return Err(CoreError::field_forbidden(if input.password.is_some() { "password" } else { "identities" }));
+        }
         if let Some(p) = &input.password {
             crate::auth::validate_password(p)?;
         }
@@ -243,6 +254,10 @@ impl App {
     pub async fn update_user(&self, actor: &Principal, id: UserId, input: UserInput) -> Result<User> {
         let mut u = self.get_user(actor, id).await?;
         let is_self = actor.user_id == id;
+        // What identifies a person or decides their access is for supervisors and admins (and
+        // agents only for customers' everyday details); one's own profile covers the rest.
+        let identity =
+            input.email.is_some() || input.identities.is_some() || input.phone.is_some() || input.password.is_some();
         let privileged = input.role.is_some()
             || input.group_ids.is_some()
             || input.restricted_to_groups.is_some()
@@ -250,9 +265,19 @@ impl App {
             || input.vip_level.is_some()
             || input.organization_id.is_some()
             || input.external_id.is_some();
-        let allowed = Self::may_manage(actor, u.role) && input.role.is_none_or(|r| Self::may_manage(actor, r));
-        if !(allowed || (is_self && !privileged)) {
-            return Err(CoreError::forbidden("your role may not change this user"));
+        let manager = Self::may_manage(actor, u.role) && input.role.is_none_or(|r| Self::may_manage(actor, r));
+        let allowed = if manager && actor.can_manage_people() {
+            true
+        } else if manager {
+            // Agents keep customers' everyday details current, nothing that lets one sign in.
+            !(identity || input.organization_id.is_some())
+        } else if is_self {
+            !privileged && input.email.is_none() && input.identities.is_none() && input.phone.is_none()
+        } else {
+            false
+        };
+        if !allowed {
+            return Err(CoreError::forbidden("your role may not change these fields of this user"));
         }
         if is_self && input.active == Some(false) {
             return Err(DomainError::invalid("active", "invalid_value", "you cannot deactivate yourself").into());
@@ -264,10 +289,10 @@ impl App {
         self.fill_user(&mut u, input).await?;
         u.updated_at = self.now();
         let saved = self.store.update_user(&u).await?;
-        self.forget_principals();
         if let Some(p) = password {
             self.store.set_password_hash(id, &crate::auth::hash_password(&p).await?).await?;
         }
+        self.forget_principals();
         Ok(saved)
     }
 
@@ -324,16 +349,17 @@ impl App {
             .filter(|(_, v)| !v.is_null())
             .collect();
         o.updated_at = self.now();
-        // Whether the organisation shares tickets is part of its customers' credentials.
-        self.forget_principals();
-        if o.id.0 == 0 {
+        let saved = if o.id.0 == 0 {
             o.created_at = o.updated_at;
-            Ok(self.store.insert_organization(&o).await?)
+            self.store.insert_organization(&o).await?
         } else {
             let old = self.store.get_organization(o.id).await?.ok_or(CoreError::NotFound("organization"))?;
             o.created_at = old.created_at;
-            Ok(self.store.update_organization(&o).await?)
-        }
+            self.store.update_organization(&o).await?
+        };
+        // Whether the organisation shares tickets is part of its customers' credentials.
+        self.forget_principals();
+        Ok(saved)
     }
 
     pub async fn get_organization(&self, actor: &Principal, id: OrganizationId) -> Result<Organization> {

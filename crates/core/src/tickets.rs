@@ -450,7 +450,7 @@ impl App {
         }
         let patch = self.build_patch(&cfg, &t, &input).await?;
         let ctx = PatchContext {
-            open_children: if patch.status.as_ref().is_some_and(|s| s.category == StatusCategory::Solved) {
+            open_children: if patch.status.as_ref().is_some_and(|s| !s.category.is_active()) {
                 self.store.open_children(t.id).await?
             } else {
                 0
@@ -493,10 +493,8 @@ impl App {
         via: Via,
         idem: Option<Idempotency>,
     ) -> Result<Created<CommentOutcome>> {
-        if let Some(cid) = self.replay(actor, idem.as_ref(), "comment").await? {
-            let comment = self.store.get_comment(CommentId(cid)).await?.ok_or(CoreError::NotFound("comment"))?;
-            let ticket = self.store.get_ticket(comment.ticket_id).await?.ok_or(CoreError::NotFound("ticket"))?;
-            return Ok(Created { value: CommentOutcome { comment, ticket, follow_up_of: None }, replayed: true });
+        if self.replay(actor, idem.as_ref(), "comment").await?.is_some() {
+            return self.replayed_comment(actor, idem.as_ref()).await;
         }
         conversation::validate_body(&input.body)?;
         if !actor.is_staff() && !input.public {
@@ -504,9 +502,7 @@ impl App {
         }
         let html_body = input.html_body.as_deref().map(sanitize_html).unwrap_or_else(|| text_to_html(&input.body));
         let mut target = self.visible_ticket(actor, id).await?;
-        if let Some(survivor) = target.merged_into_id {
-            target = self.store.get_ticket(survivor).await?.ok_or(CoreError::NotFound("ticket"))?;
-        }
+        target = self.follow_merges(actor, target).await?;
         let comment = NewComment {
             author_id: actor.user_id,
             public: input.public,
@@ -526,6 +522,10 @@ impl App {
         let detail = Some(if input.public { "public" } else { "internal" }.to_owned());
 
         if target.status.category == StatusCategory::Closed {
+            if !input.public {
+                // A note belongs to its ticket; a follow-up would show it to the requester.
+                return Err(DomainError::TicketClosed.into());
+            }
             return self.follow_up(actor, &target, comment, via, claim(ClaimedResource::Comment(0))).await;
         }
         // A reply must not fail because the ticket moved meanwhile: re-read and retry.
@@ -564,15 +564,48 @@ impl App {
                 }
                 Err(StoreError::VersionConflict) => {
                     target = self.store.get_ticket(target.id).await?.ok_or(CoreError::NotFound("ticket"))?;
+                    target = self.follow_merges(actor, target).await?;
                     if target.status.category == StatusCategory::Closed {
+                        if !input.public {
+                            return Err(DomainError::TicketClosed.into());
+                        }
                         return self.follow_up(actor, &target, comment, via, claim(ClaimedResource::Comment(0))).await;
                     }
                 }
-                Err(StoreError::IdempotencyReplay) => return Err(CoreError::IdempotencyMismatch),
+                Err(StoreError::IdempotencyReplay) => return self.replayed_comment(actor, idem.as_ref()).await,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(CoreError::VersionConflict)
+    }
+
+    /// The ticket a reply really goes to: through merges (bounded), and only if the caller may
+    /// see where it lands.
+    async fn follow_merges(&self, actor: &Principal, mut t: Ticket) -> Result<Ticket> {
+        for _ in 0..16 {
+            let Some(next) = t.merged_into_id else { break };
+            t = self.store.get_ticket(next).await?.ok_or(CoreError::NotFound("ticket"))?;
+        }
+        if actor.can_view(&t) { Ok(t) } else { Err(CoreError::NotFound("ticket")) }
+    }
+
+    /// The result of the first request that used this idempotency key for a comment.
+    async fn replayed_comment(&self, actor: &Principal, idem: Option<&Idempotency>) -> Result<Created<CommentOutcome>> {
+        let cid = self.replay(actor, idem, "comment").await?.ok_or(CoreError::IdempotencyMismatch)?;
+        let comment = self.store.get_comment(CommentId(cid)).await?.ok_or(CoreError::NotFound("comment"))?;
+        let ticket = self.visible_ticket(actor, comment.ticket_id).await?;
+        // A reply that opened a follow-up is that ticket's first comment, made with it.
+        let follow_up_of = if ticket.created_at == comment.created_at {
+            self.store
+                .list_links(ticket.id)
+                .await?
+                .into_iter()
+                .find(|l| l.kind == LinkKind::FollowUp && l.source_id == ticket.id)
+                .map(|l| l.target_id)
+        } else {
+            None
+        };
+        Ok(Created { value: CommentOutcome { comment, ticket, follow_up_of }, replayed: true })
     }
 
     async fn follow_up(
@@ -624,9 +657,16 @@ impl App {
                 kind: LinkKind::FollowUp,
             }],
             unlinks: vec![],
-            idempotency,
+            idempotency: idempotency.clone(),
         };
-        let mut r = self.store.write(batch).await?;
+        let mut r = match self.store.write(batch).await {
+            Ok(r) => r,
+            Err(StoreError::IdempotencyReplay) => {
+                let idem = idempotency.map(|c| Idempotency { key: c.key, request_hash: c.request_hash });
+                return self.replayed_comment(actor, idem.as_ref()).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let ticket = r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))?;
         let comment = r.comments.pop().flatten().ok_or(CoreError::Internal("comment not written".into()))?;
         Ok(Created { value: CommentOutcome { comment, ticket, follow_up_of: Some(closed.id) }, replayed: false })
@@ -642,8 +682,14 @@ impl App {
         limit: i64,
     ) -> Result<Vec<Comment>> {
         let t = self.visible_ticket(actor, id).await?;
+        // This ticket and everything merged into it, at any depth (bounded).
         let mut ids = vec![t.id];
-        ids.extend(self.store.merged_into(t.id).await?);
+        let mut i = 0;
+        while i < ids.len() && ids.len() < 1000 {
+            let more = self.store.merged_into(ids[i]).await?;
+            ids.extend(more.into_iter().filter(|m| !ids.contains(m)).collect::<Vec<_>>());
+            i += 1;
+        }
         Ok(self.store.list_comments(&ids, actor.is_staff(), after, limit).await?)
     }
 
@@ -661,6 +707,21 @@ impl App {
             events.retain(|e| {
                 event::customer_visible(e.kind, e.field.as_deref(), e.new_value.as_deref() == Some("public"))
             });
+            // Status values as the customer sees them: on-hold reads as open.
+            let cfg = self.config().await?;
+            let shown = |key: &mut Option<String>| {
+                if let Some(k) = key.as_deref()
+                    && let Some(s) = cfg.statuses.iter().find(|s| s.key == k)
+                    && s.category.customer_view() != s.category
+                {
+                    *key = Some(s.category.customer_view().as_str().to_owned());
+                }
+            };
+            for e in events.iter_mut().filter(|e| e.field.as_deref() == Some("status") || e.kind == EventKind::Created)
+            {
+                shown(&mut e.old_value);
+                shown(&mut e.new_value);
+            }
         }
         Ok(events)
     }
@@ -679,16 +740,31 @@ impl App {
             q.category_ids = if all.is_empty() { vec![CategoryId(-1)] } else { all };
         }
         if matches!(q.scope, TicketScope::Requester { .. }) {
-            // Customers filter only on what they can see of their requests.
+            // Customers filter only on what they can see of their requests, where on-hold is open.
             q.group_ids.clear();
             q.assignee = None;
+            let cfg = self.config().await?;
+            let mut cats: Vec<StatusCategory> = q.status_categories.iter().map(|c| c.customer_view()).collect();
+            cats.extend(
+                q.status_ids
+                    .iter()
+                    .filter_map(|id| cfg.statuses.iter().find(|s| s.id == *id))
+                    .map(|s| s.category.customer_view()),
+            );
+            if cats.contains(&StatusCategory::Open) {
+                cats.push(StatusCategory::OnHold);
+            }
+            cats.sort();
+            cats.dedup();
+            q.status_categories = cats;
+            q.status_ids.clear();
         }
         Ok(self.store.list_tickets(&q).await?)
     }
 
     /// Merges `source` into `target`: the source closes and points at the target, its
     /// requester joins the target's CCs, and both timelines say so.
-    pub async fn merge(&self, actor: &Principal, source: TicketId, target: TicketId) -> Result<Ticket> {
+    pub async fn merge(&self, actor: &Principal, source: TicketId, target: TicketId, via: Via) -> Result<Ticket> {
         if !actor.is_staff() {
             return Err(CoreError::forbidden("only agents merge tickets"));
         }
@@ -709,6 +785,9 @@ impl App {
                 );
             }
         }
+        if self.store.open_children(s.id).await? > 0 {
+            return Err(DomainError::OpenChildren.into());
+        }
         let cfg = self.config().await?;
         let closed = StatusRef::from(ticket::default_status(&cfg.statuses, StatusCategory::Closed)?);
         let now = self.now();
@@ -726,7 +805,7 @@ impl App {
         t2.updated_at = now;
         let batch = WriteBatch {
             actor: Some(actor.user_id),
-            via: Via::Api,
+            via: via_for(actor, via),
             at: now,
             writes: vec![
                 TicketWrite {
@@ -758,13 +837,24 @@ impl App {
         r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))
     }
 
+    /// Links are internal structure (they name other customers' tickets): staff only.
     pub async fn list_links(&self, actor: &Principal, id: TicketId) -> Result<Vec<Link>> {
         let t = self.visible_ticket(actor, id).await?;
+        if !actor.is_staff() {
+            return Err(CoreError::forbidden("links are visible to agents only"));
+        }
         Ok(self.store.list_links(t.id).await?)
     }
 
     /// Links two tickets. For `parent`, `id` becomes the parent of `target`.
-    pub async fn link(&self, actor: &Principal, id: TicketId, target: TicketId, kind: LinkKind) -> Result<Link> {
+    pub async fn link(
+        &self,
+        actor: &Principal,
+        id: TicketId,
+        target: TicketId,
+        kind: LinkKind,
+        via: Via,
+    ) -> Result<Link> {
         if !actor.is_staff() {
             return Err(CoreError::forbidden("only agents link tickets"));
         }
@@ -783,6 +873,14 @@ impl App {
             .map_err(|_| DomainError::invalid("target_id", "not_found", "no such ticket"))?;
         let ancestors = self.store.parent_chain(s.id).await?;
         conversation::check_link(s.id, t.id, kind, &ancestors)?;
+        if kind == LinkKind::Parent && !s.status.category.is_active() && t.status.category.is_active() {
+            return Err(DomainError::invalid(
+                "target_id",
+                "invalid_link",
+                "a solved or closed ticket cannot take an open child",
+            )
+            .into());
+        }
         if kind == LinkKind::Parent && !self.store.parent_chain(t.id).await?.is_empty() {
             return Err(DomainError::invalid("target_id", "invalid_link", "the ticket already has a parent").into());
         }
@@ -801,7 +899,7 @@ impl App {
         t2.updated_at = now;
         let batch = WriteBatch {
             actor: Some(actor.user_id),
-            via: Via::Api,
+            via: via_for(actor, via),
             at: now,
             writes: vec![
                 TicketWrite {
@@ -828,7 +926,7 @@ impl App {
         r.links.pop().ok_or(CoreError::Internal("link not written".into()))
     }
 
-    pub async fn unlink(&self, actor: &Principal, id: TicketId, link: LinkId) -> Result<()> {
+    pub async fn unlink(&self, actor: &Principal, id: TicketId, link: LinkId, via: Via) -> Result<()> {
         if !actor.is_staff() {
             return Err(CoreError::forbidden("only agents link tickets"));
         }
@@ -846,7 +944,7 @@ impl App {
         let other = if l.source_id == t.id { l.target_id } else { l.source_id };
         let batch = WriteBatch {
             actor: Some(actor.user_id),
-            via: Via::Api,
+            via: via_for(actor, via),
             at: now,
             writes: vec![TicketWrite {
                 ticket: t2,

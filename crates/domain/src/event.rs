@@ -49,7 +49,7 @@ impl From<FieldChange> for NewEvent {
 pub fn customer_visible(kind: EventKind, field: Option<&str>, public_comment: bool) -> bool {
     match kind {
         EventKind::Created | EventKind::Merged | EventKind::MergedInto | EventKind::FollowUp => true,
-        EventKind::FieldChanged => matches!(field, Some("status") | Some("group_id")),
+        EventKind::FieldChanged => field == Some("status"),
         EventKind::CommentAdded => public_comment,
         EventKind::Linked | EventKind::Unlinked => false,
     }

@@ -275,10 +275,8 @@ impl Ticket {
         }
         if let Some(status) = &patch.status {
             check_transition(self.status.category, status.category)?;
-            if status.category == StatusCategory::Solved
-                && self.status.category != StatusCategory::Solved
-                && ctx.open_children > 0
-            {
+            // A parent stays open while any child is: neither solved nor closed.
+            if !status.category.is_active() && self.status.category.is_active() && ctx.open_children > 0 {
                 return Err(DomainError::OpenChildren);
             }
             next.set_status(status.clone(), now);

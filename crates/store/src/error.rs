@@ -19,6 +19,9 @@ pub enum StoreError {
     /// A reference in the write points at nothing usable.
     #[error("{0}")]
     Invalid(String),
+    /// The shared commit of a group of batches failed; none of them was written.
+    #[error("commit failed: {0}")]
+    Commit(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("database configuration: {0}")]

@@ -26,6 +26,6 @@ impl PgStore {
     pub async fn open(url: &str, opts: &ConnectOptions) -> Result<Self, StoreError> {
         let conn = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
         let pool = PgPoolOptions::new().max_connections(opts.max_connections.max(2)).connect_with(conn).await?;
-        Ok(PgStore { write: pool.clone(), read: pool })
+        Ok(PgStore::new(pool.clone(), pool, false))
     }
 }

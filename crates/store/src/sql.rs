@@ -18,14 +18,33 @@ use gongdan_domain::ticket::{Channel, Priority, Status, StatusCategory, StatusRe
 use jiff::Timestamp;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, FromRow, Pool, QueryBuilder};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{BACKEND, Conn, Db, LIKE, MIGRATOR, RESEED_TICKETS};
 use crate::StoreError;
 use crate::contract::*;
 
+/// A batch waiting for the group-commit writer, with where to send its result.
+type Job = (WriteBatch, oneshot::Sender<Result<WriteResult>>);
+/// Batches committed together at most: bounds the wait of the first one.
+const GROUP_MAX: usize = 64;
+
 pub struct SqlStore {
     pub(super) write: Pool<Db>,
     pub(super) read: Pool<Db>,
+    /// Set on SQLite, where one writer commits concurrent batches together.
+    pub(super) group_commit: Option<mpsc::Sender<Job>>,
+}
+
+impl SqlStore {
+    pub(super) fn new(write: Pool<Db>, read: Pool<Db>, group_commit: bool) -> Self {
+        let queue = group_commit.then(|| {
+            let (tx, rx) = mpsc::channel(1024);
+            tokio::spawn(Self::group_commit(write.clone(), rx));
+            tx
+        });
+        SqlStore { write, read, group_commit: queue }
+    }
 }
 
 /// Binds the 23 ticket columns in table order (shared by insert and update).
@@ -84,14 +103,20 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     Ok(serde_json::to_string(v)?)
 }
 
+/// Longest value indexed for filtering: B-tree entries must stay well under PostgreSQL's
+/// ~2.7 kB limit. Longer values (long text) are kept on the ticket but not filterable.
+const INDEXED_VALUE_MAX: usize = 512;
+
 /// Text forms of a custom-field value used for filtering: one per scalar, one per list item.
 fn field_value_texts(v: &Value) -> Vec<String> {
-    match v {
+    let mut out = match v {
         Value::Null => vec![],
         Value::String(s) => vec![s.clone()],
         Value::Array(items) => items.iter().flat_map(field_value_texts).collect(),
         other => vec![other.to_string()],
-    }
+    };
+    out.retain(|s| s.len() <= INDEXED_VALUE_MAX);
+    out
 }
 
 // ---- rows --------------------------------------------------------------------------------
@@ -405,10 +430,13 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Adds a comment; its attachments must be unattached uploads of `uploader` (the acting
+    /// user, who may write on the requester's behalf).
     async fn insert_comment(
         conn: &mut Conn,
         ticket: TicketId,
         c: &NewComment,
+        uploader: UserId,
         via: Via,
         at: Timestamp,
     ) -> Result<Comment> {
@@ -433,11 +461,11 @@ impl SqlStore {
             .bind(id)
             .bind(ticket.0)
             .bind(a.0)
-            .bind(c.author_id.0)
+            .bind(uploader.0)
             .execute(&mut *conn)
             .await?;
             if done.rows_affected() != 1 {
-                return Err(StoreError::Invalid(format!("attachment {a} is not an unattached upload of the author")));
+                return Err(StoreError::Invalid(format!("attachment {a} is not an unattached upload of yours")));
             }
             let row: AttachmentRow =
                 sqlx::query_as(AssertSqlSafe(format!("SELECT {ATTACHMENT_COLS} FROM attachments WHERE id = $1")))
@@ -708,22 +736,39 @@ impl Store for SqlStore {
     }
 }
 
-#[async_trait]
-impl TicketStore for SqlStore {
-    async fn write(&self, batch: WriteBatch) -> Result<WriteResult> {
+impl SqlStore {
+    /// Writes a batch: through the group-commit writer where there is one (SQLite), else in a
+    /// transaction of its own.
+    async fn write_batch(&self, batch: WriteBatch) -> Result<WriteResult> {
+        if let Some(queue) = &self.group_commit {
+            let (done, result) = oneshot::channel();
+            queue.send((batch, done)).await.map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+            return result.await.map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+        }
         let mut tx = self.write.begin().await?;
+        let r = Self::apply_batch(&mut tx, &batch).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+}
+
+impl SqlStore {
+    /// Applies one batch on a connection inside an open transaction.
+    async fn apply_batch(tx: &mut Conn, batch: &WriteBatch) -> Result<WriteResult> {
         let mut tickets: Vec<Ticket> = Vec::with_capacity(batch.writes.len());
         let mut comments = Vec::with_capacity(batch.writes.len());
         for w in &batch.writes {
             let mut t = w.ticket.clone();
             match w.expected_version {
-                None => t.id = Self::insert_ticket(&mut tx, &t, false).await?,
-                Some(v) => Self::update_ticket(&mut tx, &t, v).await?,
+                None => t.id = Self::insert_ticket(tx, &t, false).await?,
+                Some(v) => Self::update_ticket(tx, &t, v).await?,
             }
-            Self::index_ticket(&mut tx, &t, w.expected_version.is_none()).await?;
-            Self::insert_events(&mut tx, t.id, batch.actor, batch.via, batch.at, &w.events).await?;
+            Self::index_ticket(tx, &t, w.expected_version.is_none()).await?;
+            Self::insert_events(tx, t.id, batch.actor, batch.via, batch.at, &w.events).await?;
             let comment = match &w.comment {
-                Some(c) => Some(Self::insert_comment(&mut tx, t.id, c, batch.via, batch.at).await?),
+                Some(c) => Some(
+                    Self::insert_comment(tx, t.id, c, batch.actor.unwrap_or(c.author_id), batch.via, batch.at).await?,
+                ),
                 None => None,
             };
             comments.push(comment);
@@ -780,8 +825,63 @@ impl TicketStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
         Ok(WriteResult { tickets, comments, links })
+    }
+
+    /// The SQLite writer: takes every batch waiting, runs each in its own savepoint (a failed
+    /// batch rolls back alone) and commits them together, so concurrent requests share one
+    /// commit instead of each rewriting the same index pages.
+    async fn group_commit(pool: Pool<Db>, mut queue: mpsc::Receiver<Job>) {
+        while let Some(first) = queue.recv().await {
+            let mut jobs = vec![first];
+            while jobs.len() < GROUP_MAX {
+                match queue.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            match Self::commit_group(&pool, &jobs).await {
+                Ok(results) => {
+                    for ((_, done), r) in jobs.into_iter().zip(results) {
+                        let _ = done.send(r);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, batches = jobs.len(), "group commit failed");
+                    for (_, done) in jobs {
+                        let _ = done.send(Err(StoreError::Commit(e.to_string())));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn commit_group(pool: &Pool<Db>, jobs: &[Job]) -> Result<Vec<Result<WriteResult>>> {
+        use sqlx::Connection;
+        let mut tx = pool.begin().await?;
+        let mut results = Vec::with_capacity(jobs.len());
+        for (batch, _) in jobs {
+            let mut savepoint = Connection::begin(&mut *tx).await?;
+            match Self::apply_batch(&mut savepoint, batch).await {
+                Ok(r) => {
+                    savepoint.commit().await?;
+                    results.push(Ok(r));
+                }
+                Err(e) => {
+                    savepoint.rollback().await?;
+                    results.push(Err(e));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+}
+
+#[async_trait]
+impl TicketStore for SqlStore {
+    async fn write(&self, batch: WriteBatch) -> Result<WriteResult> {
+        self.write_batch(batch).await
     }
 
     async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>> {

@@ -69,7 +69,7 @@ impl TicketOut {
             organization_id: t.organization_id,
             cc_ids: t.cc_ids,
             assignee_id: if staff { t.assignee_id } else { None },
-            group_id: t.group_id,
+            group_id: if staff { t.group_id } else { None },
             status,
             status_category,
             channel: t.channel,

@@ -49,7 +49,27 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // enum belongs) as syntax errors when deserialising straight from bytes.
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("malformed_json", "body", format!("the body is not valid JSON: {e}")))?;
+    if let Some(path) = find_nul(&value, String::new()) {
+        // Text columns cannot hold NUL (PostgreSQL refuses it); say so up front.
+        let field = if path.is_empty() { "body".to_owned() } else { path };
+        return Err(ApiError::unprocessable("invalid_value", &field, "text may not contain NUL characters"));
+    }
     serde_path_to_error::deserialize(value).map_err(json_error)
+}
+
+/// The path of the first string (or key) containing a NUL character.
+fn find_nul(v: &serde_json::Value, path: String) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => s.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => {
+            items.iter().enumerate().find_map(|(i, x)| find_nul(x, format!("{path}[{i}]")))
+        }
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            if k.contains('\0') { Some(here) } else { find_nul(x, here) }
+        }),
+        _ => None,
+    }
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -94,9 +114,13 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let raw = parts.uri.query().unwrap_or_default();
-        serde_urlencoded::from_str::<Vec<(String, String)>>(raw).map(QueryPairs).map_err(|e| {
+        let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw).map_err(|e| {
             ApiError::bad_request("invalid_query", "query", format!("the query string cannot be read: {e}"))
-        })
+        })?;
+        if let Some((k, _)) = pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(ApiError::bad_request("invalid_query", k, "parameters may not contain NUL characters"));
+        }
+        Ok(QueryPairs(pairs))
     }
 }
 

@@ -106,6 +106,7 @@ fn a_parent_with_open_children_cannot_be_solved() {
     let mut t = sample_ticket();
     let ctx = PatchContext { open_children: 1 };
     assert_eq!(t.apply(&to(StatusCategory::Solved, "solved"), ctx, now()), Err(DomainError::OpenChildren));
+    assert_eq!(t.apply(&to(StatusCategory::Closed, "closed"), ctx, now()), Err(DomainError::OpenChildren));
     assert!(t.apply(&to(StatusCategory::Pending, "pending"), ctx, now()).is_ok());
     assert!(t.apply(&to(StatusCategory::Closed, "closed"), PatchContext::default(), now()).is_ok());
 }

@@ -20,6 +20,8 @@ async fn customers_see_only_their_own(t: TestApp) {
     // Another customer's ticket is "not found", never forbidden (nothing leaks).
     let (s, p) = t.get(&format!("/api/v1/tickets/{}", bobs["id"]), &at).await;
     assert_eq!((s, p["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (s, _) = t.get(&format!("/api/v1/tickets/{}/links", mine["id"]), &at).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "links name other tickets: agents only");
     for sub in ["comments", "events", "links"] {
         let (s, _) = t.get(&format!("/api/v1/tickets/{}/{sub}", bobs["id"]), &at).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{sub}");
@@ -73,12 +75,70 @@ async fn restricted_agents_see_their_groups(t: TestApp) {
     assert_eq!(list["items"][0]["id"], in_g1["id"]);
     let (_, list) = t.get("/api/v1/tickets", &free).await;
     assert_eq!(list["total"], 2, "unrestricted agents see all");
-    // Assigned to them directly, they see it (the assignee must be in the group).
+    // Assigned to them directly, they see it even outside their groups. (Assigning checks
+    // membership, so the assignment is written as the domain would after a group change.)
     let (s, e) = t.patch(&format!("/api/v1/tickets/{}", in_g2["id"]), &t.admin, json!({"assignee_id": agent.0})).await;
     assert_eq!((s, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("not_in_group")));
     t.patch(&format!("/api/v1/users/{}", agent.0), &t.admin, json!({"group_ids": [g1.0, g2.0]})).await;
     let (s, _) = t.patch(&format!("/api/v1/tickets/{}", in_g2["id"]), &t.admin, json!({"assignee_id": agent.0})).await;
     assert_eq!(s, StatusCode::OK);
+    t.patch(&format!("/api/v1/users/{}", agent.0), &t.admin, json!({"group_ids": [g1.0]})).await;
+    let (s, seen) = t.get(&format!("/api/v1/tickets/{}", in_g2["id"]), &token).await;
+    assert_eq!((s, seen["assignee_id"].as_i64()), (StatusCode::OK, Some(agent.0)), "assigned to me, outside my groups");
+    let (_, list) = t.get("/api/v1/tickets", &token).await;
+    assert_eq!(list["total"], 2);
+    let (s, _) = t.get(&format!("/api/v1/tickets/{}/comments", in_g2["id"]), &token).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+/// Agents look after customers' details but cannot take over their sign-in; customers cannot
+/// claim addresses; nobody widens their own access.
+async fn people_cannot_take_over_accounts(t: TestApp) {
+    let g = t.group("受限组", 1).await;
+    let (_, agent) = t.user("agent", "r@desk.example", json!({"group_ids": [g.0], "restricted_to_groups": true})).await;
+    let (_, org) =
+        t.post("/api/v1/organizations", &t.admin, json!({"name": "Shared Co", "shared_tickets": true})).await;
+    let (cust, ctoken) = t.user("customer", "victim@example.com", json!({})).await;
+    for body in [
+        json!({"password": "hijacked-password"}),
+        json!({"email": "mine@example.com"}),
+        json!({"organization_id": org["id"]}),
+        json!({"identities": [{"kind": "email", "value": "x@example.com"}]}),
+    ] {
+        let (s, _) = t.patch(&format!("/api/v1/users/{}", cust.0), &agent, body.clone()).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "agent PATCH {body}");
+    }
+    let (s, ok) =
+        t.patch(&format!("/api/v1/users/{}", cust.0), &agent, json!({"name": "王先生", "language": "en"})).await;
+    assert_eq!((s, ok["name"].as_str()), (StatusCode::OK, Some("王先生")), "everyday details are fine");
+    let (s, _) =
+        t.post("/api/v1/users", &agent, json!({"email": "puppet@example.com", "password": "known-password"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "agents create customers without a password");
+    // Customers change their own password and name, not who they are.
+    let (s, _) = t
+        .patch(
+            &format!("/api/v1/users/{}", cust.0),
+            &ctoken,
+            json!({"identities": [{"kind": "email", "value": "boss@example.com"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.patch(&format!("/api/v1/users/{}", cust.0), &ctoken, json!({"email": "boss@example.com"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t.patch(&format!("/api/v1/users/{}", cust.0), &ctoken, json!({"role": "admin"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = t
+        .patch(&format!("/api/v1/users/{}", cust.0), &ctoken, json!({"password": "a-new-password", "name": "Vic"}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let r = t
+        .client
+        .post(format!("{}/api/v1/auth/login", t.base))
+        .json(&json!({"email": "victim@example.com", "password": "a-new-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 async fn roles_and_configuration(t: TestApp) {
@@ -193,6 +253,7 @@ async fn login_is_rate_limited(t: TestApp) {
 on_both!(
     customers_see_only_their_own,
     restricted_agents_see_their_groups,
+    people_cannot_take_over_accounts,
     roles_and_configuration,
     authentication,
     login_is_rate_limited

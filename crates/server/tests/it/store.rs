@@ -175,4 +175,55 @@ async fn ids_continue_after_bulk_import(t: TestApp) {
     assert!(store.get_ticket(TicketId(10_001)).await.unwrap().is_some());
 }
 
-on_both!(writes_are_atomic, keyset_paging_with_equal_keys, ids_continue_after_bulk_import);
+/// Concurrent batches (committed together on SQLite) still succeed or fail one by one.
+async fn concurrent_batches_stay_isolated(t: TestApp) {
+    let (user, new, at) = setup(&t).await;
+    let store = t.app.store.clone();
+    let base = store
+        .write(batch(
+            at,
+            vec![TicketWrite {
+                ticket: ticket(user, new.clone(), at),
+                expected_version: None,
+                comment: None,
+                events: vec![],
+            }],
+        ))
+        .await
+        .unwrap()
+        .tickets[0]
+        .clone();
+    let writes = (0..40).map(|i| {
+        let store = store.clone();
+        let (new, base) = (new.clone(), base.clone());
+        tokio::spawn(async move {
+            let w = if i % 4 == 0 {
+                let mut stale = base.clone();
+                stale.subject = format!("stale {i}");
+                TicketWrite { ticket: stale, expected_version: Some(99), comment: None, events: vec![] }
+            } else {
+                TicketWrite {
+                    ticket: ticket(user, new, at),
+                    expected_version: None,
+                    comment: None,
+                    events: vec![NewEvent::plain(EventKind::Created, None)],
+                }
+            };
+            store.write(batch(at, vec![w])).await
+        })
+    });
+    let results = futures::future::join_all(writes).await;
+    let ok = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let conflicts = results.iter().filter(|r| matches!(r, Ok(Err(StoreError::VersionConflict)))).count();
+    assert_eq!((ok, conflicts), (30, 10));
+    let all = store.list_tickets(&TicketQuery::new(TicketScope::All)).await.unwrap();
+    assert_eq!(all.total, Some(31));
+    assert_eq!(store.get_ticket(base.id).await.unwrap().unwrap().subject, "存储", "no stale write landed");
+}
+
+on_both!(
+    concurrent_batches_stay_isolated,
+    writes_are_atomic,
+    keyset_paging_with_equal_keys,
+    ids_continue_after_bulk_import
+);

@@ -227,6 +227,18 @@ async fn idempotent_creates(t: TestApp) {
     assert_eq!(a["id"], b["id"]);
     let (_, all) = t.get(&path, &t.admin).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    let results = futures::future::join_all((0..8).map(|_| {
+        t.req(reqwest::Method::POST, &path, &t.admin)
+            .header("idempotency-key", "c-2")
+            .json(&json!({"body": "once"}))
+            .send()
+    }))
+    .await;
+    for r in results {
+        assert_eq!(r.unwrap().status(), StatusCode::CREATED);
+    }
+    let (_, all) = t.get(&path, &t.admin).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2, "eight concurrent retries made one comment");
 }
 
 async fn replies_notes_and_reopen(t: TestApp) {
@@ -264,6 +276,11 @@ async fn replies_notes_and_reopen(t: TestApp) {
     assert_eq!((as_customer["status"].as_str(), as_customer["status_category"].as_str()), (Some("open"), Some("open")));
     let (_, as_agent) = t.get(&format!("/api/v1/tickets/{tid}"), &agent).await;
     assert_eq!(as_agent["status"], "on_hold");
+    let (_, timeline) = t.get(&format!("/api/v1/tickets/{tid}/events"), &ctoken).await;
+    let text = timeline.to_string();
+    assert!(!text.contains("on_hold") && !text.contains("group_id"), "the customer's timeline hides internals: {text}");
+    let (_, open_list) = t.get("/api/v1/tickets?status=open", &ctoken).await;
+    assert_eq!(open_list["total"], 1, "on-hold is open to the customer, in lists too");
     // The customer may mark it solved, and a reply reopens it.
     let (s, solved) = t.patch(&format!("/api/v1/tickets/{tid}"), &ctoken, json!({"status": "solved"})).await;
     assert_eq!((s, solved["status"].as_str()), (StatusCode::OK, Some("solved")));
@@ -287,6 +304,14 @@ async fn closed_reply_makes_follow_up(t: TestApp) {
     assert_eq!(links["items"][0]["target_id"], json!(tid));
     let (_, closed) = t.get(&format!("/api/v1/tickets/{tid}"), &t.admin).await;
     assert_eq!(closed["status"], "closed", "the closed ticket stays closed");
+    // An internal note never becomes a follow-up the customer could read.
+    let (s, e) = t
+        .post(&format!("/api/v1/tickets/{tid}/comments"), &t.admin, json!({"body": "内部备注", "public": false}))
+        .await;
+    assert_eq!((s, e["code"].as_str()), (StatusCode::CONFLICT, Some("ticket_closed")));
+    let (_, mine) = t.get("/api/v1/tickets", &ctoken).await;
+    assert_eq!(mine["total"], 2);
+    assert!(mine["items"].as_array().unwrap().iter().all(|x| x["description"] != "内部备注"));
 }
 
 async fn merge_and_links(t: TestApp) {
@@ -367,8 +392,18 @@ async fn merge_and_links(t: TestApp) {
         )
         .await;
     assert_eq!((s, e["field"].as_str()), (StatusCode::CONFLICT, Some("target_id")), "the same link twice: {e}");
-    let (s, e) = t.patch(&format!("/api/v1/tickets/{}", id(&parent)), &t.admin, json!({"status": "solved"})).await;
-    assert_eq!((s, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("open_child_tickets")));
+    for status in ["solved", "closed"] {
+        let (s, e) = t.patch(&format!("/api/v1/tickets/{}", id(&parent)), &t.admin, json!({"status": status})).await;
+        assert_eq!((s, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("open_child_tickets")), "{status}");
+    }
+    let other = t.ticket(&t.admin, json!({"subject": "other", "requester": {"email": "o@example.com"}})).await;
+    let (s, e) =
+        t.post(&format!("/api/v1/tickets/{}/merge", id(&parent)), &t.admin, json!({"target_id": id(&other)})).await;
+    assert_eq!(
+        (s, e["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("open_child_tickets")),
+        "merging closes the parent"
+    );
     t.patch(&format!("/api/v1/tickets/{}", id(&child)), &t.admin, json!({"status": "solved"})).await;
     let (s, _) = t.patch(&format!("/api/v1/tickets/{}", id(&parent)), &t.admin, json!({"status": "solved"})).await;
     assert_eq!(s, StatusCode::OK);
@@ -453,6 +488,11 @@ async fn attachments(t: TestApp) {
         t.req(reqwest::Method::GET, &format!("/api/v1/attachments/{}", id(&secret)), &ctoken).send().await.unwrap();
     assert_eq!(dl.status(), StatusCode::NOT_FOUND);
     // Over the limit (64 KiB in tests): 413, nothing stored.
+    // Agents attach files when they open a ticket for a caller.
+    let file: Value = up(&t.admin, "call-notes.txt", b"notes".to_vec()).await.unwrap().json().await.unwrap();
+    let opened = t.ticket(&t.admin, json!({"subject": "phone call", "description": "caller says…", "requester_id": cust.0, "attachment_ids": [id(&file)]})).await;
+    let (_, conv) = t.get(&format!("/api/v1/tickets/{}/comments", id(&opened)), &ctoken).await;
+    assert_eq!(conv["items"][0]["attachments"][0]["id"], file["id"]);
     let r = up(&ctoken, "big.bin", vec![0u8; 70 * 1024]).await.unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let p: Value = r.json().await.unwrap();

@@ -145,6 +145,7 @@ INSERT INTO sqlite_sequence (name, seq) SELECT 'tickets', 10000 WHERE NOT EXISTS
 CREATE INDEX tickets_queue_group ON tickets (status_category, group_id, updated_at, id);
 CREATE INDEX tickets_queue_assignee ON tickets (assignee_id, status_category, updated_at, id);
 CREATE INDEX tickets_updated ON tickets (updated_at, id);
+CREATE INDEX tickets_queue_all ON tickets (status_category, updated_at, id);
 CREATE INDEX tickets_created ON tickets (created_at, id);
 CREATE INDEX tickets_requester ON tickets (requester_id, updated_at, id);
 CREATE INDEX tickets_organization ON tickets (organization_id, updated_at, id);
@@ -215,6 +216,8 @@ CREATE TABLE ticket_links (
 );
 CREATE UNIQUE INDEX ticket_links_pair ON ticket_links (source_id, target_id, kind);
 CREATE INDEX ticket_links_target ON ticket_links (target_id);
+-- A ticket has at most one parent, even under concurrent requests.
+CREATE UNIQUE INDEX ticket_links_one_parent ON ticket_links (target_id) WHERE kind = 'parent';
 
 CREATE TABLE api_tokens (
     id           INTEGER PRIMARY KEY,

@@ -290,7 +290,7 @@ async fn merge_ticket(
     Path(id): Path<i64>,
     body: ApiJson<MergeIn>,
 ) -> ApiResult<Json<TicketOut>> {
-    let t = app.merge(&p, TicketId(id), body.value.target_id).await?;
+    let t = app.merge(&p, TicketId(id), body.value.target_id, Via::Api).await?;
     Ok(Json(TicketOut::view(t, &p)))
 }
 
@@ -359,7 +359,7 @@ async fn add_link(
     Path(id): Path<i64>,
     body: ApiJson<LinkIn>,
 ) -> ApiResult<impl IntoResponse> {
-    let l = app.link(&p, TicketId(id), body.value.target_id, body.value.kind).await?;
+    let l = app.link(&p, TicketId(id), body.value.target_id, body.value.kind, Via::Api).await?;
     Ok((StatusCode::CREATED, Json(l)))
 }
 
@@ -375,6 +375,6 @@ async fn delete_link(
     Auth(p): Auth,
     Path((id, link_id)): Path<(i64, i64)>,
 ) -> ApiResult<StatusCode> {
-    app.unlink(&p, TicketId(id), LinkId(link_id)).await?;
+    app.unlink(&p, TicketId(id), LinkId(link_id), Via::Api).await?;
     Ok(StatusCode::NO_CONTENT)
 }
