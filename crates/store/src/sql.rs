@@ -859,23 +859,197 @@ impl SqlStore {
     async fn commit_group(pool: &Pool<Db>, jobs: &[Job]) -> Result<Vec<Result<WriteResult>>> {
         use sqlx::Connection;
         let mut tx = pool.begin().await?;
-        let mut results = Vec::with_capacity(jobs.len());
-        for (batch, _) in jobs {
+        let mut results: Vec<Option<Result<WriteResult>>> = (0..jobs.len()).map(|_| None).collect();
+        // Plain creates go in together: a handful of multi-row statements for the whole group
+        // instead of several round trips each. If that fails, each is retried on its own below.
+        let plain: Vec<usize> = (0..jobs.len()).filter(|i| is_plain_create(&jobs[*i].0)).collect();
+        if plain.len() > 1 {
+            let batches: Vec<&WriteBatch> = plain.iter().map(|i| &jobs[*i].0).collect();
+            let mut savepoint = Connection::begin(&mut *tx).await?;
+            match Self::insert_many(&mut savepoint, &batches).await {
+                Ok(written) => {
+                    savepoint.commit().await?;
+                    for (i, r) in plain.iter().zip(written) {
+                        results[*i] = Some(Ok(r));
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "grouped insert failed; writing one by one");
+                    savepoint.rollback().await?;
+                }
+            }
+        }
+        for (i, (batch, _)) in jobs.iter().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
             let mut savepoint = Connection::begin(&mut *tx).await?;
             match Self::apply_batch(&mut savepoint, batch).await {
                 Ok(r) => {
                     savepoint.commit().await?;
-                    results.push(Ok(r));
+                    results[i] = Some(Ok(r));
                 }
                 Err(e) => {
                     savepoint.rollback().await?;
-                    results.push(Err(e));
+                    results[i] = Some(Err(e));
                 }
             }
         }
         tx.commit().await?;
-        Ok(results)
+        Ok(results.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError::Commit("batch skipped".into())))).collect())
     }
+
+    /// Inserts several plain creates (see [`is_plain_create`]) with multi-row statements and
+    /// explicit ids. Only the group-commit writer (SQLite) calls this: it holds the write lock,
+    /// so the next ids cannot be taken by anyone else.
+    async fn insert_many(tx: &mut Conn, batches: &[&WriteBatch]) -> Result<Vec<WriteResult>> {
+        let first_ticket: i64 = sqlx::query_scalar(
+            "SELECT MAX(COALESCE((SELECT MAX(id) FROM tickets), 10000), \
+             COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tickets'), 10000)) + 1",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let first_comment: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM comments").fetch_one(&mut *tx).await?;
+        let mut tickets = Vec::with_capacity(batches.len());
+        for (n, b) in batches.iter().enumerate() {
+            let mut t = b.writes[0].ticket.clone();
+            t.id = TicketId(first_ticket + n as i64);
+            tickets.push(t);
+        }
+        let mut qb = QueryBuilder::<Db>::new(
+            "INSERT INTO tickets (id, subject, description, requester_id, organization_id, cc_ids, assignee_id, group_id, \
+             status_id, status_category, channel, kind, priority, tags, due_at, category_id, custom_fields, merged_into_id, \
+             version, created_at, updated_at, first_replied_at, solved_at, closed_at) ",
+        );
+        let cells = tickets
+            .iter()
+            .map(|t| Ok((t, to_json(&t.cc_ids)?, to_json(&t.custom_fields)?)))
+            .collect::<Result<Vec<_>>>()?;
+        qb.push_values(&cells, |mut b, (t, cc, cf)| {
+            b.push_bind(t.id.0)
+                .push_bind(t.subject.clone())
+                .push_bind(t.description.clone())
+                .push_bind(t.requester_id.0)
+                .push_bind(t.organization_id.map(|v| v.0))
+                .push_bind(cc.clone())
+                .push_bind(t.assignee_id.map(|v| v.0))
+                .push_bind(t.group_id.map(|v| v.0))
+                .push_bind(t.status.id.0)
+                .push_bind(t.status.category.as_str())
+                .push_bind(t.channel.as_str())
+                .push_bind(t.kind.as_str())
+                .push_bind(t.priority.rank())
+                .push_bind(t.tags.join(" "))
+                .push_bind(t.due_at.map(ts))
+                .push_bind(t.category_id.map(|v| v.0))
+                .push_bind(cf.clone())
+                .push_bind(t.merged_into_id.map(|v| v.0))
+                .push_bind(t.version)
+                .push_bind(ts(t.created_at))
+                .push_bind(ts(t.updated_at))
+                .push_bind(t.first_replied_at.map(ts))
+                .push_bind(t.solved_at.map(ts))
+                .push_bind(t.closed_at.map(ts));
+        });
+        qb.build().execute(&mut *tx).await?;
+
+        let tags: Vec<(i64, &String)> = tickets.iter().flat_map(|t| t.tags.iter().map(move |g| (t.id.0, g))).collect();
+        if !tags.is_empty() {
+            let mut qb = QueryBuilder::<Db>::new("INSERT INTO ticket_tags (tag, ticket_id) ");
+            qb.push_values(&tags, |mut b, (id, tag)| {
+                b.push_bind((*tag).clone()).push_bind(*id);
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        let values: Vec<(i64, &String, String)> = tickets
+            .iter()
+            .flat_map(|t| {
+                t.custom_fields
+                    .iter()
+                    .flat_map(move |(k, v)| field_value_texts(v).into_iter().map(move |x| (t.id.0, k, x)))
+            })
+            .collect();
+        if !values.is_empty() {
+            let mut qb = QueryBuilder::<Db>::new("INSERT INTO ticket_field_values (ticket_id, field_key, value) ");
+            qb.push_values(&values, |mut b, (id, k, v)| {
+                b.push_bind(*id).push_bind((*k).clone()).push_bind(v.clone());
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        let events: Vec<(i64, &WriteBatch, &NewEvent)> = batches
+            .iter()
+            .zip(&tickets)
+            .flat_map(|(b, t)| b.writes[0].events.iter().map(move |e| (t.id.0, *b, e)))
+            .collect();
+        if !events.is_empty() {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO ticket_events (ticket_id, actor_id, via, kind, field, old_value, new_value, created_at) ",
+            );
+            qb.push_values(&events, |mut b, (id, batch, e)| {
+                b.push_bind(*id)
+                    .push_bind(batch.actor.map(|a| a.0))
+                    .push_bind(batch.via.as_str())
+                    .push_bind(e.kind.as_str())
+                    .push_bind(e.field.clone())
+                    .push_bind(e.old.clone())
+                    .push_bind(e.new.clone())
+                    .push_bind(ts(batch.at));
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        let mut comments: Vec<Option<Comment>> = Vec::with_capacity(batches.len());
+        let mut next_comment = first_comment;
+        for (b, t) in batches.iter().zip(&tickets) {
+            comments.push(b.writes[0].comment.as_ref().map(|c| {
+                next_comment += 1;
+                Comment {
+                    id: CommentId(next_comment - 1),
+                    ticket_id: t.id,
+                    author_id: c.author_id,
+                    public: c.public,
+                    body: c.body.clone(),
+                    html_body: c.html_body.clone(),
+                    via: b.via,
+                    attachments: vec![],
+                    created_at: b.at,
+                }
+            }));
+        }
+        let rows: Vec<&Comment> = comments.iter().flatten().collect();
+        if !rows.is_empty() {
+            let mut qb = QueryBuilder::<Db>::new(
+                "INSERT INTO comments (id, ticket_id, author_id, public, body, html_body, via, created_at) ",
+            );
+            qb.push_values(&rows, |mut b, c| {
+                b.push_bind(c.id.0)
+                    .push_bind(c.ticket_id.0)
+                    .push_bind(c.author_id.0)
+                    .push_bind(c.public)
+                    .push_bind(c.body.clone())
+                    .push_bind(c.html_body.clone())
+                    .push_bind(c.via.as_str())
+                    .push_bind(ts(c.created_at));
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        Ok(tickets
+            .into_iter()
+            .zip(comments)
+            .map(|(t, c)| WriteResult { tickets: vec![t], comments: vec![c], links: vec![] })
+            .collect())
+    }
+}
+
+/// A batch that only creates one ticket (with events, an opening comment without attachments,
+/// tags and field values): the common case the group writer inserts many at a time.
+fn is_plain_create(b: &WriteBatch) -> bool {
+    b.writes.len() == 1
+        && b.writes[0].expected_version.is_none()
+        && b.writes[0].comment.as_ref().is_none_or(|c| c.attachment_ids.is_empty())
+        && b.links.is_empty()
+        && b.unlinks.is_empty()
+        && b.idempotency.is_none()
 }
 
 #[async_trait]

@@ -193,32 +193,57 @@ async fn concurrent_batches_stay_isolated(t: TestApp) {
         .unwrap()
         .tickets[0]
         .clone();
-    let writes = (0..40).map(|i| {
+    // Stale updates, creates with a requester that does not exist, and good creates, all at
+    // once: on SQLite they share commits (plain creates even share statements).
+    let writes = (0..60).map(|i| {
         let store = store.clone();
         let (new, base) = (new.clone(), base.clone());
         tokio::spawn(async move {
-            let w = if i % 4 == 0 {
-                let mut stale = base.clone();
-                stale.subject = format!("stale {i}");
-                TicketWrite { ticket: stale, expected_version: Some(99), comment: None, events: vec![] }
-            } else {
-                TicketWrite {
-                    ticket: ticket(user, new, at),
+            let comment = NewComment {
+                author_id: user,
+                public: true,
+                body: format!("c{i}"),
+                html_body: String::new(),
+                attachment_ids: vec![],
+            };
+            let w = match i % 6 {
+                0 => {
+                    let mut stale = base.clone();
+                    stale.subject = format!("stale {i}");
+                    TicketWrite { ticket: stale, expected_version: Some(99), comment: None, events: vec![] }
+                }
+                1 => TicketWrite {
+                    ticket: ticket(UserId(987_654), new, at),
                     expected_version: None,
                     comment: None,
+                    events: vec![],
+                },
+                _ => TicketWrite {
+                    ticket: ticket(user, new, at),
+                    expected_version: None,
+                    comment: Some(comment),
                     events: vec![NewEvent::plain(EventKind::Created, None)],
-                }
+                },
             };
             store.write(batch(at, vec![w])).await
         })
     });
-    let results = futures::future::join_all(writes).await;
-    let ok = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
-    let conflicts = results.iter().filter(|r| matches!(r, Ok(Err(StoreError::VersionConflict)))).count();
-    assert_eq!((ok, conflicts), (30, 10));
+    let results: Vec<_> = futures::future::join_all(writes).await.into_iter().map(|r| r.unwrap()).collect();
+    let ok: Vec<&gongdan_store::WriteResult> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let conflicts = results.iter().filter(|r| matches!(r, Err(StoreError::VersionConflict))).count();
+    assert_eq!((ok.len(), conflicts), (40, 10), "{results:?}");
     let all = store.list_tickets(&TicketQuery::new(TicketScope::All)).await.unwrap();
-    assert_eq!(all.total, Some(31));
+    assert_eq!(all.total, Some(41), "only the good creates landed");
     assert_eq!(store.get_ticket(base.id).await.unwrap().unwrap().subject, "存储", "no stale write landed");
+    // What each create returned is what was stored: ids, comment and events.
+    for r in ok {
+        let t = &r.tickets[0];
+        assert_eq!(store.get_ticket(t.id).await.unwrap().as_ref(), Some(t));
+        let c = r.comments[0].as_ref().unwrap();
+        assert_eq!(store.get_comment(c.id).await.unwrap().as_ref(), Some(c));
+        assert_eq!(store.list_events(t.id, None, 10).await.unwrap().len(), 1);
+        assert_eq!(store.list_comments(&[t.id], true, None, 10).await.unwrap().len(), 1);
+    }
 }
 
 on_both!(
