@@ -287,15 +287,16 @@ impl App {
             return Err(DomainError::invalid("organization_id", "not_found", "no such organisation").into());
         }
 
-        let requester = match (&input.requester, staff) {
-            (None, _) => self.store.get_user(actor.user_id).await?.ok_or(CoreError::Unauthenticated)?,
+        // Who the ticket is for: its id and organisation are all a ticket needs (one indexed read).
+        let requester: UserBrief = match (&input.requester, staff) {
+            (None, _) => self.store.user_brief(actor.user_id).await?.ok_or(CoreError::Unauthenticated)?,
             (Some(RequesterInput { id: Some(id), .. }), true) => self
                 .store
-                .get_user(*id)
+                .user_brief(*id)
                 .await?
                 .ok_or_else(|| DomainError::invalid("requester.id", "not_found", "no such user"))?,
             (Some(RequesterInput { email: Some(email), name, phone, .. }), true) => {
-                self.find_or_create_customer(email, name.as_deref(), phone.as_deref()).await?
+                UserBrief::from(&self.find_or_create_customer(email, name.as_deref(), phone.as_deref()).await?)
             }
             (Some(_), _) => return Err(DomainError::required("requester.email").into()),
         };

@@ -217,6 +217,21 @@ pub struct ApiToken {
     pub created_at: Timestamp,
 }
 
+/// The few facts about a user that writing a ticket needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserBrief {
+    pub id: UserId,
+    pub role: gongdan_domain::access::Role,
+    pub organization_id: Option<OrganizationId>,
+    pub active: bool,
+}
+
+impl From<&User> for UserBrief {
+    fn from(u: &User) -> Self {
+        UserBrief { id: u.id, role: u.role, organization_id: u.organization_id, active: u.active }
+    }
+}
+
 #[async_trait]
 pub trait PeopleStore: Send + Sync {
     /// Inserts a user with its identities and group memberships; `id` is ignored.
@@ -224,6 +239,8 @@ pub trait PeopleStore: Send + Sync {
     /// Replaces a user's fields, identities and groups.
     async fn update_user(&self, user: &User) -> Result<User>;
     async fn get_user(&self, id: UserId) -> Result<Option<User>>;
+    /// One row, no identities or groups: for hot paths that only need to know who.
+    async fn user_brief(&self, id: UserId) -> Result<Option<UserBrief>>;
     async fn find_user_by_identity(&self, kind: IdentityKind, value: &str) -> Result<Option<User>>;
     async fn list_users(&self, q: &UserQuery) -> Result<Vec<User>>;
     async fn count_users(&self) -> Result<i64>;

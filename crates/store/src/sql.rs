@@ -1458,6 +1458,23 @@ impl PeopleStore for SqlStore {
         Ok(self.hydrate_users(rows).await?.pop())
     }
 
+    async fn user_brief(&self, id: UserId) -> Result<Option<UserBrief>> {
+        let row: Option<(i64, String, Option<i64>, bool)> =
+            sqlx::query_as("SELECT id, role, organization_id, active FROM users WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&self.read)
+                .await?;
+        row.map(|(id, role, org, active)| {
+            Ok(UserBrief {
+                id: UserId(id),
+                role: Role::parse(&role, "role").map_err(corrupt)?,
+                organization_id: org.map(OrganizationId),
+                active,
+            })
+        })
+        .transpose()
+    }
+
     async fn find_user_by_identity(&self, kind: IdentityKind, value: &str) -> Result<Option<User>> {
         let rows: Vec<UserRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {USER_COLS} FROM users WHERE id = (SELECT user_id FROM user_identities WHERE kind = $1 AND value = $2)"
