@@ -7,9 +7,10 @@ use gongdan_domain::access::{Principal, Role};
 use gongdan_domain::fields::{self, FieldScope};
 use gongdan_domain::ids::{GroupId, OrganizationId, UserId};
 use gongdan_domain::people::{self, Identity, IdentityKind, Language, Organization, User};
-use gongdan_store::UserQuery;
+use gongdan_store::{ClaimedResource, IdempotencyClaim, StoreError, UserQuery};
 use serde_json::Value;
 
+use crate::tickets::{Created, Idempotency};
 use crate::{App, CoreError, Result};
 
 /// A user to create or the fields of one to change (`None` keeps the current value).
@@ -197,6 +198,22 @@ impl App {
 
     /// Creates a user. `actor` is `None` for the CLI and first-start bootstrap.
     pub async fn create_user(&self, actor: Option<&Principal>, input: UserInput) -> Result<User> {
+        Ok(self.create_user_once(actor, input, None).await?.value)
+    }
+
+    /// Creates a user; with an idempotency key, a retry returns the user the first request made.
+    pub async fn create_user_once(
+        &self,
+        actor: Option<&Principal>,
+        input: UserInput,
+        idem: Option<Idempotency>,
+    ) -> Result<Created<User>> {
+        if let Some(a) = actor
+            && let Some(id) = self.replay(a, idem.as_ref(), "user").await?
+        {
+            let user = self.store.get_user(UserId(id)).await?.ok_or(CoreError::NotFound("user"))?;
+            return Ok(Created { value: user, replayed: true });
+        }
         let role = input.role.unwrap_or(Role::Customer);
         if let Some(a) = actor
             && !Self::may_manage(a, role)
@@ -240,7 +257,25 @@ impl App {
             Some(p) => Some(crate::auth::hash_password(p).await?),
             None => None,
         };
-        Ok(self.store.insert_user(&u, hash.as_deref()).await?)
+        let claim = match (actor, &idem) {
+            (Some(a), Some(i)) => Some(IdempotencyClaim {
+                user_id: a.user_id,
+                key: i.key.clone(),
+                request_hash: i.request_hash.clone(),
+                resource: ClaimedResource::User,
+            }),
+            _ => None,
+        };
+        match self.store.insert_user(&u, hash.as_deref(), claim.as_ref()).await {
+            Ok(user) => Ok(Created { value: user, replayed: false }),
+            Err(StoreError::IdempotencyReplay) => {
+                let a = actor.ok_or(CoreError::IdempotencyMismatch)?;
+                let id = self.replay(a, idem.as_ref(), "user").await?.ok_or(CoreError::IdempotencyMismatch)?;
+                let user = self.store.get_user(UserId(id)).await?.ok_or(CoreError::NotFound("user"))?;
+                Ok(Created { value: user, replayed: true })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A user as the caller may see it: staff see everyone, customers only themselves.

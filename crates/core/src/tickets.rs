@@ -223,7 +223,12 @@ impl App {
     }
 
     /// Returns an earlier result for a reused idempotency key, or `None` to go ahead.
-    async fn replay(&self, actor: &Principal, idem: Option<&Idempotency>, kind: &str) -> Result<Option<i64>> {
+    pub(crate) async fn replay(
+        &self,
+        actor: &Principal,
+        idem: Option<&Idempotency>,
+        kind: &str,
+    ) -> Result<Option<i64>> {
         let Some(idem) = idem else { return Ok(None) };
         match self.store.find_idempotency(actor.user_id, &idem.key).await? {
             Some(rec) if rec.request_hash == idem.request_hash && rec.resource_kind == kind => {

@@ -30,6 +30,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub max_attachment_mb: Option<u64>,
+    pub db_pool: Option<u32>,
     pub default_language: Option<String>,
     pub default_time_zone: Option<String>,
     pub log: Option<String>,
@@ -41,6 +42,8 @@ pub struct Resolved {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub max_attachment_bytes: u64,
+    /// Database connections (SQLite: readers; the writer is always one).
+    pub db_pool: u32,
     pub default_language: gongdan_domain::people::Language,
     pub default_time_zone: String,
     pub log: String,
@@ -87,7 +90,12 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         Some(l) => l,
         None => DEFAULT_LISTEN.parse()?,
     };
+    let db_pool = match env("GONGDAN_DB_POOL") {
+        Some(v) => v.parse().context("GONGDAN_DB_POOL is not a number")?,
+        None => file.db_pool.unwrap_or(if database_url.starts_with("sqlite:") { 8 } else { 32 }),
+    };
     Ok(Resolved {
+        db_pool,
         listen,
         data_dir,
         database_url,

@@ -93,9 +93,10 @@ async fn open_app(cfg: &config::Resolved) -> anyhow::Result<App> {
     if cfg.database_url.starts_with("sqlite:") {
         std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     }
-    let store = gongdan_store::connect(&cfg.database_url, ConnectOptions::default())
-        .await
-        .with_context(|| format!("opening {}", cfg.database_url))?;
+    let store =
+        gongdan_store::connect(&cfg.database_url, ConnectOptions { migrate: true, max_connections: cfg.db_pool })
+            .await
+            .with_context(|| format!("opening {}", cfg.database_url))?;
     let mut settings = Settings::new(cfg.data_dir.clone());
     settings.max_attachment_bytes = cfg.max_attachment_bytes;
     settings.default_language = cfg.default_language;

@@ -184,6 +184,8 @@ pub struct IdempotencyClaim {
 pub enum ClaimedResource {
     Ticket(usize),
     Comment(usize),
+    /// The user an `insert_user` creates.
+    User,
 }
 
 /// Everything one user action changes, written in one transaction.
@@ -235,7 +237,13 @@ impl From<&User> for UserBrief {
 #[async_trait]
 pub trait PeopleStore: Send + Sync {
     /// Inserts a user with its identities and group memberships; `id` is ignored.
-    async fn insert_user(&self, user: &User, password_hash: Option<&str>) -> Result<User>;
+    /// With a claim, the idempotency key is recorded in the same transaction.
+    async fn insert_user(
+        &self,
+        user: &User,
+        password_hash: Option<&str>,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<User>;
     /// Replaces a user's fields, identities and groups.
     async fn update_user(&self, user: &User) -> Result<User>;
     async fn get_user(&self, id: UserId) -> Result<Option<User>>;
@@ -341,5 +349,8 @@ pub trait TicketStore: Send + Sync {
 pub trait Store: PeopleStore + ConfigStore + AuthStore + TicketStore {
     fn backend(&self) -> Backend;
     async fn migrate(&self) -> Result<()>;
+    /// Refreshes planner statistics (and on PostgreSQL the visibility map, which index-only
+    /// counts need) — after a bulk load, or from a maintenance job.
+    async fn optimize(&self) -> Result<()>;
     async fn ping(&self) -> Result<()>;
 }

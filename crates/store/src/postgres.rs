@@ -14,6 +14,7 @@ const LIKE: &str = "ILIKE";
 /// After bulk inserts with explicit ids the identity must move past them.
 const RESEED_TICKETS: Option<&str> =
     Some("SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT COALESCE(MAX(id), 10000) FROM tickets))");
+const OPTIMIZE: &[&str] = &["VACUUM (ANALYZE)"];
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 // Deliberate: the same implementation compiled against this backend's concrete types.
@@ -21,6 +22,99 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 #[path = "sql.rs"]
 mod sql;
 pub use sql::SqlStore as PgStore;
+
+/// A plain create (see `sql::is_plain_create`) as one statement: a data-modifying CTE inserts
+/// the ticket, its tags, field values, events and opening comment atomically, in one round trip
+/// instead of six (BEGIN, four INSERTs, COMMIT).
+const PLAIN_CREATE: &str = "WITH t AS ( \
+        INSERT INTO tickets (subject, description, requester_id, organization_id, cc_ids, assignee_id, group_id, \
+        status_id, status_category, channel, kind, priority, tags, due_at, category_id, custom_fields, merged_into_id, \
+        version, created_at, updated_at, first_replied_at, solved_at, closed_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
+        RETURNING id), \
+    g AS (INSERT INTO ticket_tags (tag, ticket_id) SELECT x, t.id FROM t, unnest($24::text[]) AS x), \
+    v AS (INSERT INTO ticket_field_values (ticket_id, field_key, value) \
+        SELECT t.id, u.k, u.val FROM t, unnest($25::text[], $26::text[]) AS u(k, val)), \
+    e AS (INSERT INTO ticket_events (ticket_id, actor_id, via, kind, field, old_value, new_value, created_at) \
+        SELECT t.id, $27, $28, u.k, u.f, u.o, u.n, $29 FROM t, unnest($30::text[], $31::text[], $32::text[], $33::text[]) AS u(k, f, o, n)), \
+    c AS (INSERT INTO comments (ticket_id, author_id, public, body, html_body, via, created_at) \
+        SELECT t.id, $34, $35, $36, $37, $28, $29 FROM t WHERE $38 RETURNING id) \
+    SELECT t.id, (SELECT id FROM c) FROM t";
+
+async fn plain_create(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Option<Result<crate::WriteResult, StoreError>> {
+    Some(plain_create_now(pool, b).await)
+}
+
+async fn plain_create_now(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Result<crate::WriteResult, StoreError> {
+    use gongdan_domain::conversation::Comment;
+    use gongdan_domain::ids::{CommentId, TicketId};
+    let w = b.writes.first().ok_or_else(|| StoreError::Invalid("empty batch".into()))?;
+    let t = &w.ticket;
+    let ts = |v: jiff::Timestamp| v.as_microsecond();
+    let (keys, values): (Vec<String>, Vec<String>) = t
+        .custom_fields
+        .iter()
+        .flat_map(|(k, v)| sql::field_value_texts(v).into_iter().map(move |x| (k.clone(), x)))
+        .unzip();
+    let c = w.comment.as_ref();
+    let (id, comment_id): (i64, Option<i64>) = sqlx::query_as(PLAIN_CREATE)
+        .bind(&t.subject)
+        .bind(&t.description)
+        .bind(t.requester_id.0)
+        .bind(t.organization_id.map(|v| v.0))
+        .bind(serde_json::to_string(&t.cc_ids)?)
+        .bind(t.assignee_id.map(|v| v.0))
+        .bind(t.group_id.map(|v| v.0))
+        .bind(t.status.id.0)
+        .bind(t.status.category.as_str())
+        .bind(t.channel.as_str())
+        .bind(t.kind.as_str())
+        .bind(t.priority.rank())
+        .bind(t.tags.join(" "))
+        .bind(t.due_at.map(ts))
+        .bind(t.category_id.map(|v| v.0))
+        .bind(serde_json::to_string(&t.custom_fields)?)
+        .bind(t.merged_into_id.map(|v| v.0))
+        .bind(t.version)
+        .bind(ts(t.created_at))
+        .bind(ts(t.updated_at))
+        .bind(t.first_replied_at.map(ts))
+        .bind(t.solved_at.map(ts))
+        .bind(t.closed_at.map(ts))
+        .bind(&t.tags)
+        .bind(keys)
+        .bind(values)
+        .bind(b.actor.map(|a| a.0))
+        .bind(b.via.as_str())
+        .bind(ts(b.at))
+        .bind(w.events.iter().map(|e| e.kind.as_str().to_owned()).collect::<Vec<_>>())
+        .bind(w.events.iter().map(|e| e.field.clone()).collect::<Vec<_>>())
+        .bind(w.events.iter().map(|e| e.old.clone()).collect::<Vec<_>>())
+        .bind(w.events.iter().map(|e| e.new.clone()).collect::<Vec<_>>())
+        .bind(c.map(|c| c.author_id.0))
+        .bind(c.is_some_and(|c| c.public))
+        .bind(c.map(|c| c.body.clone()))
+        .bind(c.map(|c| c.html_body.clone()))
+        .bind(c.is_some())
+        .fetch_one(pool)
+        .await?;
+    let ticket = gongdan_domain::ticket::Ticket { id: TicketId(id), ..t.clone() };
+    let comment = match (c, comment_id) {
+        (Some(c), Some(cid)) => Some(Comment {
+            id: CommentId(cid),
+            ticket_id: ticket.id,
+            author_id: c.author_id,
+            public: c.public,
+            body: c.body.clone(),
+            html_body: c.html_body.clone(),
+            via: b.via,
+            attachments: vec![],
+            created_at: b.at,
+        }),
+        _ => None,
+    };
+    Ok(crate::WriteResult { tickets: vec![ticket], comments: vec![comment], links: vec![] })
+}
 
 impl PgStore {
     pub async fn open(url: &str, opts: &ConnectOptions) -> Result<Self, StoreError> {

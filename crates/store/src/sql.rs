@@ -20,7 +20,7 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, FromRow, Pool, QueryBuilder};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{BACKEND, Conn, Db, LIKE, MIGRATOR, RESEED_TICKETS};
+use super::{BACKEND, Conn, Db, LIKE, MIGRATOR, OPTIMIZE, RESEED_TICKETS};
 use crate::StoreError;
 use crate::contract::*;
 
@@ -105,10 +105,10 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
 
 /// Longest value indexed for filtering: B-tree entries must stay well under PostgreSQL's
 /// ~2.7 kB limit. Longer values (long text) are kept on the ticket but not filterable.
-const INDEXED_VALUE_MAX: usize = 512;
+pub(super) const INDEXED_VALUE_MAX: usize = 512;
 
 /// Text forms of a custom-field value used for filtering: one per scalar, one per list item.
-fn field_value_texts(v: &Value) -> Vec<String> {
+pub(super) fn field_value_texts(v: &Value) -> Vec<String> {
     let mut out = match v {
         Value::Null => vec![],
         Value::String(s) => vec![s.clone()],
@@ -730,6 +730,13 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn optimize(&self) -> Result<()> {
+        for statement in OPTIMIZE {
+            sqlx::query(*statement).execute(&self.write).await?;
+        }
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
@@ -745,6 +752,11 @@ impl SqlStore {
             queue.send((batch, done)).await.map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
             return result.await.map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
         }
+        if is_plain_create(&batch)
+            && let Some(done) = super::plain_create(&self.write, &batch).await
+        {
+            return done;
+        }
         let mut tx = self.write.begin().await?;
         let r = Self::apply_batch(&mut tx, &batch).await?;
         tx.commit().await?;
@@ -753,6 +765,24 @@ impl SqlStore {
 }
 
 impl SqlStore {
+    /// Records an idempotency key for the resource a transaction creates; a key used before
+    /// fails with a unique violation (`IdempotencyReplay`), rolling the transaction back.
+    async fn insert_claim(conn: &mut Conn, claim: &IdempotencyClaim, kind: &str, id: i64, at: Timestamp) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, resource_kind, resource_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(claim.user_id.0)
+        .bind(&claim.key)
+        .bind(&claim.request_hash)
+        .bind(kind)
+        .bind(id)
+        .bind(ts(at))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
     /// Applies one batch on a connection inside an open transaction.
     async fn apply_batch(tx: &mut Conn, batch: &WriteBatch) -> Result<WriteResult> {
         let mut tickets: Vec<Ticket> = Vec::with_capacity(batch.writes.len());
@@ -810,20 +840,10 @@ impl SqlStore {
             let (kind, id) = match claim.resource {
                 ClaimedResource::Ticket(i) => ("ticket", tickets.get(i).map(|t| t.id.0)),
                 ClaimedResource::Comment(i) => ("comment", comments.get(i).and_then(|c| c.as_ref()).map(|c| c.id.0)),
+                ClaimedResource::User => ("user", None),
             };
             let id = id.ok_or_else(|| StoreError::Invalid("idempotency claim names nothing in the batch".into()))?;
-            sqlx::query(
-                "INSERT INTO idempotency_keys (user_id, key, request_hash, resource_kind, resource_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(claim.user_id.0)
-            .bind(&claim.key)
-            .bind(&claim.request_hash)
-            .bind(kind)
-            .bind(id)
-            .bind(ts(batch.at))
-            .execute(&mut *tx)
-            .await?;
+            Self::insert_claim(tx, claim, kind, id, batch.at).await?;
         }
         Ok(WriteResult { tickets, comments, links })
     }
@@ -1043,7 +1063,7 @@ impl SqlStore {
 
 /// A batch that only creates one ticket (with events, an opening comment without attachments,
 /// tags and field values): the common case the group writer inserts many at a time.
-fn is_plain_create(b: &WriteBatch) -> bool {
+pub(super) fn is_plain_create(b: &WriteBatch) -> bool {
     b.writes.len() == 1
         && b.writes[0].expected_version.is_none()
         && b.writes[0].comment.as_ref().is_none_or(|c| c.attachment_ids.is_empty())
@@ -1387,7 +1407,12 @@ impl TicketStore for SqlStore {
 
 #[async_trait]
 impl PeopleStore for SqlStore {
-    async fn insert_user(&self, u: &User, password_hash: Option<&str>) -> Result<User> {
+    async fn insert_user(
+        &self,
+        u: &User,
+        password_hash: Option<&str>,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<User> {
         let mut tx = self.write.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (role, name, email, external_id, organization_id, language, time_zone, vip_level, skills, \
@@ -1414,6 +1439,9 @@ impl PeopleStore for SqlStore {
         .await?;
         let saved = User { id: UserId(id), ..u.clone() };
         Self::write_user_children(&mut tx, &saved, true).await?;
+        if let Some(c) = claim {
+            Self::insert_claim(&mut tx, c, "user", id, u.created_at).await?;
+        }
         tx.commit().await?;
         Ok(saved)
     }

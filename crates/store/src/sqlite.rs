@@ -15,6 +15,8 @@ const BACKEND: Backend = Backend::Sqlite;
 const LIKE: &str = "LIKE";
 /// After bulk inserts with explicit ids: AUTOINCREMENT follows explicit ids by itself.
 const RESEED_TICKETS: Option<&str> = None;
+/// `ANALYZE` everything once, then let SQLite decide what needs it.
+const OPTIMIZE: &[&str] = &["PRAGMA analysis_limit = 1000", "ANALYZE", "PRAGMA optimize"];
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 // Deliberate: the same implementation compiled against this backend's concrete types.
@@ -22,6 +24,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 #[path = "sql.rs"]
 mod sql;
 pub use sql::SqlStore as SqliteStore;
+
+/// SQLite's plain creates go through the group writer, which batches them itself.
+async fn plain_create(_: &sqlx::Pool<Db>, _: &crate::WriteBatch) -> Option<Result<crate::WriteResult, StoreError>> {
+    None
+}
 
 impl SqliteStore {
     pub async fn open(url: &str, opts: &ConnectOptions) -> Result<Self, StoreError> {

@@ -169,6 +169,18 @@ async fn people_and_groups(t: TestApp) {
         let (s, e) = t.post("/api/v1/users", a, bad.clone()).await;
         assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{bad}: {e}");
     }
+    // A retried create with the same Idempotency-Key returns the first user.
+    let send = |body: Value| {
+        t.req(reqwest::Method::POST, "/api/v1/users", a).header("idempotency-key", "u-1").json(&body).send()
+    };
+    let first = send(json!({"email": "retry@example.com"})).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = send(json!({"email": "retry@example.com"})).await.unwrap();
+    assert_eq!((again.status(), again.headers().get("idempotent-replayed").is_some()), (StatusCode::CREATED, true));
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+    let other = send(json!({"email": "other@example.com"})).await.unwrap();
+    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let (s, updated) =
         t.patch(&format!("/api/v1/users/{}", agent["id"]), a, json!({"vip_level": 0, "name": "王芳 (L1)"})).await;
     assert_eq!((s, updated["name"].as_str()), (StatusCode::OK, Some("王芳 (L1)")));

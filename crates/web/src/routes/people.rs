@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath as Path, Auth, ClientAddr, QueryPairs, SESSION_COOKIE};
+use crate::extract::{ApiJson, ApiPath as Path, Auth, ClientAddr, IdempotencyKey, QueryPairs, SESSION_COOKIE};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -45,10 +45,17 @@ fn next_id_cursor<T>(items: &[T], limit: i64, id: impl Fn(&T) -> i64) -> Option<
 
 /// Creates a customer, agent, supervisor or admin (as the caller's role allows).
 #[utoipa::path(post, path = "/api/v1/users", tag = "people", request_body = UserIn,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the first result")),
     responses((status = 201, body = UserOut), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn create_user(State(app): State<App>, Auth(p): Auth, body: ApiJson<UserIn>) -> ApiResult<impl IntoResponse> {
-    let u = app.create_user(Some(&p), body.value.into()).await?;
-    Ok((StatusCode::CREATED, Json(UserOut::from(u))))
+async fn create_user(
+    State(app): State<App>,
+    Auth(p): Auth,
+    key: IdempotencyKey,
+    body: ApiJson<UserIn>,
+) -> ApiResult<axum::response::Response> {
+    let idem = crate::routes::tickets::idempotency(key, "POST /api/v1/users", &body.hash);
+    let c = app.create_user_once(Some(&p), body.value.into(), idem).await?;
+    Ok(crate::routes::tickets::created(c.replayed, UserOut::from(c.value)))
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "people",

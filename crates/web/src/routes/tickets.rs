@@ -32,14 +32,14 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(delete_link))
 }
 
-fn idempotency(key: IdempotencyKey, method_path: &str, body_hash: &str) -> Option<Idempotency> {
+pub(crate) fn idempotency(key: IdempotencyKey, method_path: &str, body_hash: &str) -> Option<Idempotency> {
     key.0.map(|key| Idempotency {
         key,
         request_hash: gongdan_core::auth::sha256_hex(format!("{method_path}\n{body_hash}").as_bytes()),
     })
 }
 
-fn created<T: serde::Serialize>(replayed: bool, body: T) -> axum::response::Response {
+pub(crate) fn created<T: serde::Serialize>(replayed: bool, body: T) -> axum::response::Response {
     let mut res = (StatusCode::CREATED, Json(body)).into_response();
     if replayed {
         res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
