@@ -24,8 +24,9 @@ mod sql;
 pub use sql::SqlStore as PgStore;
 
 /// A plain create (see `sql::is_plain_create`) as one statement: a data-modifying CTE inserts
-/// the ticket, its tags, field values, events and opening comment atomically, in one round trip
-/// instead of six (BEGIN, four INSERTs, COMMIT).
+/// the ticket, its tags, field values, events, opening comment and queue count atomically, in
+/// one round trip instead of seven (BEGIN, five statements, COMMIT). The shard (`% 8`) must match
+/// `sql::COUNT_SHARDS`.
 const PLAIN_CREATE: &str = "WITH t AS ( \
         INSERT INTO tickets (subject, description, requester_id, organization_id, cc_ids, assignee_id, group_id, \
         status_id, status_category, channel, kind, priority, tags, due_at, category_id, custom_fields, merged_into_id, \
@@ -38,7 +39,10 @@ const PLAIN_CREATE: &str = "WITH t AS ( \
     e AS (INSERT INTO ticket_events (ticket_id, actor_id, via, kind, field, old_value, new_value, created_at) \
         SELECT t.id, $27, $28, u.k, u.f, u.o, u.n, $29 FROM t, unnest($30::text[], $31::text[], $32::text[], $33::text[]) AS u(k, f, o, n)), \
     c AS (INSERT INTO comments (ticket_id, author_id, public, body, html_body, via, created_at) \
-        SELECT t.id, $34, $35, $36, $37, $28, $29 FROM t WHERE $38 RETURNING id) \
+        SELECT t.id, $34, $35, $36, $37, $28, $29 FROM t WHERE $38 RETURNING id), \
+    n AS (INSERT INTO ticket_counts (status_id, group_key, assignee_key, shard, n) \
+        SELECT $8, COALESCE($7, 0), COALESCE($6, 0), t.id % 8, 1 FROM t \
+        ON CONFLICT (status_id, group_key, assignee_key, shard) DO UPDATE SET n = ticket_counts.n + 1) \
     SELECT t.id, (SELECT id FROM c) FROM t";
 
 async fn plain_create(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Option<Result<crate::WriteResult, StoreError>> {

@@ -107,6 +107,79 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
 /// ~2.7 kB limit. Longer values (long text) are kept on the ticket but not filterable.
 pub(super) const INDEXED_VALUE_MAX: usize = 512;
 
+/// Queue counters are split over this many rows per key (by ticket id), so concurrent writers
+/// on PostgreSQL seldom wait for the same row.
+pub(super) const COUNT_SHARDS: i64 = 8;
+
+/// (status, group or 0, assignee or 0, shard): the counter a ticket is counted under.
+type CountKey = (i64, i64, i64, i64);
+
+fn count_key(t: &Ticket) -> CountKey {
+    (t.status.id.0, t.group_id.map_or(0, |g| g.0), t.assignee_id.map_or(0, |a| a.0), t.id.0 % COUNT_SHARDS)
+}
+
+/// Whether a listing's total can be summed from the queue counters: its filters (and the
+/// caller's scope) may only involve status, group and assignee.
+fn countable(q: &TicketQuery) -> bool {
+    !matches!(q.scope, TicketScope::Requester { .. })
+        && q.requester_id.is_none()
+        && q.organization_id.is_none()
+        && q.tag.is_none()
+        && q.category_ids.is_empty()
+        && q.priorities.is_empty()
+        && q.channels.is_empty()
+        && q.custom_field.is_none()
+        && q.created_after.is_none()
+        && q.created_before.is_none()
+        && q.updated_after.is_none()
+        && q.updated_before.is_none()
+        && q.include_merged
+}
+
+/// The counter-table version of the filters `countable` allows.
+fn push_count_filters(qb: &mut QueryBuilder<Db>, q: &TicketQuery) {
+    fn ids(qb: &mut QueryBuilder<Db>, col: &str, items: impl Iterator<Item = i64>) {
+        qb.push(format!(" AND {col} IN ("));
+        let mut sep = qb.separated(", ");
+        for i in items {
+            sep.push_bind(i);
+        }
+        qb.push(")");
+    }
+    if let TicketScope::Groups { groups, assignee } = &q.scope {
+        qb.push(" AND (c.assignee_key = ").push_bind(assignee.0);
+        if !groups.is_empty() {
+            qb.push(" OR c.group_key IN (");
+            let mut sep = qb.separated(", ");
+            for g in groups {
+                sep.push_bind(g.0);
+            }
+            qb.push(")");
+        }
+        qb.push(")");
+    }
+    if !q.status_categories.is_empty() {
+        qb.push(" AND c.status_id IN (SELECT id FROM statuses WHERE category IN (");
+        let mut sep = qb.separated(", ");
+        for c in &q.status_categories {
+            sep.push_bind(c.as_str());
+        }
+        qb.push("))");
+    }
+    if !q.status_ids.is_empty() {
+        ids(qb, "c.status_id", q.status_ids.iter().map(|s| s.0));
+    }
+    if !q.group_ids.is_empty() {
+        ids(qb, "c.group_key", q.group_ids.iter().map(|g| g.0));
+    }
+    match q.assignee {
+        Some(a) => {
+            qb.push(" AND c.assignee_key = ").push_bind(a.map_or(0, |a| a.0));
+        }
+        None => {}
+    }
+}
+
 /// Text forms of a custom-field value used for filtering: one per scalar, one per list item.
 pub(super) fn field_value_texts(v: &Value) -> Vec<String> {
     let mut out = match v {
@@ -765,6 +838,34 @@ impl SqlStore {
 }
 
 impl SqlStore {
+    /// Adds `delta` to one queue counter.
+    async fn bump_count(conn: &mut Conn, key: CountKey, delta: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ticket_counts (status_id, group_key, assignee_key, shard, n) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (status_id, group_key, assignee_key, shard) DO UPDATE SET n = ticket_counts.n + excluded.n",
+        )
+        .bind(key.0)
+        .bind(key.1)
+        .bind(key.2)
+        .bind(key.3)
+        .bind(delta)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Adds one to the counter of each newly inserted ticket, grouped.
+    async fn count_inserted<'a>(conn: &mut Conn, tickets: impl Iterator<Item = &'a Ticket>) -> Result<()> {
+        let mut deltas: BTreeMap<CountKey, i64> = BTreeMap::new();
+        for t in tickets {
+            *deltas.entry(count_key(t)).or_default() += 1;
+        }
+        for (key, delta) in deltas {
+            Self::bump_count(conn, key, delta).await?;
+        }
+        Ok(())
+    }
+
     /// Records an idempotency key for the resource a transaction creates; a key used before
     /// fails with a unique violation (`IdempotencyReplay`), rolling the transaction back.
     async fn insert_claim(conn: &mut Conn, claim: &IdempotencyClaim, kind: &str, id: i64, at: Timestamp) -> Result<()> {
@@ -790,8 +891,28 @@ impl SqlStore {
         for w in &batch.writes {
             let mut t = w.ticket.clone();
             match w.expected_version {
-                None => t.id = Self::insert_ticket(tx, &t, false).await?,
-                Some(v) => Self::update_ticket(tx, &t, v).await?,
+                None => {
+                    t.id = Self::insert_ticket(tx, &t, false).await?;
+                    Self::bump_count(tx, count_key(&t), 1).await?;
+                }
+                Some(v) => {
+                    // Read before the versioned update: if the update succeeds, no one changed
+                    // the row in between, so these are the values the counters hold.
+                    let old: Option<(i64, Option<i64>, Option<i64>)> =
+                        sqlx::query_as("SELECT status_id, group_id, assignee_id FROM tickets WHERE id = $1")
+                            .bind(t.id.0)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    Self::update_ticket(tx, &t, v).await?;
+                    if let Some((status, group, assignee)) = old {
+                        let before = (status, group.unwrap_or(0), assignee.unwrap_or(0), t.id.0 % COUNT_SHARDS);
+                        let after = count_key(&t);
+                        if before != after {
+                            Self::bump_count(tx, before, -1).await?;
+                            Self::bump_count(tx, after, 1).await?;
+                        }
+                    }
+                }
             }
             Self::index_ticket(tx, &t, w.expected_version.is_none()).await?;
             Self::insert_events(tx, t.id, batch.actor, batch.via, batch.at, &w.events).await?;
@@ -973,6 +1094,7 @@ impl SqlStore {
                 .push_bind(t.closed_at.map(ts));
         });
         qb.build().execute(&mut *tx).await?;
+        Self::count_inserted(tx, tickets.iter()).await?;
 
         let tags: Vec<(i64, &String)> = tickets.iter().flat_map(|t| t.tags.iter().map(move |g| (t.id.0, g))).collect();
         if !tags.is_empty() {
@@ -1123,7 +1245,14 @@ impl TicketStore for SqlStore {
         } else {
             None
         };
-        let total = if q.with_total {
+        let total = if q.with_total && countable(q) {
+            // Queue totals come from the counters: a handful of rows, however long the queue.
+            let mut cq = QueryBuilder::<Db>::new(
+                "SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM ticket_counts c WHERE 1 = 1",
+            );
+            push_count_filters(&mut cq, q);
+            Some(cq.build_query_scalar::<i64>().fetch_one(&self.read).await?)
+        } else if q.with_total {
             let mut cq = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM tickets t WHERE 1 = 1");
             Self::push_ticket_filters(&mut cq, q);
             Some(cq.build_query_scalar::<i64>().fetch_one(&self.read).await?)
@@ -1327,6 +1456,8 @@ impl TicketStore for SqlStore {
             qb.build().execute(&mut *tx).await?;
 
             let ids: Vec<(i64, &Ticket)> = chunk.iter().enumerate().map(|(i, t)| (first_id + i as i64, t)).collect();
+            let counted: Vec<Ticket> = ids.iter().map(|(id, t)| Ticket { id: TicketId(*id), ..(*t).clone() }).collect();
+            Self::count_inserted(&mut tx, counted.iter()).await?;
             let tags: Vec<(i64, &String)> =
                 ids.iter().flat_map(|(id, t)| t.tags.iter().map(move |g| (*id, g))).collect();
             for part in tags.chunks(5000) {
