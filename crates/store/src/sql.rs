@@ -172,11 +172,8 @@ fn push_count_filters(qb: &mut QueryBuilder<Db>, q: &TicketQuery) {
     if !q.group_ids.is_empty() {
         ids(qb, "c.group_key", q.group_ids.iter().map(|g| g.0));
     }
-    match q.assignee {
-        Some(a) => {
-            qb.push(" AND c.assignee_key = ").push_bind(a.map_or(0, |a| a.0));
-        }
-        None => {}
+    if let Some(a) = q.assignee {
+        qb.push(" AND c.assignee_key = ").push_bind(a.map_or(0, |a| a.0));
     }
 }
 
