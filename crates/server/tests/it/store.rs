@@ -304,7 +304,8 @@ async fn queue_totals_match_a_real_count(t: TestApp) {
             .unwrap();
     }
     let open = status("open").id;
-    let queries: Vec<(&str, Box<dyn Fn(&mut TicketQuery)>)> = vec![
+    type Narrow = Box<dyn Fn(&mut TicketQuery)>;
+    let queries: Vec<(&str, Narrow)> = vec![
         ("all", Box::new(|_| {})),
         ("open", Box::new(|q| q.status_categories = vec![StatusCategory::Open])),
         ("new+pending", Box::new(|q| q.status_categories = vec![StatusCategory::New, StatusCategory::Pending])),
