@@ -379,6 +379,7 @@ async fn wait_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> 
 
 pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     let sqlite = cfg.database_url.starts_with("sqlite:");
+    let pg_schema = (!sqlite).then(|| format!("bench_{}", std::process::id()));
     let (url, data_dir) = if sqlite {
         // A fresh database of its own, unless the caller pointed at one explicitly.
         let dir = cfg.data_dir.join("bench");
@@ -386,7 +387,7 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(&dir)?;
         (format!("sqlite://{}", dir.join("bench.db").display()), dir)
     } else {
-        let schema = format!("bench_{}", std::process::id());
+        let schema = pg_schema.clone().unwrap_or_default();
         let sep = if cfg.database_url.contains('?') { '&' } else { '?' };
         sqlx_schema(&cfg.database_url, &schema).await?;
         (format!("{}{sep}options=-c%20search_path%3D{schema}", cfg.database_url), cfg.data_dir.join("bench"))
@@ -501,8 +502,12 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     .await;
     let rss = peak_rss_mb(pid);
     let _ = child.kill().await;
-    if !args.keep && sqlite {
-        let _ = std::fs::remove_dir_all(&data_dir);
+    if !args.keep {
+        if sqlite {
+            let _ = std::fs::remove_dir_all(&data_dir);
+        } else if let Some(schema) = &pg_schema {
+            drop_schema(&cfg.database_url, schema).await?;
+        }
     }
     let _ = fx.groups;
 
@@ -542,6 +547,13 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
         Some(mb) => println!("- server peak RSS: {mb:.0} MB"),
         None => println!("- server peak RSS: unavailable"),
     }
+    Ok(())
+}
+
+async fn drop_schema(url: &str, schema: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))).execute(&mut conn).await?;
     Ok(())
 }
 

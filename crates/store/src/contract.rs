@@ -136,6 +136,23 @@ pub struct NewComment {
     pub attachment_ids: Vec<AttachmentId>,
 }
 
+impl NewComment {
+    /// The comment as stored under `id` (attachments are added by whoever binds them).
+    pub fn written(&self, id: CommentId, ticket: TicketId, via: Via, at: Timestamp) -> Comment {
+        Comment {
+            id,
+            ticket_id: ticket,
+            author_id: self.author_id,
+            public: self.public,
+            body: self.body.clone(),
+            html_body: self.html_body.clone(),
+            via,
+            attachments: vec![],
+            created_at: at,
+        }
+    }
+}
+
 /// Refers to a ticket already stored or to one inserted earlier in the same batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketRef {

@@ -19,6 +19,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 
 // Deliberate: the same implementation compiled against this backend's concrete types.
 #[allow(clippy::duplicate_mod)]
+#[macro_use]
 #[path = "sql.rs"]
 mod sql;
 pub use sql::SqlStore as PgStore;
@@ -50,7 +51,6 @@ async fn plain_create(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Option<Re
 }
 
 async fn plain_create_now(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Result<crate::WriteResult, StoreError> {
-    use gongdan_domain::conversation::Comment;
     use gongdan_domain::ids::{CommentId, TicketId};
     let w = b.writes.first().ok_or_else(|| StoreError::Invalid("empty batch".into()))?;
     let t = &w.ticket;
@@ -61,60 +61,29 @@ async fn plain_create_now(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Resul
         .flat_map(|(k, v)| sql::field_value_texts(v).into_iter().map(move |x| (k.clone(), x)))
         .unzip();
     let c = w.comment.as_ref();
-    let (id, comment_id): (i64, Option<i64>) = sqlx::query_as(PLAIN_CREATE)
-        .bind(&t.subject)
-        .bind(&t.description)
-        .bind(t.requester_id.0)
-        .bind(t.organization_id.map(|v| v.0))
-        .bind(serde_json::to_string(&t.cc_ids)?)
-        .bind(t.assignee_id.map(|v| v.0))
-        .bind(t.group_id.map(|v| v.0))
-        .bind(t.status.id.0)
-        .bind(t.status.category.as_str())
-        .bind(t.channel.as_str())
-        .bind(t.kind.as_str())
-        .bind(t.priority.rank())
-        .bind(t.tags.join(" "))
-        .bind(t.due_at.map(ts))
-        .bind(t.category_id.map(|v| v.0))
-        .bind(serde_json::to_string(&t.custom_fields)?)
-        .bind(t.merged_into_id.map(|v| v.0))
-        .bind(t.version)
-        .bind(ts(t.created_at))
-        .bind(ts(t.updated_at))
-        .bind(t.first_replied_at.map(ts))
-        .bind(t.solved_at.map(ts))
-        .bind(t.closed_at.map(ts))
-        .bind(&t.tags)
-        .bind(keys)
-        .bind(values)
-        .bind(b.actor.map(|a| a.0))
-        .bind(b.via.as_str())
-        .bind(ts(b.at))
-        .bind(w.events.iter().map(|e| e.kind.as_str().to_owned()).collect::<Vec<_>>())
-        .bind(w.events.iter().map(|e| e.field.clone()).collect::<Vec<_>>())
-        .bind(w.events.iter().map(|e| e.old.clone()).collect::<Vec<_>>())
-        .bind(w.events.iter().map(|e| e.new.clone()).collect::<Vec<_>>())
-        .bind(c.map(|c| c.author_id.0))
-        .bind(c.is_some_and(|c| c.public))
-        .bind(c.map(|c| c.body.clone()))
-        .bind(c.map(|c| c.html_body.clone()))
-        .bind(c.is_some())
-        .fetch_one(pool)
-        .await?;
+    let statement = sqlx::query_as(PLAIN_CREATE);
+    let (id, comment_id): (i64, Option<i64>) =
+        bind_ticket!(statement, t, bind, serde_json::to_string(&t.cc_ids)?, serde_json::to_string(&t.custom_fields)?)
+            .bind(&t.tags)
+            .bind(keys)
+            .bind(values)
+            .bind(b.actor.map(|a| a.0))
+            .bind(b.via.as_str())
+            .bind(ts(b.at))
+            .bind(w.events.iter().map(|e| e.kind.as_str().to_owned()).collect::<Vec<_>>())
+            .bind(w.events.iter().map(|e| e.field.clone()).collect::<Vec<_>>())
+            .bind(w.events.iter().map(|e| e.old.clone()).collect::<Vec<_>>())
+            .bind(w.events.iter().map(|e| e.new.clone()).collect::<Vec<_>>())
+            .bind(c.map(|c| c.author_id.0))
+            .bind(c.is_some_and(|c| c.public))
+            .bind(c.map(|c| c.body.clone()))
+            .bind(c.map(|c| c.html_body.clone()))
+            .bind(c.is_some())
+            .fetch_one(pool)
+            .await?;
     let ticket = gongdan_domain::ticket::Ticket { id: TicketId(id), ..t.clone() };
     let comment = match (c, comment_id) {
-        (Some(c), Some(cid)) => Some(Comment {
-            id: CommentId(cid),
-            ticket_id: ticket.id,
-            author_id: c.author_id,
-            public: c.public,
-            body: c.body.clone(),
-            html_body: c.html_body.clone(),
-            via: b.via,
-            attachments: vec![],
-            created_at: b.at,
-        }),
+        (Some(c), Some(cid)) => Some(c.written(CommentId(cid), ticket.id, b.via, b.at)),
         _ => None,
     };
     Ok(crate::WriteResult { tickets: vec![ticket], comments: vec![comment], links: vec![] })

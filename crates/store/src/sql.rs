@@ -47,33 +47,37 @@ impl SqlStore {
     }
 }
 
-/// Binds the 23 ticket columns in table order (shared by insert and update).
+/// Binds the 23 ticket columns in table order with `$bind` (`bind` on a query, `push_bind` in a
+/// `push_values` row), so insert, update, bulk and grouped inserts cannot disagree on the order.
+/// `$cc` and `$cf` are the CC and custom-field JSON texts, made by the caller (which knows
+/// whether it may use `?`).
 macro_rules! bind_ticket {
-    ($q:expr, $t:expr) => {{
-        let t = $t;
-        $q.bind(&t.subject)
-            .bind(&t.description)
-            .bind(t.requester_id.0)
-            .bind(t.organization_id.map(|v| v.0))
-            .bind(to_json(&t.cc_ids)?)
-            .bind(t.assignee_id.map(|v| v.0))
-            .bind(t.group_id.map(|v| v.0))
-            .bind(t.status.id.0)
-            .bind(t.status.category.as_str())
-            .bind(t.channel.as_str())
-            .bind(t.kind.as_str())
-            .bind(t.priority.rank())
-            .bind(t.tags.join(" "))
-            .bind(t.due_at.map(ts))
-            .bind(t.category_id.map(|v| v.0))
-            .bind(to_json(&t.custom_fields)?)
-            .bind(t.merged_into_id.map(|v| v.0))
-            .bind(t.version)
-            .bind(ts(t.created_at))
-            .bind(ts(t.updated_at))
-            .bind(t.first_replied_at.map(ts))
-            .bind(t.solved_at.map(ts))
-            .bind(t.closed_at.map(ts))
+    ($q:expr, $t:expr, $bind:ident, $cc:expr, $cf:expr) => {{
+        let t: &gongdan_domain::ticket::Ticket = $t;
+        let ts = |v: jiff::Timestamp| v.as_microsecond();
+        $q.$bind(t.subject.clone())
+            .$bind(t.description.clone())
+            .$bind(t.requester_id.0)
+            .$bind(t.organization_id.map(|v| v.0))
+            .$bind($cc)
+            .$bind(t.assignee_id.map(|v| v.0))
+            .$bind(t.group_id.map(|v| v.0))
+            .$bind(t.status.id.0)
+            .$bind(t.status.category.as_str())
+            .$bind(t.channel.as_str())
+            .$bind(t.kind.as_str())
+            .$bind(t.priority.rank())
+            .$bind(t.tags.join(" "))
+            .$bind(t.due_at.map(ts))
+            .$bind(t.category_id.map(|v| v.0))
+            .$bind($cf)
+            .$bind(t.merged_into_id.map(|v| v.0))
+            .$bind(t.version)
+            .$bind(ts(t.created_at))
+            .$bind(ts(t.updated_at))
+            .$bind(t.first_replied_at.map(ts))
+            .$bind(t.solved_at.map(ts))
+            .$bind(t.closed_at.map(ts))
     }};
 }
 
@@ -422,7 +426,7 @@ impl SqlStore {
             placeholders(1, 23)
         );
         let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.as_str()));
-        q = bind_ticket!(q, t);
+        q = bind_ticket!(q, t, bind, to_json(&t.cc_ids)?, to_json(&t.custom_fields)?);
         if explicit_id {
             q = q.bind(t.id.0);
         }
@@ -436,7 +440,7 @@ impl SqlStore {
              created_at = $19, updated_at = $20, first_replied_at = $21, solved_at = $22, closed_at = $23 \
              WHERE id = $24 AND version = $25";
         let mut q = sqlx::query(sql);
-        q = bind_ticket!(q, t);
+        q = bind_ticket!(q, t, bind, to_json(&t.cc_ids)?, to_json(&t.custom_fields)?);
         let done = q.bind(t.id.0).bind(expected).execute(&mut *conn).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::VersionConflict);
@@ -851,14 +855,22 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Adds one to the counter of each newly inserted ticket, grouped.
+    /// Adds one to the counter of each newly inserted ticket: one multi-row upsert (keys are
+    /// summed first, as PostgreSQL refuses the same key twice in one upsert).
     async fn count_inserted<'a>(conn: &mut Conn, tickets: impl Iterator<Item = &'a Ticket>) -> Result<()> {
         let mut deltas: BTreeMap<CountKey, i64> = BTreeMap::new();
         for t in tickets {
             *deltas.entry(count_key(t)).or_default() += 1;
         }
-        for (key, delta) in deltas {
-            Self::bump_count(conn, key, delta).await?;
+        let rows: Vec<(CountKey, i64)> = deltas.into_iter().collect();
+        for part in rows.chunks(1000) {
+            let mut qb =
+                QueryBuilder::<Db>::new("INSERT INTO ticket_counts (status_id, group_key, assignee_key, shard, n) ");
+            qb.push_values(part, |mut b, (k, n)| {
+                b.push_bind(k.0).push_bind(k.1).push_bind(k.2).push_bind(k.3).push_bind(*n);
+            });
+            qb.push(" ON CONFLICT (status_id, group_key, assignee_key, shard) DO UPDATE SET n = ticket_counts.n + excluded.n");
+            qb.build().execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -1065,30 +1077,7 @@ impl SqlStore {
             .map(|t| Ok((t, to_json(&t.cc_ids)?, to_json(&t.custom_fields)?)))
             .collect::<Result<Vec<_>>>()?;
         qb.push_values(&cells, |mut b, (t, cc, cf)| {
-            b.push_bind(t.id.0)
-                .push_bind(t.subject.clone())
-                .push_bind(t.description.clone())
-                .push_bind(t.requester_id.0)
-                .push_bind(t.organization_id.map(|v| v.0))
-                .push_bind(cc.clone())
-                .push_bind(t.assignee_id.map(|v| v.0))
-                .push_bind(t.group_id.map(|v| v.0))
-                .push_bind(t.status.id.0)
-                .push_bind(t.status.category.as_str())
-                .push_bind(t.channel.as_str())
-                .push_bind(t.kind.as_str())
-                .push_bind(t.priority.rank())
-                .push_bind(t.tags.join(" "))
-                .push_bind(t.due_at.map(ts))
-                .push_bind(t.category_id.map(|v| v.0))
-                .push_bind(cf.clone())
-                .push_bind(t.merged_into_id.map(|v| v.0))
-                .push_bind(t.version)
-                .push_bind(ts(t.created_at))
-                .push_bind(ts(t.updated_at))
-                .push_bind(t.first_replied_at.map(ts))
-                .push_bind(t.solved_at.map(ts))
-                .push_bind(t.closed_at.map(ts));
+            bind_ticket!(b.push_bind(t.id.0), t, push_bind, cc.clone(), cf.clone());
         });
         qb.build().execute(&mut *tx).await?;
         Self::count_inserted(tx, tickets.iter()).await?;
@@ -1142,17 +1131,7 @@ impl SqlStore {
         for (b, t) in batches.iter().zip(&tickets) {
             comments.push(b.writes[0].comment.as_ref().map(|c| {
                 next_comment += 1;
-                Comment {
-                    id: CommentId(next_comment - 1),
-                    ticket_id: t.id,
-                    author_id: c.author_id,
-                    public: c.public,
-                    body: c.body.clone(),
-                    html_body: c.html_body.clone(),
-                    via: b.via,
-                    attachments: vec![],
-                    created_at: b.at,
-                }
+                c.written(CommentId(next_comment - 1), t.id, b.via, b.at)
             }));
         }
         let rows: Vec<&Comment> = comments.iter().flatten().collect();
@@ -1424,31 +1403,12 @@ impl TicketStore for SqlStore {
                  version, created_at, updated_at, first_replied_at, solved_at, closed_at) ",
             );
             let first_id = id;
-            qb.push_values(chunk.iter().enumerate(), |mut b, (i, t)| {
-                b.push_bind(first_id + i as i64)
-                    .push_bind(t.subject.clone())
-                    .push_bind(t.description.clone())
-                    .push_bind(t.requester_id.0)
-                    .push_bind(t.organization_id.map(|v| v.0))
-                    .push_bind(serde_json::to_string(&t.cc_ids).unwrap_or_else(|_| "[]".into()))
-                    .push_bind(t.assignee_id.map(|v| v.0))
-                    .push_bind(t.group_id.map(|v| v.0))
-                    .push_bind(t.status.id.0)
-                    .push_bind(t.status.category.as_str())
-                    .push_bind(t.channel.as_str())
-                    .push_bind(t.kind.as_str())
-                    .push_bind(t.priority.rank())
-                    .push_bind(t.tags.join(" "))
-                    .push_bind(t.due_at.map(ts))
-                    .push_bind(t.category_id.map(|v| v.0))
-                    .push_bind(serde_json::to_string(&t.custom_fields).unwrap_or_else(|_| "{}".into()))
-                    .push_bind(t.merged_into_id.map(|v| v.0))
-                    .push_bind(t.version)
-                    .push_bind(ts(t.created_at))
-                    .push_bind(ts(t.updated_at))
-                    .push_bind(t.first_replied_at.map(ts))
-                    .push_bind(t.solved_at.map(ts))
-                    .push_bind(t.closed_at.map(ts));
+            let cells = chunk
+                .iter()
+                .map(|t| Ok((t, to_json(&t.cc_ids)?, to_json(&t.custom_fields)?)))
+                .collect::<Result<Vec<_>>>()?;
+            qb.push_values(cells.iter().enumerate(), |mut b, (i, (t, cc, cf))| {
+                bind_ticket!(b.push_bind(first_id + i as i64), t, push_bind, cc.clone(), cf.clone());
             });
             qb.build().execute(&mut *tx).await?;
 
