@@ -2,7 +2,7 @@
 # Makes sure a PostgreSQL server answers on 127.0.0.1:5432 for the test suite. If none does,
 # installs Debian's PostgreSQL when missing and starts a throwaway cluster (trust auth) there.
 set -euo pipefail
-port=5432
+port=${GONGDAN_PG_PORT:-5432}
 ready() { pg_isready -q -h 127.0.0.1 -p "$port" 2>/dev/null; }
 if command -v pg_isready >/dev/null && ready; then
   echo "PostgreSQL is up on 127.0.0.1:$port"
