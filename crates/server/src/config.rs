@@ -92,7 +92,7 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
     };
     let db_pool = match env("GONGDAN_DB_POOL") {
         Some(v) => v.parse().context("GONGDAN_DB_POOL is not a number")?,
-        None => file.db_pool.unwrap_or(if database_url.starts_with("sqlite:") { 8 } else { 32 }),
+        None => file.db_pool.unwrap_or(if database_url.starts_with("sqlite:") { 8 } else { 16 }),
     };
     Ok(Resolved {
         db_pool,
