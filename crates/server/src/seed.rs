@@ -182,6 +182,11 @@ const NOTES: &[&str] = &[
 
 /// Seeds the demo desk and returns a one-line report.
 pub async fn demo(app: &App, tickets: usize) -> anyhow::Result<String> {
+    if !app.config().await.map_err(e)?.groups.is_empty() {
+        anyhow::bail!(
+            "this database already has groups: the demo fills an empty desk; point --data-dir (or --database-url) at a new one"
+        );
+    }
     let start = app.now().checked_sub(SignedDuration::from_hours(24 * 45))?;
     let clock = Arc::new(ManualClock::new(start));
     let app = App::new(app.store.clone(), clock.clone(), (*app.settings).clone());

@@ -33,6 +33,9 @@ async fn cli_end_to_end(url: String) {
     assert!(token.starts_with("gd_") && !token.contains(' ') && !token.contains('\n'), "only the token: {token:?}");
     let seeded = run(&dir, &url, &["seed", "--demo", "--tickets", "40"]).await;
     assert!(seeded.contains("40 tickets"), "{seeded}");
+    let again = gongdan(&dir, &url).args(["seed", "--demo"]).output().await.unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already has groups"), "a second seed says why it stops");
 
     // Serve on a free port and use the CLI-made token over HTTP.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
