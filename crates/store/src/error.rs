@@ -68,6 +68,13 @@ impl From<sqlx::Error> for StoreError {
             return StoreError::Duplicate { what: what.to_owned() };
         }
         if let sqlx::Error::Database(db) = &e
+            && matches!(db.code().as_deref(), Some("40P01") | Some("40001"))
+        {
+            // PostgreSQL deadlock or serialization failure: another writer got there first;
+            // like a stale version, the caller reloads and retries.
+            return StoreError::VersionConflict;
+        }
+        if let sqlx::Error::Database(db) = &e
             && db.is_foreign_key_violation()
         {
             return StoreError::InUse;

@@ -12,9 +12,19 @@ type Conn = sqlx::PgConnection;
 const BACKEND: Backend = Backend::Postgres;
 const LIKE: &str = "ILIKE";
 /// After bulk inserts with explicit ids the identity must move past them.
-const RESEED_TICKETS: Option<&str> =
-    Some("SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT COALESCE(MAX(id), 10000) FROM tickets))");
+const RESEED_TICKETS: Option<&str> = Some(
+    "SELECT setval(pg_get_serial_sequence('tickets', 'id'), GREATEST((SELECT COALESCE(MAX(id), 10000) FROM tickets), \
+     COALESCE(pg_sequence_last_value(pg_get_serial_sequence('tickets', 'id')::regclass), 10000)))",
+);
 const OPTIMIZE: &[&str] = &["VACUUM (ANALYZE)"];
+const BEGIN_WRITE: &str = "BEGIN";
+/// Reading the values an update replaces locks the row, so they stay true until commit.
+const FOR_UPDATE: &str = " FOR UPDATE";
+/// Holds off ticket writers while explicit ids are handed out or counters rebuilt.
+const LOCK_TICKETS: Option<&str> = Some("LOCK TABLE tickets IN EXCLUSIVE MODE");
+/// The next ticket id when ids are given explicitly: past the table and the identity.
+const NEXT_TICKET_ID: &str = "SELECT GREATEST((SELECT COALESCE(MAX(id), 10000) FROM tickets), \
+     COALESCE(pg_sequence_last_value(pg_get_serial_sequence('tickets', 'id')::regclass), 10000)) + 1";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 // Deliberate: the same implementation compiled against this backend's concrete types.
@@ -26,8 +36,7 @@ pub use sql::SqlStore as PgStore;
 
 /// A plain create (see `sql::is_plain_create`) as one statement: a data-modifying CTE inserts
 /// the ticket, its tags, field values, events, opening comment and queue count atomically, in
-/// one round trip instead of seven (BEGIN, five statements, COMMIT). The shard (`% 8`) must match
-/// `sql::COUNT_SHARDS`.
+/// one round trip instead of seven (BEGIN, five statements, COMMIT).
 const PLAIN_CREATE: &str = "WITH t AS ( \
         INSERT INTO tickets (subject, description, requester_id, organization_id, cc_ids, assignee_id, group_id, \
         status_id, status_category, channel, kind, priority, tags, due_at, category_id, custom_fields, merged_into_id, \
@@ -42,7 +51,7 @@ const PLAIN_CREATE: &str = "WITH t AS ( \
     c AS (INSERT INTO comments (ticket_id, author_id, public, body, html_body, via, created_at) \
         SELECT t.id, $34, $35, $36, $37, $28, $29 FROM t WHERE $38 RETURNING id), \
     n AS (INSERT INTO ticket_counts (status_id, group_key, assignee_key, shard, n) \
-        SELECT $8, COALESCE($7, 0), COALESCE($6, 0), t.id % 8, 1 FROM t \
+        SELECT $8, COALESCE($7, 0), COALESCE($6, 0), t.id % $39, 1 FROM t \
         ON CONFLICT (status_id, group_key, assignee_key, shard) DO UPDATE SET n = ticket_counts.n + 1) \
     SELECT t.id, (SELECT id FROM c) FROM t";
 
@@ -79,6 +88,7 @@ async fn plain_create_now(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Resul
             .bind(c.map(|c| c.body.clone()))
             .bind(c.map(|c| c.html_body.clone()))
             .bind(c.is_some())
+            .bind(sql::COUNT_SHARDS)
             .fetch_one(pool)
             .await?;
     let ticket = gongdan_domain::ticket::Ticket { id: TicketId(id), ..t.clone() };

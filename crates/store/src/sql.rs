@@ -20,7 +20,9 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, FromRow, Pool, QueryBuilder};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{BACKEND, Conn, Db, LIKE, MIGRATOR, OPTIMIZE, RESEED_TICKETS};
+use super::{
+    BACKEND, BEGIN_WRITE, Conn, Db, FOR_UPDATE, LIKE, LOCK_TICKETS, MIGRATOR, NEXT_TICKET_ID, OPTIMIZE, RESEED_TICKETS,
+};
 use crate::StoreError;
 use crate::contract::*;
 
@@ -138,6 +140,10 @@ fn countable(q: &TicketQuery) -> bool {
         && q.updated_after.is_none()
         && q.updated_before.is_none()
         && q.include_merged
+        // Counters file "none" under 0, so an id of 0 or less must be counted for real.
+        && q.group_ids.iter().all(|g| g.0 > 0)
+        && !matches!(q.assignee, Some(Some(a)) if a.0 <= 0)
+        && !matches!(&q.scope, TicketScope::Groups { groups, assignee } if assignee.0 <= 0 || groups.iter().any(|g| g.0 <= 0))
 }
 
 /// The counter-table version of the filters `countable` allows.
@@ -805,6 +811,7 @@ impl Store for SqlStore {
     }
 
     async fn optimize(&self) -> Result<()> {
+        self.recount().await?;
         for statement in OPTIMIZE {
             sqlx::query(*statement).execute(&self.write).await?;
         }
@@ -831,7 +838,7 @@ impl SqlStore {
         {
             return done;
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(BEGIN_WRITE).await?;
         let r = Self::apply_batch(&mut tx, &batch).await?;
         tx.commit().await?;
         Ok(r)
@@ -839,30 +846,10 @@ impl SqlStore {
 }
 
 impl SqlStore {
-    /// Adds `delta` to one queue counter.
-    async fn bump_count(conn: &mut Conn, key: CountKey, delta: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO ticket_counts (status_id, group_key, assignee_key, shard, n) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (status_id, group_key, assignee_key, shard) DO UPDATE SET n = ticket_counts.n + excluded.n",
-        )
-        .bind(key.0)
-        .bind(key.1)
-        .bind(key.2)
-        .bind(key.3)
-        .bind(delta)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
-
-    /// Adds one to the counter of each newly inserted ticket: one multi-row upsert (keys are
-    /// summed first, as PostgreSQL refuses the same key twice in one upsert).
-    async fn count_inserted<'a>(conn: &mut Conn, tickets: impl Iterator<Item = &'a Ticket>) -> Result<()> {
-        let mut deltas: BTreeMap<CountKey, i64> = BTreeMap::new();
-        for t in tickets {
-            *deltas.entry(count_key(t)).or_default() += 1;
-        }
-        let rows: Vec<(CountKey, i64)> = deltas.into_iter().collect();
+    /// Adds counter changes: one multi-row upsert in key order (keys are unique, as PostgreSQL
+    /// refuses the same key twice in one upsert; zero changes are dropped).
+    async fn apply_counts(conn: &mut Conn, deltas: BTreeMap<CountKey, i64>) -> Result<()> {
+        let rows: Vec<(CountKey, i64)> = deltas.into_iter().filter(|(_, n)| *n != 0).collect();
         for part in rows.chunks(1000) {
             let mut qb =
                 QueryBuilder::<Db>::new("INSERT INTO ticket_counts (status_id, group_key, assignee_key, shard, n) ");
@@ -872,6 +859,35 @@ impl SqlStore {
             qb.push(" ON CONFLICT (status_id, group_key, assignee_key, shard) DO UPDATE SET n = ticket_counts.n + excluded.n");
             qb.build().execute(&mut *conn).await?;
         }
+        Ok(())
+    }
+
+    /// Adds one to the counter of each newly inserted ticket.
+    async fn count_inserted<'a>(conn: &mut Conn, tickets: impl Iterator<Item = &'a Ticket>) -> Result<()> {
+        let mut deltas: BTreeMap<CountKey, i64> = BTreeMap::new();
+        for t in tickets {
+            *deltas.entry(count_key(t)).or_default() += 1;
+        }
+        Self::apply_counts(conn, deltas).await
+    }
+
+    /// Rebuilds the queue counters from the tickets, with writers held off meanwhile: after an
+    /// upgrade by several nodes, or whenever in doubt.
+    async fn recount(&self) -> Result<()> {
+        let mut tx = self.write.begin_with(BEGIN_WRITE).await?;
+        if let Some(lock) = LOCK_TICKETS {
+            sqlx::query(lock).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM ticket_counts").execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO ticket_counts (status_id, group_key, assignee_key, shard, n) \
+             SELECT status_id, COALESCE(group_id, 0), COALESCE(assignee_id, 0), id % $1, COUNT(*) FROM tickets \
+             GROUP BY status_id, COALESCE(group_id, 0), COALESCE(assignee_id, 0), id % $1",
+        )
+        .bind(COUNT_SHARDS)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -897,28 +913,30 @@ impl SqlStore {
     async fn apply_batch(tx: &mut Conn, batch: &WriteBatch) -> Result<WriteResult> {
         let mut tickets: Vec<Ticket> = Vec::with_capacity(batch.writes.len());
         let mut comments = Vec::with_capacity(batch.writes.len());
+        let mut counts: BTreeMap<CountKey, i64> = BTreeMap::new();
         for w in &batch.writes {
             let mut t = w.ticket.clone();
             match w.expected_version {
                 None => {
                     t.id = Self::insert_ticket(tx, &t, false).await?;
-                    Self::bump_count(tx, count_key(&t), 1).await?;
+                    *counts.entry(count_key(&t)).or_default() += 1;
                 }
                 Some(v) => {
                     // Read before the versioned update: if the update succeeds, no one changed
                     // the row in between, so these are the values the counters hold.
-                    let old: Option<(i64, Option<i64>, Option<i64>)> =
-                        sqlx::query_as("SELECT status_id, group_id, assignee_id FROM tickets WHERE id = $1")
-                            .bind(t.id.0)
-                            .fetch_optional(&mut *tx)
-                            .await?;
+                    let old: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(AssertSqlSafe(format!(
+                        "SELECT status_id, group_id, assignee_id FROM tickets WHERE id = $1{FOR_UPDATE}"
+                    )))
+                    .bind(t.id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                     Self::update_ticket(tx, &t, v).await?;
                     if let Some((status, group, assignee)) = old {
                         let before = (status, group.unwrap_or(0), assignee.unwrap_or(0), t.id.0 % COUNT_SHARDS);
                         let after = count_key(&t);
                         if before != after {
-                            Self::bump_count(tx, before, -1).await?;
-                            Self::bump_count(tx, after, 1).await?;
+                            *counts.entry(before).or_default() -= 1;
+                            *counts.entry(after).or_default() += 1;
                         }
                     }
                 }
@@ -934,6 +952,8 @@ impl SqlStore {
             comments.push(comment);
             tickets.push(t);
         }
+        // Counter rows last and in key order, so concurrent batches lock them in one order.
+        Self::apply_counts(tx, counts).await?;
         let resolve = |r: TicketRef| -> Result<TicketId> {
             match r {
                 TicketRef::Id(id) => Ok(id),
@@ -1008,7 +1028,7 @@ impl SqlStore {
 
     async fn commit_group(pool: &Pool<Db>, jobs: &[Job]) -> Result<Vec<Result<WriteResult>>> {
         use sqlx::Connection;
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(BEGIN_WRITE).await?;
         let mut results: Vec<Option<Result<WriteResult>>> = (0..jobs.len()).map(|_| None).collect();
         // Plain creates go in together: a handful of multi-row statements for the whole group
         // instead of several round trips each. If that fails, each is retried on its own below.
@@ -1053,12 +1073,7 @@ impl SqlStore {
     /// explicit ids. Only the group-commit writer (SQLite) calls this: it holds the write lock,
     /// so the next ids cannot be taken by anyone else.
     async fn insert_many(tx: &mut Conn, batches: &[&WriteBatch]) -> Result<Vec<WriteResult>> {
-        let first_ticket: i64 = sqlx::query_scalar(
-            "SELECT MAX(COALESCE((SELECT MAX(id) FROM tickets), 10000), \
-             COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tickets'), 10000)) + 1",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let first_ticket: i64 = sqlx::query_scalar(NEXT_TICKET_ID).fetch_one(&mut *tx).await?;
         let first_comment: i64 =
             sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM comments").fetch_one(&mut *tx).await?;
         let mut tickets = Vec::with_capacity(batches.len());
@@ -1392,9 +1407,11 @@ impl TicketStore for SqlStore {
 
     async fn bulk_import(&self, tickets: &[Ticket], comments: &[Vec<NewComment>], via: Via) -> Result<()> {
         const TICKETS_PER_STATEMENT: usize = 400;
-        let mut tx = self.write.begin().await?;
-        let next: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(id), 10000) + 1 FROM tickets").fetch_one(&mut *tx).await?;
+        let mut tx = self.write.begin_with(BEGIN_WRITE).await?;
+        if let Some(lock) = LOCK_TICKETS {
+            sqlx::query(lock).execute(&mut *tx).await?;
+        }
+        let next: i64 = sqlx::query_scalar(NEXT_TICKET_ID).fetch_one(&mut *tx).await?;
         let mut id = next;
         for (chunk_no, chunk) in tickets.chunks(TICKETS_PER_STATEMENT).enumerate() {
             let mut qb = QueryBuilder::<Db>::new(
@@ -1501,7 +1518,7 @@ impl PeopleStore for SqlStore {
         password_hash: Option<&str>,
         claim: Option<&IdempotencyClaim>,
     ) -> Result<User> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(BEGIN_WRITE).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (role, name, email, external_id, organization_id, language, time_zone, vip_level, skills, \
              languages, restricted_to_groups, custom_fields, password_hash, active, created_at, updated_at) \
@@ -1535,7 +1552,7 @@ impl PeopleStore for SqlStore {
     }
 
     async fn update_user(&self, u: &User) -> Result<User> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(BEGIN_WRITE).await?;
         let done = sqlx::query(
             "UPDATE users SET role = $1, name = $2, email = $3, external_id = $4, organization_id = $5, language = $6, \
              time_zone = $7, vip_level = $8, skills = $9, languages = $10, restricted_to_groups = $11, custom_fields = $12, \
@@ -1807,7 +1824,7 @@ impl ConfigStore for SqlStore {
     }
 
     async fn save_status(&self, s: &Status) -> Result<Status> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(BEGIN_WRITE).await?;
         if s.is_default {
             sqlx::query("UPDATE statuses SET is_default = FALSE WHERE category = $1 AND id <> $2")
                 .bind(s.category.as_str())
@@ -1997,7 +2014,7 @@ impl ConfigStore for SqlStore {
     }
 
     async fn delete_form(&self, id: FormId) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.write.begin_with(BEGIN_WRITE).await?;
         sqlx::query("UPDATE categories SET form_id = NULL WHERE form_id = $1").bind(id.0).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM forms WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {

@@ -15,6 +15,16 @@ const BACKEND: Backend = Backend::Sqlite;
 const LIKE: &str = "LIKE";
 /// After bulk inserts with explicit ids: AUTOINCREMENT follows explicit ids by itself.
 const RESEED_TICKETS: Option<&str> = None;
+/// The write lock is taken at BEGIN, so a transaction that reads first cannot find its snapshot
+/// stale when another process (the CLI) wrote meanwhile.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+/// SQLite has one writer; row locks do not exist and are not needed.
+const FOR_UPDATE: &str = "";
+/// `BEGIN IMMEDIATE` already holds off every other writer.
+const LOCK_TICKETS: Option<&str> = None;
+/// The next ticket id when ids are given explicitly: past every id ever handed out.
+const NEXT_TICKET_ID: &str = "SELECT MAX(COALESCE((SELECT MAX(id) FROM tickets), 10000), \
+     COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tickets'), 10000)) + 1";
 /// `ANALYZE` everything once, then let SQLite decide what needs it.
 const OPTIMIZE: &[&str] = &["PRAGMA analysis_limit = 1000", "ANALYZE", "PRAGMA optimize"];
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub admin: String,
     pub backend: &'static str,
+    /// The database URL, for tests that reach past the store.
+    pub url: String,
 }
 
 /// The admin URL PostgreSQL tests use; set `GONGDAN_TEST_PG_URL` to point elsewhere.
@@ -116,6 +118,7 @@ impl TestApp {
             clock,
             admin: admin_token,
             backend,
+            url,
         }
     }
 

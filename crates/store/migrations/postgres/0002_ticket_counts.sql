@@ -1,5 +1,6 @@
 -- Queue totals without counting rows: one counter per (status, group, assignee), split into
--- shards (ticket id % 8) so concurrent writers rarely touch the same row. 0 stands for "none".
+-- shards (ticket id % 8, `COUNT_SHARDS` in the store) so concurrent writers rarely touch the
+-- same row. 0 stands for "none". `Store::optimize` rebuilds these from the tickets.
 CREATE TABLE ticket_counts (
     status_id    BIGINT NOT NULL,
     group_key    BIGINT NOT NULL,
