@@ -185,7 +185,7 @@ impl App {
 
     async fn check_users(&self, ids: &[UserId], field: &str) -> Result<()> {
         for (i, id) in ids.iter().enumerate() {
-            if self.store.get_user(*id).await?.is_none() {
+            if self.store.user_brief(*id).await?.is_none() {
                 return Err(DomainError::invalid(format!("{field}[{i}]"), "not_found", "no such user").into());
             }
         }

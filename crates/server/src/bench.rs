@@ -48,7 +48,6 @@ struct Fixture {
     agent_token: String,
     agent_groups: Vec<GroupId>,
     customers: Vec<UserId>,
-    groups: Vec<GroupId>,
     agents: Vec<(UserId, Vec<GroupId>)>,
 }
 
@@ -138,7 +137,7 @@ async fn fixtures(app: &App) -> anyhow::Result<Fixture> {
         customers.push(app.create_user(Some(&admin_p), input).await.map_err(|e| anyhow!("{e}"))?.id);
     }
     let (token, _) = app.create_token(None, agents[0].0, "bench", None).await.map_err(|e| anyhow!("{e}"))?;
-    Ok(Fixture { agent_token: token, agent_groups: agents[0].1.clone(), customers, groups, agents })
+    Ok(Fixture { agent_token: token, agent_groups: agents[0].1.clone(), customers, agents })
 }
 
 const SUBJECTS: &[&str] = &[
@@ -149,24 +148,26 @@ const SUBJECTS: &[&str] = &[
     "Router keeps dropping",
 ];
 
-fn make_ticket(rng: &mut Rng, fx: &Fixture, statuses: &[StatusRef], at: Timestamp) -> Ticket {
-    let (agent, groups) = &fx.agents[rng.below(fx.agents.len())];
-    let status = statuses[rng.below(statuses.len())].clone();
-    let assigned = status.category != StatusCategory::New;
+/// What the create scenarios send: the API body and the raw rows carry the same text.
+const CREATE_SUBJECT: &str = "打印机无法连接网络";
+const CREATE_DESCRIPTION: &str = "办公室的打印机连不上公司 Wi-Fi。";
+
+/// A new, unassigned ticket; the scenarios change what they need.
+fn new_ticket(subject: &str, description: &str, requester: UserId, status: StatusRef, at: Timestamp) -> Ticket {
     Ticket {
         id: TicketId(0),
-        subject: SUBJECTS[rng.below(SUBJECTS.len())].into(),
-        description: "办公室的打印机昨天开始连不上公司 Wi-Fi，重启过路由器也没用。".into(),
-        requester_id: fx.customers[rng.below(fx.customers.len())],
+        subject: subject.into(),
+        description: description.into(),
+        requester_id: requester,
         organization_id: None,
         cc_ids: vec![],
-        assignee_id: assigned.then_some(*agent),
-        group_id: Some(groups[rng.below(groups.len())]),
+        assignee_id: None,
+        group_id: None,
         status,
-        channel: Channel::Email,
+        channel: Channel::Api,
         kind: TicketType::Question,
-        priority: [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent][rng.below(4)],
-        tags: if rng.below(5) == 0 { vec!["vip".into()] } else { vec![] },
+        priority: Priority::Normal,
+        tags: vec![],
         due_at: None,
         category_id: None,
         custom_fields: BTreeMap::new(),
@@ -177,6 +178,22 @@ fn make_ticket(rng: &mut Rng, fx: &Fixture, statuses: &[StatusRef], at: Timestam
         first_replied_at: None,
         solved_at: None,
         closed_at: None,
+    }
+}
+
+fn make_ticket(rng: &mut Rng, fx: &Fixture, statuses: &[StatusRef], at: Timestamp) -> Ticket {
+    let (agent, groups) = &fx.agents[rng.below(fx.agents.len())];
+    let status = statuses[rng.below(statuses.len())].clone();
+    let assigned = status.category != StatusCategory::New;
+    let subject = SUBJECTS[rng.below(SUBJECTS.len())];
+    let requester = fx.customers[rng.below(fx.customers.len())];
+    Ticket {
+        assignee_id: assigned.then_some(*agent),
+        group_id: Some(groups[rng.below(groups.len())]),
+        channel: Channel::Email,
+        priority: [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent][rng.below(4)],
+        tags: if rng.below(5) == 0 { vec!["vip".into()] } else { vec![] },
+        ..new_ticket(subject, "办公室的打印机昨天开始连不上公司 Wi-Fi，重启过路由器也没用。", requester, status, at)
     }
 }
 
@@ -251,29 +268,9 @@ async fn raw_creates(
                 let now = Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
                 let requester = customers[i % customers.len()];
                 let t = Ticket {
-                    id: TicketId(0),
-                    subject: "打印机无法连接网络".into(),
-                    description: "办公室的打印机连不上。".into(),
-                    requester_id: requester,
-                    organization_id: None,
-                    cc_ids: vec![],
-                    assignee_id: None,
-                    group_id: None,
-                    status: status.clone(),
-                    channel: Channel::Api,
-                    kind: TicketType::Question,
                     priority: Priority::High,
                     tags: vec!["printer".into()],
-                    due_at: None,
-                    category_id: None,
-                    custom_fields: BTreeMap::new(),
-                    merged_into_id: None,
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                    first_replied_at: None,
-                    solved_at: None,
-                    closed_at: None,
+                    ..new_ticket(CREATE_SUBJECT, CREATE_DESCRIPTION, requester, status.clone(), now)
                 };
                 let batch = WriteBatch {
                     actor: Some(requester),
@@ -282,7 +279,13 @@ async fn raw_creates(
                     writes: vec![TicketWrite {
                         ticket: t,
                         expected_version: None,
-                        comment: Some(comment(requester, 0)),
+                        comment: Some(NewComment {
+                            author_id: requester,
+                            public: true,
+                            body: CREATE_DESCRIPTION.into(),
+                            html_body: format!("<p>{CREATE_DESCRIPTION}</p>"),
+                            attachment_ids: vec![],
+                        }),
                         events: vec![NewEvent::plain(EventKind::Created, Some("new".into()))],
                     }],
                     links: vec![],
@@ -475,8 +478,8 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
         let (b, a) = (base.clone(), auth.clone());
         move |c, i| {
             let body = serde_json::json!({
-                "subject": "打印机无法连接网络",
-                "description": "办公室的打印机连不上公司 Wi-Fi。",
+                "subject": CREATE_SUBJECT,
+                "description": CREATE_DESCRIPTION,
                 "requester_id": customers[i % customers.len()].0,
                 "priority": "high",
                 "tags": ["printer"],
@@ -516,7 +519,6 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
             drop_schema(&cfg.database_url, schema).await?;
         }
     }
-    let _ = fx.groups;
 
     let seed_rate = args.tickets as f64 / seed_time.as_secs_f64().max(1e-9);
     println!(

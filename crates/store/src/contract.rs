@@ -336,7 +336,6 @@ pub trait TicketStore: Send + Sync {
     /// update's expected version is stale, and with `IdempotencyReplay` when its key was used.
     async fn write(&self, batch: WriteBatch) -> Result<WriteResult>;
     async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>>;
-    async fn get_tickets(&self, ids: &[TicketId]) -> Result<Vec<Ticket>>;
     async fn list_tickets(&self, q: &TicketQuery) -> Result<Page<Ticket>>;
     /// Children (through parent links) that are not solved or closed.
     async fn open_children(&self, id: TicketId) -> Result<usize>;

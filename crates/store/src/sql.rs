@@ -148,43 +148,58 @@ fn countable(q: &TicketQuery) -> bool {
 
 /// The counter-table version of the filters `countable` allows.
 fn push_count_filters(qb: &mut QueryBuilder<Db>, q: &TicketQuery) {
-    fn ids(qb: &mut QueryBuilder<Db>, col: &str, items: impl Iterator<Item = i64>) {
-        qb.push(format!(" AND {col} IN ("));
-        let mut sep = qb.separated(", ");
-        for i in items {
-            sep.push_bind(i);
-        }
-        qb.push(")");
-    }
     if let TicketScope::Groups { groups, assignee } = &q.scope {
-        qb.push(" AND (c.assignee_key = ").push_bind(assignee.0);
-        if !groups.is_empty() {
-            qb.push(" OR c.group_key IN (");
-            let mut sep = qb.separated(", ");
-            for g in groups {
-                sep.push_bind(g.0);
-            }
-            qb.push(")");
-        }
-        qb.push(")");
+        push_group_scope(qb, "c.assignee_key", "c.group_key", groups, *assignee);
     }
     if !q.status_categories.is_empty() {
-        qb.push(" AND c.status_id IN (SELECT id FROM statuses WHERE category IN (");
-        let mut sep = qb.separated(", ");
-        for c in &q.status_categories {
-            sep.push_bind(c.as_str());
-        }
-        qb.push("))");
+        qb.push(" AND c.status_id IN (SELECT id FROM statuses WHERE category IN ");
+        push_list(qb, q.status_categories.iter().map(|c| c.as_str()));
+        qb.push(")");
     }
-    if !q.status_ids.is_empty() {
-        ids(qb, "c.status_id", q.status_ids.iter().map(|s| s.0));
-    }
-    if !q.group_ids.is_empty() {
-        ids(qb, "c.group_key", q.group_ids.iter().map(|g| g.0));
-    }
+    push_in(qb, "c.status_id", q.status_ids.iter().map(|s| s.0));
+    push_in(qb, "c.group_key", q.group_ids.iter().map(|g| g.0));
     if let Some(a) = q.assignee {
         qb.push(" AND c.assignee_key = ").push_bind(a.map_or(0, |a| a.0));
     }
+}
+
+/// A value the filters bind.
+trait Bindable: for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Send + 'static {}
+impl<T: for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Send + 'static> Bindable for T {}
+
+/// `(a, b, …)` with each item bound.
+fn push_list<T: Bindable>(qb: &mut QueryBuilder<Db>, items: impl IntoIterator<Item = T>) {
+    qb.push("(");
+    let mut sep = qb.separated(", ");
+    for item in items {
+        sep.push_bind(item);
+    }
+    qb.push(")");
+}
+
+/// ` AND {col} IN (…)` over `items`; nothing for no items (an empty filter means "any").
+fn push_in<T: Bindable>(qb: &mut QueryBuilder<Db>, col: &str, items: impl IntoIterator<Item = T>) {
+    let mut items = items.into_iter().peekable();
+    if items.peek().is_some() {
+        qb.push(format!(" AND {col} IN "));
+        push_list(qb, items);
+    }
+}
+
+/// A group-restricted agent's scope: assigned to them, or in one of their groups.
+fn push_group_scope(
+    qb: &mut QueryBuilder<Db>,
+    assignee_col: &str,
+    group_col: &str,
+    groups: &[GroupId],
+    assignee: UserId,
+) {
+    qb.push(format!(" AND ({assignee_col} = ")).push_bind(assignee.0);
+    if !groups.is_empty() {
+        qb.push(format!(" OR {group_col} IN "));
+        push_list(qb, groups.iter().map(|g| g.0));
+    }
+    qb.push(")");
 }
 
 /// Text forms of a custom-field value used for filtering: one per scalar, one per list item.
@@ -689,16 +704,7 @@ impl SqlStore {
         match &q.scope {
             TicketScope::All => {}
             TicketScope::Groups { groups, assignee } => {
-                qb.push(" AND (t.assignee_id = ").push_bind(assignee.0);
-                if !groups.is_empty() {
-                    qb.push(" OR t.group_id IN (");
-                    let mut sep = qb.separated(", ");
-                    for g in groups {
-                        sep.push_bind(g.0);
-                    }
-                    qb.push(")");
-                }
-                qb.push(")");
+                push_group_scope(qb, "t.assignee_id", "t.group_id", groups, *assignee)
             }
             TicketScope::Requester { user, organization } => {
                 qb.push(" AND (t.requester_id = ").push_bind(user.0);
@@ -708,26 +714,12 @@ impl SqlStore {
                 qb.push(")");
             }
         }
-        fn push_in<'a, T: 'a + Copy>(qb: &mut QueryBuilder<Db>, col: &str, items: &'a [T], f: impl Fn(T) -> BindValue) {
-            if items.is_empty() {
-                return;
-            }
-            qb.push(format!(" AND {col} IN ("));
-            let mut sep = qb.separated(", ");
-            for i in items {
-                match f(*i) {
-                    BindValue::Int(v) => sep.push_bind(v),
-                    BindValue::Text(v) => sep.push_bind(v),
-                };
-            }
-            qb.push(")");
-        }
-        push_in(qb, "t.status_category", &q.status_categories, |c| BindValue::Text(c.as_str()));
-        push_in(qb, "t.status_id", &q.status_ids, |s| BindValue::Int(s.0));
-        push_in(qb, "t.group_id", &q.group_ids, |g| BindValue::Int(g.0));
-        push_in(qb, "t.category_id", &q.category_ids, |c| BindValue::Int(c.0));
-        push_in(qb, "t.priority", &q.priorities, |p| BindValue::Int(p.rank()));
-        push_in(qb, "t.channel", &q.channels, |c| BindValue::Text(c.as_str()));
+        push_in(qb, "t.status_category", q.status_categories.iter().map(|c| c.as_str()));
+        push_in(qb, "t.status_id", q.status_ids.iter().map(|s| s.0));
+        push_in(qb, "t.group_id", q.group_ids.iter().map(|g| g.0));
+        push_in(qb, "t.category_id", q.category_ids.iter().map(|c| c.0));
+        push_in(qb, "t.priority", q.priorities.iter().map(|p| p.rank()));
+        push_in(qb, "t.channel", q.channels.iter().map(|c| c.as_str()));
         match q.assignee {
             Some(Some(a)) => {
                 qb.push(" AND t.assignee_id = ").push_bind(a.0);
@@ -769,11 +761,6 @@ impl SqlStore {
             qb.push(" AND t.merged_into_id IS NULL");
         }
     }
-}
-
-enum BindValue {
-    Int(i64),
-    Text(&'static str),
 }
 
 /// The sort expression, its direction and how a row's key is read back for the cursor.
@@ -1198,21 +1185,6 @@ impl TicketStore for SqlStore {
                 .fetch_optional(&self.read)
                 .await?;
         row.map(Ticket::try_from).transpose()
-    }
-
-    async fn get_tickets(&self, ids: &[TicketId]) -> Result<Vec<Ticket>> {
-        if ids.is_empty() {
-            return Ok(vec![]);
-        }
-        let sql = format!(
-            "SELECT {TICKET_COLS} FROM {TICKET_FROM} WHERE t.id IN ({}) ORDER BY t.id",
-            placeholders(1, ids.len())
-        );
-        let mut q = sqlx::query_as::<_, TicketRow>(AssertSqlSafe(sql.as_str()));
-        for id in ids {
-            q = q.bind(id.0);
-        }
-        q.fetch_all(&self.read).await?.into_iter().map(Ticket::try_from).collect()
     }
 
     async fn list_tickets(&self, q: &TicketQuery) -> Result<Page<Ticket>> {

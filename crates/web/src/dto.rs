@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use gongdan_domain::access::{Principal, Role};
-use gongdan_domain::conversation::{Comment, Link};
+use gongdan_domain::conversation::Comment;
 use gongdan_domain::ids::*;
 use gongdan_domain::people::{Identity, Language, User};
 use gongdan_domain::ticket::{Channel, Priority, StatusCategory, Ticket, TicketType};
@@ -411,10 +411,4 @@ impl TokenOut {
             token: secret,
         }
     }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LinkOut {
-    #[serde(flatten)]
-    pub link: Link,
 }

@@ -57,6 +57,10 @@ async fn cli_end_to_end(url: String) {
     assert_eq!(r.status(), StatusCode::OK);
     let page: Value = r.json().await.unwrap();
     assert_eq!(page["total"], 40);
+    // The CLI works on the data while the server runs, and the server sees what it wrote.
+    let live = run(&dir, &url, &["token", "create", "--email", "ops@example.com", "--name", "live"]).await;
+    let r = client.get(format!("{base}/api/v1/me")).bearer_auth(live.trim()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     let r = client.get(format!("{base}/api/v1/categories")).bearer_auth(&token).send().await.unwrap();
     let cats: Value = r.json().await.unwrap();
     assert!(

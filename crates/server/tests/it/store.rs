@@ -41,6 +41,16 @@ fn ticket(requester: UserId, status: StatusRef, at: Timestamp) -> Ticket {
     }
 }
 
+/// A write that inserts `ticket` and nothing else.
+fn fresh(ticket: Ticket) -> TicketWrite {
+    TicketWrite { ticket, expected_version: None, comment: None, events: vec![] }
+}
+
+/// Inserts a bare ticket and returns it as stored.
+async fn insert(store: &std::sync::Arc<dyn gongdan_store::Store>, ticket: Ticket, at: Timestamp) -> Ticket {
+    store.write(batch(at, vec![fresh(ticket)])).await.unwrap().tickets[0].clone()
+}
+
 fn batch(at: Timestamp, writes: Vec<TicketWrite>) -> WriteBatch {
     WriteBatch { actor: None, via: Via::System, at, writes, links: vec![], unlinks: vec![], idempotency: None }
 }
@@ -55,18 +65,7 @@ async fn setup(t: &TestApp) -> (UserId, StatusRef, Timestamp) {
 async fn writes_are_atomic(t: TestApp) {
     let (user, new, at) = setup(&t).await;
     let store = &t.app.store;
-    let first = store
-        .write(batch(
-            at,
-            vec![TicketWrite {
-                ticket: ticket(user, new.clone(), at),
-                expected_version: None,
-                comment: None,
-                events: vec![],
-            }],
-        ))
-        .await
-        .unwrap();
+    let first = store.write(batch(at, vec![fresh(ticket(user, new.clone(), at))])).await.unwrap();
     let stored = first.tickets[0].clone();
     assert_eq!(store.get_ticket(stored.id).await.unwrap().as_ref(), Some(&stored), "what is written is what is read");
     // A batch that inserts a ticket and then updates a stale one writes nothing at all.
@@ -104,15 +103,7 @@ async fn writes_are_atomic(t: TestApp) {
                 target: TicketRef::Id(stored.id),
                 kind: gongdan_domain::conversation::LinkKind::Related,
             }],
-            ..batch(
-                at,
-                vec![TicketWrite {
-                    ticket: ticket(user, new, at),
-                    expected_version: None,
-                    comment: None,
-                    events: vec![],
-                }],
-            )
+            ..batch(at, vec![fresh(ticket(user, new, at))])
         })
         .await
         .unwrap();
@@ -162,13 +153,7 @@ async fn ids_continue_after_bulk_import(t: TestApp) {
     let store = &t.app.store;
     let tickets: Vec<Ticket> = (0..3).map(|_| ticket(user, new.clone(), at)).collect();
     store.bulk_import(&tickets, &[vec![], vec![], vec![]], Via::Api).await.unwrap();
-    let r = store
-        .write(batch(
-            at,
-            vec![TicketWrite { ticket: ticket(user, new, at), expected_version: None, comment: None, events: vec![] }],
-        ))
-        .await
-        .unwrap();
+    let r = store.write(batch(at, vec![fresh(ticket(user, new, at))])).await.unwrap();
     assert_eq!(r.tickets[0].id, TicketId(10_004), "numbers start at 10001 and continue after a bulk load");
     // Migrations are idempotent: running them again changes nothing.
     store.migrate().await.unwrap();
@@ -179,20 +164,7 @@ async fn ids_continue_after_bulk_import(t: TestApp) {
 async fn concurrent_batches_stay_isolated(t: TestApp) {
     let (user, new, at) = setup(&t).await;
     let store = t.app.store.clone();
-    let base = store
-        .write(batch(
-            at,
-            vec![TicketWrite {
-                ticket: ticket(user, new.clone(), at),
-                expected_version: None,
-                comment: None,
-                events: vec![],
-            }],
-        ))
-        .await
-        .unwrap()
-        .tickets[0]
-        .clone();
+    let base = insert(&store, ticket(user, new.clone(), at), at).await;
     // Stale updates, creates with a requester that does not exist, and good creates, all at
     // once: on SQLite they share commits (plain creates even share statements).
     let writes = (0..60).map(|i| {
@@ -212,12 +184,7 @@ async fn concurrent_batches_stay_isolated(t: TestApp) {
                     stale.subject = format!("stale {i}");
                     TicketWrite { ticket: stale, expected_version: Some(99), comment: None, events: vec![] }
                 }
-                1 => TicketWrite {
-                    ticket: ticket(UserId(987_654), new, at),
-                    expected_version: None,
-                    comment: None,
-                    events: vec![],
-                },
+                1 => fresh(ticket(UserId(987_654), new, at)),
                 _ => TicketWrite {
                     ticket: ticket(user, new, at),
                     expected_version: None,
@@ -267,24 +234,11 @@ async fn queue_totals_match_a_real_count(t: TestApp) {
     // One by one, concurrently (grouped on SQLite), and in bulk.
     let mut ids = Vec::new();
     for i in 0..12 {
-        let w = TicketWrite {
-            ticket: shape(i, ticket(user, status("new"), at)),
-            expected_version: None,
-            comment: None,
-            events: vec![],
-        };
-        ids.push(store.write(batch(at, vec![w])).await.unwrap().tickets[0].clone());
+        ids.push(insert(&store, shape(i, ticket(user, status("new"), at)), at).await);
     }
     let concurrent = (12..40).map(|i| {
         let (store, x) = (store.clone(), shape(i, ticket(user, status("new"), at)));
-        tokio::spawn(async move {
-            store
-                .write(batch(
-                    at,
-                    vec![TicketWrite { ticket: x, expected_version: None, comment: None, events: vec![] }],
-                ))
-                .await
-        })
+        tokio::spawn(async move { store.write(batch(at, vec![fresh(x)])).await })
     });
     for r in futures::future::join_all(concurrent).await {
         ids.push(r.unwrap().unwrap().tickets[0].clone());
@@ -370,13 +324,7 @@ async fn opposite_moves_do_not_deadlock(t: TestApp) {
     let store = t.app.store.clone();
     let mut same_shard = Vec::new();
     while same_shard.len() < 4 {
-        let w = TicketWrite {
-            ticket: ticket(user, status("open"), at),
-            expected_version: None,
-            comment: None,
-            events: vec![],
-        };
-        let made = store.write(batch(at, vec![w])).await.unwrap().tickets[0].clone();
+        let made = insert(&store, ticket(user, status("open"), at), at).await;
         if made.id.0 % 8 == 0 {
             same_shard.push(made);
         }
