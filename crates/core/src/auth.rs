@@ -211,11 +211,16 @@ impl App {
             self.record_failure(&keys);
             return Err(CoreError::Unauthenticated);
         };
+        Ok((self.open_session(user.id).await?, user))
+    }
+
+    /// Opens a browser session for a user; returns the secret for the cookie (stored hashed).
+    pub(crate) async fn open_session(&self, user: UserId) -> Result<String> {
         let secret = random_secret()?;
         let now = self.now();
         let expires = now.checked_add(SignedDuration::from_hours(24 * self.settings.session_days)).unwrap_or(now);
-        self.store.insert_session(&sha256_hex(secret.as_bytes()), user.id, expires, now).await?;
-        Ok((secret, user))
+        self.store.insert_session(&sha256_hex(secret.as_bytes()), user, expires, now).await?;
+        Ok(secret)
     }
 
     pub async fn logout(&self, secret: &str) -> Result<()> {

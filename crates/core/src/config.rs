@@ -10,12 +10,33 @@ use gongdan_domain::access::Principal;
 use gongdan_domain::category::{self, Category};
 use gongdan_domain::fields::{CustomFieldDef, Form};
 use gongdan_domain::ids::{CategoryId, FormId, GroupId};
-use gongdan_domain::people::{self, Group};
+use gongdan_domain::people::{self, Group, Language};
 use gongdan_domain::ticket::Status;
 
 use crate::{App, CoreError, Result};
 
 const TTL: Duration = Duration::from_secs(2);
+const MIB: u64 = 1024 * 1024;
+
+/// Desk-wide settings an admin edits in the console; until then they are the server's
+/// configuration. The server's attachment limit is the ceiling the desk's may not pass.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeskSettings {
+    pub company_name: String,
+    /// For new users and signed-out pages whose browser states no preference we speak.
+    pub default_language: Language,
+    pub default_time_zone: String,
+    /// Largest attachment, per file.
+    pub max_attachment_mb: u64,
+    /// Customers may open their own portal account.
+    pub portal_signup: bool,
+}
+
+impl DeskSettings {
+    pub fn max_attachment_bytes(&self) -> u64 {
+        self.max_attachment_mb.saturating_mul(MIB)
+    }
+}
 
 /// A consistent snapshot of the configuration.
 #[derive(Debug, Clone)]
@@ -25,6 +46,7 @@ pub struct Config {
     pub fields: Vec<CustomFieldDef>,
     pub forms: Vec<Form>,
     pub groups: Vec<Group>,
+    pub desk: DeskSettings,
 }
 
 impl Config {
@@ -59,11 +81,63 @@ impl App {
             fields: self.store.list_fields().await?,
             forms: self.store.list_forms().await?,
             groups: self.store.list_groups().await?,
+            desk: self.load_desk().await?,
         });
         if let Ok(mut guard) = self.config.0.write() {
             *guard = Some((c.clone(), Instant::now()));
         }
         Ok(c)
+    }
+
+    /// The server's defaults under the stored settings; a stored value that no longer reads
+    /// (an older format) is logged and left at its default.
+    async fn load_desk(&self) -> Result<DeskSettings> {
+        let mut d = DeskSettings {
+            company_name: "Gongdan".into(),
+            default_language: self.settings.default_language,
+            default_time_zone: self.settings.default_time_zone.clone(),
+            max_attachment_mb: self.settings.max_attachment_bytes.div_ceil(MIB).max(1),
+            portal_signup: true,
+        };
+        let mut value = serde_json::to_value(&d).map_err(|e| CoreError::Internal(e.to_string()))?;
+        for (key, text) in self.store.list_settings().await? {
+            match (value.get_mut(&key), serde_json::from_str::<serde_json::Value>(&text)) {
+                (Some(slot), Ok(v)) => *slot = v,
+                _ => tracing::warn!(%key, "ignoring an unreadable desk setting"),
+            }
+        }
+        match serde_json::from_value(value) {
+            Ok(read) => d = read,
+            Err(e) => tracing::warn!(error = %e, "desk settings unreadable; using the defaults"),
+        }
+        Ok(d)
+    }
+
+    /// The attachment size limit in force: the desk's, never above the server's.
+    pub async fn attachment_limit(&self) -> Result<u64> {
+        Ok(self.config().await?.desk.max_attachment_bytes().min(self.settings.max_attachment_bytes))
+    }
+
+    pub async fn save_desk_settings(&self, actor: &Principal, mut d: DeskSettings) -> Result<DeskSettings> {
+        require_admin(actor)?;
+        d.company_name = people::validate_name(&d.company_name, "company_name")?;
+        jiff::tz::TimeZone::get(&d.default_time_zone)
+            .map_err(|_| DomainError::invalid("default_time_zone", "invalid_value", "not an IANA time zone"))?;
+        let ceiling = self.settings.max_attachment_bytes.div_ceil(MIB).max(1);
+        if !(1..=ceiling).contains(&d.max_attachment_mb) {
+            return Err(DomainError::invalid(
+                "max_attachment_mb",
+                "invalid_value",
+                format!("1–{ceiling} MB (the server's limit)"),
+            )
+            .into());
+        }
+        let value = serde_json::to_value(&d).map_err(|e| CoreError::Internal(e.to_string()))?;
+        let pairs: Vec<(String, String)> =
+            value.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.to_string())).collect();
+        self.store.save_settings(&pairs).await?;
+        self.config_changed();
+        Ok(d)
     }
 
     fn config_changed(&self) {

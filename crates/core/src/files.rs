@@ -36,8 +36,9 @@ impl App {
         bytes: &[u8],
     ) -> Result<Attachment> {
         let filename = sanitize_filename(filename)?;
-        if bytes.len() as u64 > self.settings.max_attachment_bytes {
-            return Err(CoreError::TooLarge { limit: self.settings.max_attachment_bytes });
+        let limit = self.attachment_limit().await?;
+        if bytes.len() as u64 > limit {
+            return Err(CoreError::TooLarge { limit });
         }
         let sha = sha256_hex(bytes);
         let path = self.blob_path(&sha);

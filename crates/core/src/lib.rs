@@ -7,6 +7,7 @@ mod clock;
 pub mod config;
 mod error;
 pub mod files;
+pub mod live;
 pub mod people;
 pub mod tickets;
 
@@ -47,6 +48,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// Ticket changes and presence, for live pages.
+    pub live: Arc<live::Live>,
     config: Arc<config::ConfigCache>,
     auth: Arc<auth::AuthState>,
 }
@@ -57,9 +60,22 @@ impl App {
             store,
             clock,
             settings: Arc::new(settings),
+            live: Arc::new(live::Live::default()),
             config: Arc::new(config::ConfigCache::default()),
             auth: Arc::new(auth::AuthState::default()),
         }
+    }
+
+    /// Writes a ticket batch and announces the tickets it wrote to live pages.
+    pub(crate) async fn write(
+        &self,
+        batch: gongdan_store::WriteBatch,
+    ) -> std::result::Result<gongdan_store::WriteResult, gongdan_store::StoreError> {
+        let r = self.store.write(batch).await?;
+        for t in &r.tickets {
+            self.live.publish_ticket(t);
+        }
+        Ok(r)
     }
 
     /// The current time at the precision storage keeps (microseconds), so what a write

@@ -36,6 +36,16 @@ pub struct UserInput {
     pub password: Option<String>,
 }
 
+/// A customer's own sign-up in the portal.
+#[derive(Debug, Clone, Default)]
+pub struct SignupInput {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub language: Option<Language>,
+    pub time_zone: Option<String>,
+}
+
 fn check_time_zone(tz: &str) -> Result<String> {
     jiff::tz::TimeZone::get(tz)
         .map(|_| tz.to_owned())
@@ -231,6 +241,7 @@ impl App {
             crate::auth::validate_password(p)?;
         }
         let now = self.now();
+        let desk = self.config().await?.desk.clone();
         let mut u = User {
             id: UserId(0),
             role,
@@ -239,8 +250,8 @@ impl App {
             identities: vec![],
             external_id: None,
             organization_id: None,
-            language: self.settings.default_language,
-            time_zone: self.settings.default_time_zone.clone(),
+            language: desk.default_language,
+            time_zone: desk.default_time_zone,
             vip_level: 0,
             group_ids: vec![],
             skills: vec![],
@@ -336,6 +347,36 @@ impl App {
             return Err(CoreError::forbidden("customers cannot list users"));
         }
         Ok(self.store.list_users(&q).await?)
+    }
+
+    /// A customer opens their own portal account (when the desk allows it) and is signed in.
+    /// An address the desk already knows cannot be claimed this way: without proof of the
+    /// mailbox that would hand over someone else's requests.
+    pub async fn signup(&self, input: SignupInput) -> Result<(String, User)> {
+        if !self.config().await?.desk.portal_signup {
+            return Err(CoreError::forbidden("this desk does not take sign-ups; ask it for an account"));
+        }
+        let email = people::normalize_email(&input.email, "email")?;
+        crate::auth::validate_password(&input.password)?;
+        if self.store.find_user_by_identity(IdentityKind::Email, &email).await?.is_some() {
+            return Err(CoreError::Duplicate { field: "email".into() });
+        }
+        let user = self
+            .create_user(
+                None,
+                UserInput {
+                    role: Some(Role::Customer),
+                    name: Some(input.name),
+                    email: Some(email),
+                    language: input.language,
+                    time_zone: input.time_zone,
+                    password: Some(input.password),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let secret = self.open_session(user.id).await?;
+        Ok((secret, user))
     }
 
     /// Finds the customer with this email, or creates one (with the name given) — how tickets

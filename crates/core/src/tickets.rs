@@ -11,6 +11,7 @@ use gongdan_domain::conversation::{self, Comment, Event, Link, LinkKind};
 use gongdan_domain::event::{self, EventKind, NewEvent, Via};
 use gongdan_domain::fields::{self, FieldScope};
 use gongdan_domain::ids::*;
+use gongdan_domain::progress;
 use gongdan_domain::ticket::{
     self, Channel, PatchContext, Priority, StatusCategory, StatusRef, Ticket, TicketPatch, TicketType,
 };
@@ -366,7 +367,7 @@ impl App {
                 resource: ClaimedResource::Ticket(0),
             }),
         };
-        match self.store.write(batch).await {
+        match self.write(batch).await {
             Ok(mut r) => r
                 .tickets
                 .pop()
@@ -484,7 +485,7 @@ impl App {
             unlinks: vec![],
             idempotency: None,
         };
-        let mut r = self.store.write(batch).await?;
+        let mut r = self.write(batch).await?;
         r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))
     }
 
@@ -558,7 +559,7 @@ impl App {
                 unlinks: vec![],
                 idempotency: claim(ClaimedResource::Comment(0)),
             };
-            match self.store.write(batch).await {
+            match self.write(batch).await {
                 Ok(mut r) => {
                     let ticket = r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))?;
                     let comment =
@@ -665,7 +666,7 @@ impl App {
             unlinks: vec![],
             idempotency: idempotency.clone(),
         };
-        let mut r = match self.store.write(batch).await {
+        let mut r = match self.write(batch).await {
             Ok(r) => r,
             Err(StoreError::IdempotencyReplay) => {
                 let idem = idempotency.map(|c| Idempotency { key: c.key, request_hash: c.request_hash });
@@ -730,6 +731,22 @@ impl App {
             }
         }
         Ok(events)
+    }
+
+    /// The request's progress as its customer follows it (see `gongdan_domain::progress`).
+    pub async fn progress(&self, actor: &Principal, id: TicketId) -> Result<Vec<progress::Step>> {
+        let t = self.visible_ticket(actor, id).await?;
+        let cfg = self.config().await?;
+        let events = self.store.list_events(t.id, None, 1000).await?;
+        Ok(progress::steps(&events, t.group_id, |key| cfg.statuses.iter().find(|s| s.key == key).map(|s| s.category)))
+    }
+
+    /// Names of the people a page mentions, by id.
+    pub async fn user_labels(&self, ids: impl IntoIterator<Item = UserId>) -> Result<BTreeMap<UserId, UserLabel>> {
+        let mut ids: Vec<UserId> = ids.into_iter().collect();
+        ids.sort();
+        ids.dedup();
+        Ok(self.store.user_labels(&ids).await?.into_iter().map(|u| (u.id, u)).collect())
     }
 
     pub async fn list_tickets(&self, actor: &Principal, mut q: TicketQuery) -> Result<Page<Ticket>> {
@@ -839,7 +856,7 @@ impl App {
             unlinks: vec![],
             idempotency: None,
         };
-        let mut r = self.store.write(batch).await?;
+        let mut r = self.write(batch).await?;
         r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))
     }
 
@@ -925,7 +942,7 @@ impl App {
             unlinks: vec![],
             idempotency: None,
         };
-        let mut r = self.store.write(batch).await.map_err(|e| match e {
+        let mut r = self.write(batch).await.map_err(|e| match e {
             StoreError::Duplicate { .. } => CoreError::Duplicate { field: "target_id".into() },
             e => e.into(),
         })?;
@@ -967,7 +984,7 @@ impl App {
             unlinks: vec![l.id],
             idempotency: None,
         };
-        self.store.write(batch).await?;
+        self.write(batch).await?;
         Ok(())
     }
 

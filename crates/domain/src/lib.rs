@@ -11,6 +11,7 @@ pub mod fields;
 pub mod ids;
 pub mod page;
 pub mod people;
+pub mod progress;
 mod str_enum;
 pub mod ticket;
 

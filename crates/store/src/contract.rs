@@ -236,6 +236,15 @@ pub struct ApiToken {
     pub created_at: Timestamp,
 }
 
+/// What a page shows of a person it names (an assignee, an author, a requester).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserLabel {
+    pub id: UserId,
+    pub name: String,
+    pub email: Option<String>,
+    pub role: gongdan_domain::access::Role,
+}
+
 /// The few facts about a user that writing a ticket needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserBrief {
@@ -266,6 +275,8 @@ pub trait PeopleStore: Send + Sync {
     async fn get_user(&self, id: UserId) -> Result<Option<User>>;
     /// One row, no identities or groups: for hot paths that only need to know who.
     async fn user_brief(&self, id: UserId) -> Result<Option<UserBrief>>;
+    /// Names and emails of these users, in one query (unknown ids are left out).
+    async fn user_labels(&self, ids: &[UserId]) -> Result<Vec<UserLabel>>;
     async fn find_user_by_identity(&self, kind: IdentityKind, value: &str) -> Result<Option<User>>;
     async fn list_users(&self, q: &UserQuery) -> Result<Vec<User>>;
     async fn count_users(&self) -> Result<i64>;
@@ -277,7 +288,13 @@ pub trait PeopleStore: Send + Sync {
     async fn get_organization(&self, id: OrganizationId) -> Result<Option<Organization>>;
     /// Fails with `InUse` while users or tickets refer to it.
     async fn delete_organization(&self, id: OrganizationId) -> Result<()>;
-    async fn list_organizations(&self, after: Option<OrganizationId>, limit: i64) -> Result<Vec<Organization>>;
+    /// Organisations by id; `q` matches the name.
+    async fn list_organizations(
+        &self,
+        q: Option<&str>,
+        after: Option<OrganizationId>,
+        limit: i64,
+    ) -> Result<Vec<Organization>>;
     /// The organisation that claims an email domain, if any.
     async fn organization_for_domain(&self, domain: &str) -> Result<Option<Organization>>;
 
@@ -300,6 +317,10 @@ pub trait ConfigStore: Send + Sync {
     async fn save_form(&self, form: &Form) -> Result<Form>;
     /// Deletes a form; categories using it fall back to their parent's.
     async fn delete_form(&self, id: FormId) -> Result<()>;
+    /// Desk settings as (key, JSON value).
+    async fn list_settings(&self) -> Result<Vec<(String, String)>>;
+    /// Writes these settings in one transaction (others are kept).
+    async fn save_settings(&self, values: &[(String, String)]) -> Result<()>;
 }
 
 #[async_trait]

@@ -105,6 +105,11 @@ fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
     Ok(serde_json::from_str(text)?)
 }
 
+/// `%text%` for a `LIKE … ESCAPE '\'`, with the text's own wildcards escaped.
+fn like_pattern(text: &str) -> String {
+    format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     Ok(serde_json::to_string(v)?)
 }
@@ -1580,6 +1585,20 @@ impl PeopleStore for SqlStore {
         .transpose()
     }
 
+    async fn user_labels(&self, ids: &[UserId]) -> Result<Vec<UserLabel>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut qb = QueryBuilder::<Db>::new("SELECT id, name, email, role FROM users WHERE id IN ");
+        push_list(&mut qb, ids.iter().map(|i| i.0));
+        let rows: Vec<(i64, String, Option<String>, String)> = qb.build_query_as().fetch_all(&self.read).await?;
+        rows.into_iter()
+            .map(|(id, name, email, role)| {
+                Ok(UserLabel { id: UserId(id), name, email, role: Role::parse(&role, "role").map_err(corrupt)? })
+            })
+            .collect()
+    }
+
     async fn find_user_by_identity(&self, kind: IdentityKind, value: &str) -> Result<Option<User>> {
         let rows: Vec<UserRow> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {USER_COLS} FROM users WHERE id = (SELECT user_id FROM user_identities WHERE kind = $1 AND value = $2)"
@@ -1608,7 +1627,7 @@ impl PeopleStore for SqlStore {
                 .push(")");
         }
         if let Some(text) = &q.q {
-            let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let pattern = like_pattern(text);
             qb.push(format!(" AND (name {LIKE} "))
                 .push_bind(pattern.clone())
                 .push(" ESCAPE '\\' OR EXISTS (SELECT 1 FROM user_identities i WHERE i.user_id = u.id AND i.value ")
@@ -1698,15 +1717,21 @@ impl PeopleStore for SqlStore {
         Ok(())
     }
 
-    async fn list_organizations(&self, after: Option<OrganizationId>, limit: i64) -> Result<Vec<Organization>> {
-        let rows: Vec<OrgRow> = sqlx::query_as(
-            "SELECT id, name, domains, shared_tickets, custom_fields, created_at, updated_at FROM organizations \
-             WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after.map(|a| a.0).unwrap_or(0))
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
+    async fn list_organizations(
+        &self,
+        q: Option<&str>,
+        after: Option<OrganizationId>,
+        limit: i64,
+    ) -> Result<Vec<Organization>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, name, domains, shared_tickets, custom_fields, created_at, updated_at FROM organizations WHERE id > ",
+        );
+        qb.push_bind(after.map(|a| a.0).unwrap_or(0));
+        if let Some(text) = q.map(str::trim).filter(|t| !t.is_empty()) {
+            qb.push(format!(" AND (name {LIKE} ")).push_bind(like_pattern(text)).push(" ESCAPE '\\')");
+        }
+        qb.push(" ORDER BY id LIMIT ").push_bind(limit);
+        let rows: Vec<OrgRow> = qb.build_query_as().fetch_all(&self.read).await?;
         rows.into_iter().map(Organization::try_from).collect()
     }
 
@@ -1991,6 +2016,23 @@ impl ConfigStore for SqlStore {
         let done = sqlx::query("DELETE FROM forms WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_settings(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as("SELECT key, value FROM settings ORDER BY key").fetch_all(&self.read).await?)
+    }
+
+    async fn save_settings(&self, values: &[(String, String)]) -> Result<()> {
+        let mut tx = self.write.begin_with(BEGIN_WRITE).await?;
+        for (k, v) in values {
+            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())

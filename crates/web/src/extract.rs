@@ -203,6 +203,18 @@ impl FromRequestParts<App> for Auth {
             return Ok(Auth(app.authenticate_token(token).await?));
         }
         if let Some(secret) = session_cookie(parts) {
+            // A browser session changes things only with the page's CSRF token: another site
+            // can make the browser send the cookie, but cannot read or compute the token.
+            let safe = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+            let token = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if !safe && !crate::ui::form::same(token, &crate::ui::ctx::session_csrf(&secret)) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "csrf",
+                    "send the page's CSRF token in X-CSRF-Token with cookie-authenticated changes",
+                )
+                .field("X-CSRF-Token"));
+            }
             return Ok(Auth(app.authenticate_session(&secret).await?));
         }
         Err(gongdan_core::CoreError::Unauthenticated.into())

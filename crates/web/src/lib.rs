@@ -1,11 +1,13 @@
 //! The HTTP layer of Gongdan, the only crate that knows HTTP: the REST API under `/api/v1`
-//! (JSON, RFC 9457 problems), its OpenAPI 3.1 document generated from the handlers, and the
-//! health endpoints. Handlers are thin: extract, call `gongdan_core::App`, shape the answer.
+//! (JSON, RFC 9457 problems), its OpenAPI 3.1 document generated from the handlers, the health
+//! endpoints, and the browser UI (`ui`: agent workspace, admin console, customer portal).
+//! Handlers are thin: extract, call `gongdan_core::App`, shape the answer.
 
 pub mod dto;
 pub mod error;
 pub mod extract;
 mod routes;
+pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -60,10 +62,17 @@ pub fn router(app: App) -> Router {
     let doc = std::sync::Arc::new(doc);
     Router::new()
         .merge(api_router)
+        .merge(ui::router(&app))
         .route("/api/v1/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .fallback(|uri: axum::http::Uri| async move {
+            if uri.path().starts_with("/api/") {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response()
+            } else {
+                ui::UiError::NotFound.into_response()
+            }
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -79,6 +88,7 @@ pub fn router(app: App) -> Router {
             )
             .into_response()
         }))
+        .layer(axum::middleware::from_fn(ui::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

@@ -11,3 +11,4 @@ mod config;
 mod errors;
 mod store;
 mod tickets;
+mod ui;

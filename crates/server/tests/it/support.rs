@@ -209,3 +209,156 @@ macro_rules! on_both {
         }
     };
 }
+
+/// A browser without a browser: follows the UI's forms over real HTTP with a cookie jar, and
+/// carries the CSRF token of the last page it read.
+pub struct Web {
+    pub base: String,
+    client: reqwest::Client,
+    cookies: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    csrf: std::sync::Mutex<String>,
+}
+
+/// A page as the server sent it.
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub html: String,
+}
+
+impl Web {
+    pub fn new(t: &TestApp) -> Web {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Web { base: t.base.clone(), client, cookies: Default::default(), csrf: Default::default() }
+    }
+
+    fn cookie_header(&self) -> String {
+        let jar = self.cookies.lock().expect("jar");
+        jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.lock().expect("jar").get(name).cloned()
+    }
+
+    pub fn csrf(&self) -> String {
+        self.csrf.lock().expect("csrf").clone()
+    }
+
+    async fn read(&self, res: reqwest::Response) -> Page {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let set_cookies: Vec<String> =
+            headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
+        {
+            let mut jar = self.cookies.lock().expect("jar");
+            for c in &set_cookies {
+                if let Some((k, v)) = c.split(';').next().and_then(|kv| kv.split_once('=')) {
+                    if v.is_empty() || c.contains("Max-Age=0") {
+                        jar.remove(k);
+                    } else {
+                        jar.insert(k.to_owned(), v.to_owned());
+                    }
+                }
+            }
+        }
+        let location = headers.get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let html = res.text().await.expect("body");
+        assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "page answered 500: {html}");
+        if let Some(i) = html.find("name=\"csrf-token\" content=\"") {
+            let rest = &html[i + 27..];
+            if let Some(end) = rest.find('"') {
+                *self.csrf.lock().expect("csrf") = rest[..end].to_owned();
+            }
+        }
+        Page { status, location, set_cookies, headers, html }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("get");
+        self.read(res).await
+    }
+
+    /// Posts a form with the current CSRF token (unless the pairs bring their own `_csrf`).
+    pub async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Page {
+        let mut body: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        if !pairs.iter().any(|(k, _)| *k == "_csrf") {
+            body.push(("_csrf".into(), self.csrf()));
+        }
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(&body)
+            .send()
+            .await
+            .expect("post");
+        self.read(res).await
+    }
+
+    /// Posts a multipart form with files: (field, filename, bytes).
+    pub async fn post_files(&self, path: &str, pairs: &[(&str, &str)], files: &[(&str, &str, Vec<u8>)]) -> Page {
+        let mut form = reqwest::multipart::Form::new().text("_csrf", self.csrf());
+        for (k, v) in pairs {
+            form = form.text((*k).to_owned(), (*v).to_owned());
+        }
+        for (field, name, bytes) in files {
+            form = form.part(
+                (*field).to_owned(),
+                reqwest::multipart::Part::bytes(bytes.clone()).file_name((*name).to_owned()),
+            );
+        }
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .multipart(form)
+            .send()
+            .await
+            .expect("post");
+        self.read(res).await
+    }
+
+    /// Signs in through the login form; the next page decides where it lands.
+    pub async fn login(&self, email: &str, password: &str) -> Page {
+        self.get("/login").await;
+        let page = self.post("/login", &[("email", email), ("password", password), ("next", "/")]).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "sign in as {email}: {}", page.html);
+        // Land where the browser would, so the next form carries the session's token.
+        if let Some(to) = &page.location {
+            self.get(to).await;
+        }
+        page
+    }
+}
+
+/// The text of an HTML page without its tags, for "does the page say …" checks.
+pub fn text_of(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    // askama writes numeric entities; ammonia named ones.
+    [("&#60;", "<"), ("&#62;", ">"), ("&#34;", "\""), ("&#39;", "'"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\"")]
+        .iter()
+        .fold(out, |acc, (from, to)| acc.replace(from, to))
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}

@@ -156,17 +156,18 @@ async fn create_org(State(app): State<App>, Auth(p): Auth, body: ApiJson<OrgIn>)
     Ok((StatusCode::CREATED, Json(app.save_organization(&p, o).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/organizations", tag = "people", params(("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+#[utoipa::path(get, path = "/api/v1/organizations", tag = "people",
+    params(("q" = Option<String>, Query, description = "name contains"), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = ListOf<Organization>)))]
 async fn list_orgs(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> ApiResult<Json<ListOf<Organization>>> {
-    q.only(&["cursor", "limit"])?;
+    q.only(&["q", "cursor", "limit"])?;
     if !p.is_staff() {
         return Err(gongdan_core::CoreError::forbidden("customers cannot list organisations").into());
     }
     let limit = q.limit(50, 200)?;
     let items = app
         .store
-        .list_organizations(id_cursor(&q)?.map(OrganizationId), limit)
+        .list_organizations(q.get("q"), id_cursor(&q)?.map(OrganizationId), limit)
         .await
         .map_err(gongdan_core::CoreError::from)?;
     let next_cursor = next_id_cursor(&items, limit, |o| o.id.0);

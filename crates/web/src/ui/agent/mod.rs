@@ -1,0 +1,388 @@
+//! The agent workspace: views with live counts on the left, the ticket list with filters,
+//! sorting, keyset paging and bulk actions in the centre; the ticket page and the create form
+//! live in their own modules.
+
+mod new;
+pub mod ticket;
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use gongdan_core::App;
+use gongdan_core::tickets::UpdateTicket;
+use gongdan_domain::access::Principal;
+use gongdan_domain::event::Via;
+use gongdan_domain::ids::*;
+use gongdan_domain::page::Cursor;
+use gongdan_domain::ticket::{Channel, Priority, StatusCategory, Ticket};
+use gongdan_store::{TicketQuery, TicketSort, UserLabel, UserQuery};
+
+use super::ctx::{Ctx, Viewer};
+use super::form::UiForm;
+use super::view::{Opt, category_options, local_path, urlencode};
+use super::{UiError, UiResult, redirect_flash, render};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/agent", get(|| async { Redirect::to("/agent/views/mine") }))
+        .route("/agent/views/{view}", get(list_page))
+        .route("/agent/bulk", post(bulk))
+        .merge(ticket::router())
+        .merge(new::router())
+}
+
+/// The built-in views. Each is a ticket query whose total comes from the queue counters (its
+/// filters touch only status, group and assignee), so the counts stay cheap at any size.
+pub const VIEWS: [&str; 6] = ["mine", "unassigned", "open", "pending", "on_hold", "solved"];
+
+const UNSOLVED: [StatusCategory; 4] =
+    [StatusCategory::New, StatusCategory::Open, StatusCategory::Pending, StatusCategory::OnHold];
+
+fn view_query(view: &str, p: &Principal) -> Option<TicketQuery> {
+    let mut q = TicketQuery::new(p.scope());
+    match view {
+        "mine" => {
+            q.assignee = Some(Some(p.user_id));
+            q.status_categories = UNSOLVED.to_vec();
+        }
+        "unassigned" => {
+            q.assignee = Some(None);
+            q.group_ids = p.group_ids.clone();
+            q.status_categories = UNSOLVED.to_vec();
+        }
+        "open" => q.status_categories = vec![StatusCategory::New, StatusCategory::Open],
+        "pending" => q.status_categories = vec![StatusCategory::Pending],
+        "on_hold" => q.status_categories = vec![StatusCategory::OnHold],
+        "solved" => q.status_categories = vec![StatusCategory::Solved],
+        _ => return None,
+    }
+    Some(q)
+}
+
+pub struct ViewCount {
+    pub id: &'static str,
+    pub label: String,
+    pub count: i64,
+    pub current: bool,
+}
+
+/// Every view with its count, for the left-hand menu.
+pub async fn view_counts(app: &App, p: &Principal, ctx: &Ctx, current: &str) -> UiResult<Vec<ViewCount>> {
+    let mut out = Vec::with_capacity(VIEWS.len());
+    for id in VIEWS {
+        let Some(mut q) = view_query(id, p) else { continue };
+        q.limit = 1;
+        let page = app.list_tickets(p, q).await?;
+        out.push(ViewCount {
+            id,
+            label: ctx.t(&format!("view-{id}")),
+            count: page.total.unwrap_or(0),
+            current: id == current,
+        });
+    }
+    Ok(out)
+}
+
+/// A row of the ticket list.
+pub struct Row {
+    pub id: i64,
+    pub subject: String,
+    pub requester: String,
+    pub status: String,
+    pub category: &'static str,
+    pub priority: String,
+    pub priority_key: &'static str,
+    pub group: String,
+    pub assignee: String,
+    pub updated: String,
+}
+
+pub fn rows(ctx: &Ctx, tickets: &[Ticket], names: &BTreeMap<UserId, UserLabel>) -> Vec<Row> {
+    let name = |id: Option<UserId>| id.and_then(|i| names.get(&i)).map(|u| u.name.clone()).unwrap_or_default();
+    tickets
+        .iter()
+        .map(|t| Row {
+            id: t.id.0,
+            subject: t.subject.clone(),
+            requester: name(Some(t.requester_id)),
+            status: ctx.status_label(&t.status.key),
+            category: t.status.category.as_str(),
+            priority: ctx.priority_label(t.priority),
+            priority_key: t.priority.as_str(),
+            group: t.group_id.map(|g| ctx.group_name(g.0)).unwrap_or_default(),
+            assignee: name(t.assignee_id),
+            updated: ctx.dt(&t.updated_at),
+        })
+        .collect()
+}
+
+/// The list's filters, as they came in the query string.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    pub sort: Option<String>,
+    pub cursor: Option<String>,
+    pub priority: Option<String>,
+    pub group_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub channel: Option<String>,
+    pub tag: Option<String>,
+    pub category_id: Option<String>,
+}
+
+impl ListQuery {
+    /// The query string without the cursor (and with `sort` replaced when given).
+    fn link(&self, sort: Option<&str>) -> String {
+        let mut parts = Vec::new();
+        let mut add = |k: &str, v: &Option<String>| {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                parts.push(format!("{k}={}", urlencode(v)));
+            }
+        };
+        add("priority", &self.priority);
+        add("group_id", &self.group_id);
+        add("assignee_id", &self.assignee_id);
+        add("channel", &self.channel);
+        add("tag", &self.tag);
+        add("category_id", &self.category_id);
+        match sort {
+            Some(s) => parts.push(format!("sort={}", urlencode(s))),
+            None => add("sort", &self.sort),
+        }
+        parts.join("&")
+    }
+}
+
+fn blank(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+pub struct SortLink {
+    pub label: String,
+    pub href: String,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "agent/list.html")]
+struct ListPage {
+    ctx: Ctx,
+    view: String,
+    views: Vec<ViewCount>,
+    rows: Vec<Row>,
+    total: i64,
+    next: Option<String>,
+    first: Option<String>,
+    sorts: Vec<SortLink>,
+    filters: Vec<super::view::FieldView>,
+    bulk: Vec<super::view::FieldView>,
+    back: String,
+}
+
+#[derive(Template)]
+#[template(path = "agent/_list.html")]
+struct ListFragment {
+    ctx: Ctx,
+    views: Vec<ViewCount>,
+    rows: Vec<Row>,
+    total: i64,
+    next: Option<String>,
+    first: Option<String>,
+    sorts: Vec<SortLink>,
+}
+
+/// Agents and groups for pickers, each as options.
+pub async fn agent_options(app: &App, p: &Principal) -> UiResult<Vec<Opt>> {
+    let agents = app.list_users(p, UserQuery { staff: true, limit: 500, ..Default::default() }).await?;
+    Ok(agents.into_iter().filter(|u| u.active).map(|u| Opt::new(u.id.0.to_string(), u.name)).collect())
+}
+
+pub fn group_options(ctx: &Ctx) -> Vec<Opt> {
+    ctx.cfg
+        .groups
+        .iter()
+        .filter(|g| g.active)
+        .map(|g| Opt::new(g.id.0.to_string(), format!("{} · {}", g.name, ctx.t1("group-tier", "tier", g.tier))))
+        .collect()
+}
+
+pub fn priority_options(ctx: &Ctx) -> Vec<Opt> {
+    Priority::ALL.iter().map(|p| Opt::new(p.as_str(), ctx.priority_label(*p))).collect()
+}
+
+pub fn status_options(ctx: &Ctx) -> Vec<Opt> {
+    ctx.cfg
+        .statuses
+        .iter()
+        .filter(|s| s.active)
+        .map(|s| Opt::new(s.key.clone(), ctx.pick(&s.label_zh, &s.label_en).to_owned()))
+        .collect()
+}
+
+pub fn channel_options(ctx: &Ctx) -> Vec<Opt> {
+    Channel::ALL.iter().map(|c| Opt::new(c.as_str(), ctx.t(&format!("channel-{}", c.as_str())))).collect()
+}
+
+async fn list_page(
+    State(app): State<App>,
+    v: Viewer,
+    Path(view): Path<String>,
+    Query(lq): Query<ListQuery>,
+    headers: HeaderMap,
+) -> UiResult {
+    use super::view::FieldView;
+    let p = v.staff()?.principal.clone();
+    let p = &p;
+    let mut q = view_query(&view, p).ok_or(UiError::NotFound)?;
+    if let Some(pr) = blank(&lq.priority) {
+        q.priorities = vec![Priority::parse(pr, "priority").map_err(|_| UiError::BadRequest)?];
+    }
+    if let Some(g) = blank(&lq.group_id) {
+        q.group_ids = vec![GroupId(g.parse().map_err(|_| UiError::BadRequest)?)];
+    }
+    match blank(&lq.assignee_id) {
+        Some("none") => q.assignee = Some(None),
+        Some(a) => q.assignee = Some(Some(UserId(a.parse().map_err(|_| UiError::BadRequest)?))),
+        None => {}
+    }
+    if let Some(c) = blank(&lq.channel) {
+        q.channels = vec![Channel::parse(c, "channel").map_err(|_| UiError::BadRequest)?];
+    }
+    if let Some(t) = blank(&lq.tag) {
+        q.tag = Some(t.to_lowercase());
+    }
+    if let Some(c) = blank(&lq.category_id) {
+        q.category_ids = vec![CategoryId(c.parse().map_err(|_| UiError::BadRequest)?)];
+    }
+    if view == "solved" && lq.sort.is_none() {
+        q.sort = TicketSort::UpdatedDesc;
+    }
+    if let Some(sort) = blank(&lq.sort) {
+        q.sort = TicketSort::ALL.iter().find(|(n, _)| *n == sort).map(|(_, s)| *s).ok_or(UiError::BadRequest)?;
+    }
+    if let Some(c) = blank(&lq.cursor) {
+        // A cursor from another sort (an old link) starts again from the top.
+        q.cursor = Cursor::decode(c, q.sort.name()).ok();
+    }
+    q.limit = 50;
+    let page = app.list_tickets(p, q.clone()).await?;
+    let people: Vec<UserId> = page.items.iter().flat_map(|t| [Some(t.requester_id), t.assignee_id]).flatten().collect();
+    let names = app.user_labels(people).await?;
+    let ctx = v.ctx;
+    let views = view_counts(&app, p, &ctx, &view).await?;
+    let base = format!("/agent/views/{view}");
+    let query = lq.link(None);
+    let sep = if query.is_empty() { "" } else { "&" };
+    let next = page.next_cursor.map(|c| format!("{base}?{query}{sep}cursor={}", urlencode(&c.encode())));
+    let first = lq.cursor.as_ref().map(|_| format!("{base}?{query}"));
+    let sorts = [
+        ("-updated_at", "sort-updated"),
+        ("-created_at", "sort-created"),
+        ("-priority", "sort-priority"),
+        ("due_at", "sort-due"),
+        ("updated_at", "sort-oldest"),
+    ]
+    .into_iter()
+    .map(|(s, key)| SortLink {
+        label: ctx.t(key),
+        href: format!("{base}?{}", lq.link(Some(s))),
+        active: q.sort.name() == s,
+    })
+    .collect();
+    let rows = rows(&ctx, &page.items, &names);
+    let total = page.total.unwrap_or(0);
+    let back = ctx.here.clone();
+    if headers.contains_key("x-fragment") {
+        return render(&ListFragment { ctx, views, rows, total, next, first, sorts });
+    }
+    let agents = agent_options(&app, p).await?;
+    let mut assignees = vec![Opt::new("none", ctx.t("assignee-none"))];
+    assignees.extend(agents.iter().cloned());
+    let val = |o: &Option<String>| o.clone().unwrap_or_default();
+    let filters = vec![
+        FieldView::new("priority", ctx.t("field-priority"), "select", val(&lq.priority))
+            .options(priority_options(&ctx), true),
+        FieldView::new("group_id", ctx.t("field-group"), "select", val(&lq.group_id))
+            .options(group_options(&ctx), true),
+        FieldView::new("assignee_id", ctx.t("field-assignee"), "select", val(&lq.assignee_id)).options(assignees, true),
+        FieldView::new("channel", ctx.t("field-channel"), "select", val(&lq.channel))
+            .options(channel_options(&ctx), true),
+        FieldView::new("category_id", ctx.t("field-category"), "tree", val(&lq.category_id))
+            .options(category_options(&ctx, &ctx.cfg.categories, None), true),
+        FieldView::new("tag", ctx.t("field-tag"), "text", val(&lq.tag)),
+    ];
+    let bulk = vec![
+        FieldView::new("assignee_id", ctx.t("field-assignee"), "select", "")
+            .options(assignees_for_bulk(&ctx, agents), true),
+        FieldView::new("status", ctx.t("field-status"), "select", "").options(status_options(&ctx), true),
+        FieldView::new("priority", ctx.t("field-priority"), "select", "").options(priority_options(&ctx), true),
+        FieldView::new("group_id", ctx.t("field-group"), "select", "").options(group_options(&ctx), true),
+        FieldView::new("add_tags", ctx.t("field-add-tags"), "text", ""),
+        FieldView::new("merge_into", ctx.t("field-merge-into"), "number", "").hint(ctx.t("bulk-merge-hint")),
+    ];
+    render(&ListPage { ctx, view, views, rows, total, next, first, sorts, filters, bulk, back })
+}
+
+fn assignees_for_bulk(ctx: &Ctx, agents: Vec<Opt>) -> Vec<Opt> {
+    let mut out = vec![Opt::new("none", ctx.t("assignee-unassign"))];
+    out.extend(agents);
+    out
+}
+
+/// Builds the change a bulk form asks for; `None` when it asks for nothing.
+fn bulk_change(form: &UiForm) -> Result<Option<UpdateTicket>, UiError> {
+    let mut u = UpdateTicket::default();
+    let bad = |_| UiError::BadRequest;
+    match form.text("assignee_id").as_deref() {
+        Some("none") => u.assignee_id = Some(None),
+        Some(a) => u.assignee_id = Some(Some(UserId(a.parse().map_err(bad)?))),
+        None => {}
+    }
+    if let Some(g) = form.text("group_id") {
+        u.group_id = Some(Some(GroupId(g.parse().map_err(bad)?)));
+    }
+    u.status = form.text("status");
+    if let Some(p) = form.text("priority") {
+        u.priority = Some(Priority::parse(&p, "priority").map_err(|_| UiError::BadRequest)?);
+    }
+    u.add_tags = form.text("add_tags").map(|t| t.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
+    let empty = u.assignee_id.is_none()
+        && u.group_id.is_none()
+        && u.status.is_none()
+        && u.priority.is_none()
+        && u.add_tags.is_empty();
+    Ok((!empty).then_some(u))
+}
+
+/// Bulk actions from the list: one change to every ticket ticked, or a merge of all of them
+/// into one. Each ticket succeeds or fails on its own; the flash says how many of each.
+async fn bulk(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
+    let s = v.staff()?;
+    let back = local_path(form.get("back"));
+    let ids: Vec<TicketId> = form.ids("ids").into_iter().map(TicketId).collect();
+    if ids.is_empty() {
+        return Ok(redirect_flash(&back, "flash-bulk-none"));
+    }
+    let (mut ok, mut failed) = (0usize, 0usize);
+    if let Some(target) = form.id("merge_into").map_err(|_| UiError::BadRequest)? {
+        for id in ids.iter().filter(|i| i.0 != target) {
+            match app.merge(&s.principal, *id, TicketId(target), Via::Web).await {
+                Ok(_) => ok += 1,
+                Err(_) => failed += 1,
+            }
+        }
+    } else if let Some(change) = bulk_change(&form)? {
+        let ids: Vec<TicketId> = ids.into_iter().take(100).collect();
+        for (_, r) in app.bulk_update(&s.principal, &ids, &change, Via::Web).await? {
+            if r.is_ok() { ok += 1 } else { failed += 1 }
+        }
+    } else {
+        return Ok(redirect_flash(&back, "flash-bulk-nothing"));
+    }
+    let flash = if failed == 0 { format!("flash-bulk-done.{ok}") } else { format!("flash-bulk-failed.{failed}") };
+    Ok(redirect_flash(&back, &flash).into_response())
+}

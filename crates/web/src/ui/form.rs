@@ -1,0 +1,225 @@
+//! Form posts from the browser: URL-encoded or multipart (with files), always carrying the
+//! CSRF token, which this extractor checks before a handler sees a single field. Also the
+//! problem-to-field mapping that shows an error beside the input that caused it.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::http::{HeaderMap, Method, header};
+use gongdan_core::{App, CoreError};
+
+use super::UiError;
+use super::ctx::{Ctx, anonymous_csrf, cookie, session_csrf};
+use super::i18n;
+use crate::extract::SESSION_COOKIE;
+
+/// A file that came with a form.
+pub struct Upload {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A posted form, CSRF-checked.
+pub struct UiForm {
+    pub pairs: Vec<(String, String)>,
+    pub files: Vec<Upload>,
+}
+
+/// The token a request must carry: the session's, or for a signed-out browser the pre-session
+/// cookie's. Requests that say they come from another site are refused outright.
+pub fn expected_csrf(headers: &HeaderMap, parts: &axum::http::request::Parts) -> Result<String, UiError> {
+    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v == "cross-site") {
+        return Err(UiError::Csrf);
+    }
+    if let (Some(origin), Some(host)) = (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
+        let origin_host = origin.split("://").nth(1).unwrap_or(origin);
+        if origin != "null" && origin_host != host {
+            return Err(UiError::Csrf);
+        }
+    }
+    let token = match cookie(parts, SESSION_COOKIE) {
+        Some(secret) => session_csrf(&secret),
+        None => anonymous_csrf(parts),
+    };
+    if token.is_empty() { Err(UiError::Csrf) } else { Ok(token) }
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl FromRequest<App> for UiForm {
+    type Rejection = UiError;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let expected = expected_csrf(&parts.headers.clone(), &parts)?;
+        let ctype =
+            parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let mut form = UiForm { pairs: vec![], files: vec![] };
+        if ctype.starts_with("multipart/form-data") {
+            let req = Request::from_parts(parts, body);
+            let mut mp = Multipart::from_request(req, app).await.map_err(|_| UiError::BadRequest)?;
+            loop {
+                let field = match mp.next_field().await {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
+                    Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                        return Err(UiError::TooLarge);
+                    }
+                    Err(_) => return Err(UiError::BadRequest),
+                };
+                let name = field.name().unwrap_or_default().to_owned();
+                match field.file_name().map(str::to_owned) {
+                    Some(filename) => {
+                        let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
+                        let bytes = field.bytes().await.map_err(|_| UiError::TooLarge)?;
+                        // An empty file input still sends a part with no name and no bytes.
+                        if !filename.is_empty() && !bytes.is_empty() {
+                            form.files.push(Upload { filename, content_type, bytes: bytes.to_vec() });
+                        }
+                    }
+                    None => {
+                        let text = field.text().await.map_err(|_| UiError::BadRequest)?;
+                        form.pairs.push((name, text));
+                    }
+                }
+            }
+        } else {
+            let bytes = axum::body::to_bytes(body, super::FORM_LIMIT).await.map_err(|_| UiError::TooLarge)?;
+            form.pairs = serde_urlencoded::from_bytes(&bytes).map_err(|_| UiError::BadRequest)?;
+        }
+        // NUL cannot be stored (PostgreSQL refuses it) and has no business in a form.
+        for (_, v) in form.pairs.iter_mut() {
+            if v.contains('\0') {
+                *v = v.replace('\0', "");
+            }
+        }
+        if !same(form.get("_csrf").unwrap_or_default(), &expected) {
+            return Err(UiError::Csrf);
+        }
+        Ok(form)
+    }
+}
+
+impl UiForm {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The trimmed value, `None` when absent or blank.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    }
+
+    pub fn checked(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
+    }
+
+    /// An id field: blank is `None`; junk is an error naming the field.
+    pub fn id(&self, name: &str) -> Result<Option<i64>, FormErrors> {
+        match self.text(name) {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| FormErrors::one(name, "error-invalid_value")),
+        }
+    }
+
+    pub fn ids(&self, name: &str) -> Vec<i64> {
+        self.all(name).iter().filter_map(|v| v.trim().parse().ok()).collect()
+    }
+}
+
+/// A CSRF check for `fetch` calls from our JavaScript: the token comes in `X-CSRF-Token`.
+pub struct CsrfHeader;
+
+impl FromRequestParts<App> for CsrfHeader {
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &App) -> Result<Self, Self::Rejection> {
+        if parts.method == Method::GET {
+            return Ok(CsrfHeader);
+        }
+        let expected = expected_csrf(&parts.headers.clone(), parts)?;
+        let got = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if same(got, &expected) { Ok(CsrfHeader) } else { Err(UiError::Csrf) }
+    }
+}
+
+/// Errors to show beside fields (input name → message key or text), plus general ones.
+#[derive(Debug, Default, Clone)]
+pub struct FormErrors {
+    /// Field name → translation key (`error-…`), or literal text for details.
+    pub fields: BTreeMap<String, String>,
+    pub general: Vec<String>,
+}
+
+impl FormErrors {
+    pub fn one(field: &str, key: &str) -> Self {
+        let mut e = FormErrors::default();
+        e.fields.insert(field.to_owned(), key.to_owned());
+        e
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.general.is_empty()
+    }
+
+    /// The message for a field, translated.
+    pub fn for_field(&self, ctx: &Ctx, name: &str) -> Option<String> {
+        self.fields.get(name).map(|k| i18n::try_t(ctx.lang, k).unwrap_or_else(|| k.clone()))
+    }
+
+    /// General messages; an entry `field\u{1f}key` names the input it is about.
+    pub fn general_texts(&self, ctx: &Ctx) -> Vec<String> {
+        self.general
+            .iter()
+            .map(|entry| match entry.split_once('\u{1f}') {
+                Some((field, k)) => format!("{field}: {}", i18n::try_t(ctx.lang, k).unwrap_or_else(|| k.to_owned())),
+                None => i18n::try_t(ctx.lang, entry).unwrap_or_else(|| entry.clone()),
+            })
+            .collect()
+    }
+
+    /// Maps a use-case failure onto the form: a field error when the problem names an input
+    /// this form has (`names`), a general message otherwise. Server faults stay errors.
+    pub fn from_core(e: CoreError, names: &[&str]) -> Result<FormErrors, UiError> {
+        let (field, code): (Option<String>, String) = match &e {
+            CoreError::Domain(d) => (d.field().map(str::to_owned), d.code().to_owned()),
+            CoreError::VersionConflict => (None, "version_conflict".into()),
+            CoreError::Duplicate { field } => (Some(field.clone()), "duplicate".into()),
+            CoreError::Forbidden(_) => (None, "forbidden".into()),
+            CoreError::InUse(_) => (None, "in_use".into()),
+            CoreError::TooLarge { .. } => (Some("files".into()), "payload_too_large".into()),
+            CoreError::NotFound(_) => (None, "not_found".into()),
+            CoreError::RateLimited { .. } => (None, "rate_limited".into()),
+            CoreError::Unauthenticated => (None, "unauthenticated".into()),
+            CoreError::IdempotencyMismatch | CoreError::Store(_) | CoreError::Internal(_) => return Err(e.into()),
+        };
+        let key = format!("error-{code}");
+        let key = if i18n::try_t(gongdan_domain::people::Language::En, &key).is_some() {
+            key
+        } else {
+            "error-invalid_value".to_owned()
+        };
+        let mut out = FormErrors::default();
+        // `tags[2]` → `tags`, `requester.email` stays as it is.
+        let name = field.as_deref().map(|f| f.split('[').next().unwrap_or(f).to_owned());
+        match name {
+            Some(n) if names.contains(&n.as_str()) => {
+                out.fields.insert(n, key);
+            }
+            Some(n) => out.general.push(format!("{n}\u{1f}{key}")),
+            None => out.general.push(key),
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,250 @@
+//! The UI's words in Chinese and English, from Fluent files embedded in the binary
+//! (`locales/<lang>/main.ftl`). Every label goes through here; a test checks that both files
+//! have the same keys and that every key the templates and handlers use exists.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::{LanguageIdentifier, Loader};
+use gongdan_domain::people::Language;
+
+fluent_templates::static_loader! {
+    static LOCALES = {
+        locales: "./locales",
+        fallback_language: "en",
+        // No Unicode isolation marks around arguments: they end up in copied text.
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+fn langid(lang: Language) -> LanguageIdentifier {
+    match lang {
+        Language::ZhCn => fluent_templates::langid!("zh-CN"),
+        Language::En => fluent_templates::langid!("en"),
+    }
+}
+
+/// The text for `key`; a missing key shows itself (and the i18n test fails on it).
+pub fn t(lang: Language, key: &str) -> String {
+    LOCALES.try_lookup(&langid(lang), key).unwrap_or_else(|| key.to_owned())
+}
+
+/// The text for `key` if the key exists.
+pub fn try_t(lang: Language, key: &str) -> Option<String> {
+    LOCALES.try_lookup(&langid(lang), key)
+}
+
+/// The text for `key` with named arguments (`{ $name }` in the Fluent file).
+pub fn t_args(lang: Language, key: &str, args: &[(&'static str, String)]) -> String {
+    let map: HashMap<Cow<'static, str>, FluentValue> =
+        args.iter().map(|(k, v)| (Cow::Borrowed(*k), FluentValue::from(v.clone()))).collect();
+    LOCALES.try_lookup_with_args(&langid(lang), key, &map).unwrap_or_else(|| key.to_owned())
+}
+
+/// The best language for an `Accept-Language` header, if it names one we speak.
+pub fn negotiate(header: &str) -> Option<Language> {
+    let mut best: Option<(f32, Language)> = None;
+    for part in header.split(',') {
+        let mut bits = part.trim().split(';');
+        let tag = bits.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q =
+            bits.find_map(|b| b.trim().strip_prefix("q=")).and_then(|q| q.trim().parse::<f32>().ok()).unwrap_or(1.0);
+        let lang = if tag == "zh" || tag.starts_with("zh-") {
+            Language::ZhCn
+        } else if tag == "en" || tag.starts_with("en-") {
+            Language::En
+        } else {
+            continue;
+        };
+        if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, lang));
+        }
+    }
+    best.map(|(_, l)| l)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use super::*;
+
+    /// Message keys of a Fluent file, with whether the message takes arguments.
+    fn messages(file: &str) -> std::collections::BTreeMap<String, bool> {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        text.lines()
+            .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.trim().to_owned(), v.contains("{ $"))))
+            .collect()
+    }
+
+    fn keys(file: &str) -> BTreeSet<String> {
+        messages(file).into_keys().collect()
+    }
+
+    /// Keys used in templates and handlers: `.t("…")`, `.t1("…"`, `.t2("…"`, and string
+    /// literals that start with a key prefix (`"flash-saved"`, `"admin-groups"` …).
+    fn used(dir: &Path, out: &mut BTreeSet<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                used(&p, out);
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            let mut markers: Vec<String> = [".t(\"", ".t1(\"", ".t2(\""].iter().map(|m| (*m).to_owned()).collect();
+            // Handlers name keys as literals; in templates such strings are ids and classes.
+            if p.extension().is_some_and(|x| x == "rs") {
+                for prefix in PREFIXES {
+                    markers.push(format!("\"{prefix}-"));
+                }
+            }
+            for marker in &markers {
+                for (i, _) in text.match_indices(marker.as_str()) {
+                    let start = if marker.starts_with('.') { i + marker.len() } else { i + 1 };
+                    let rest = &text[start..];
+                    if let Some(end) = rest.find('"') {
+                        let k = &rest[..end];
+                        let keyish =
+                            k.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c == '_' || c.is_ascii_digit());
+                        if !k.is_empty() && keyish && !k.ends_with('-') {
+                            out.insert(k.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    const PREFIXES: [&str; 12] =
+        ["flash", "error", "page", "step", "login", "signup", "reply", "admin", "field", "link", "sort", "view"];
+
+    /// Keys built at run time from a closed vocabulary.
+    fn dynamic() -> Vec<String> {
+        use gongdan_domain::access::Role;
+        use gongdan_domain::event::Via;
+        use gongdan_domain::fields::{FieldKind, FieldScope};
+        use gongdan_domain::ticket::{Channel, Priority, StatusCategory, TicketType};
+        let mut k: Vec<String> = Vec::new();
+        k.extend(StatusCategory::ALL.iter().map(|c| format!("status-{}", c.as_str())));
+        k.extend(Priority::ALL.iter().map(|c| format!("priority-{}", c.as_str())));
+        k.extend(Channel::ALL.iter().map(|c| format!("channel-{}", c.as_str())));
+        k.extend(TicketType::ALL.iter().map(|c| format!("type-{}", c.as_str())));
+        k.extend(Role::ALL.iter().map(|c| format!("role-{}", c.as_str())));
+        k.extend(Via::ALL.iter().map(|c| format!("via-{}", c.as_str())));
+        k.extend(FieldScope::ALL.iter().map(|c| format!("scope-{}", c.as_str())));
+        k.extend(FieldKind::ALL.iter().map(|c| format!("kind-{}", c.as_str().replace('_', "-"))));
+        k.extend(Language::ALL.iter().map(|c| format!("lang-{}", c.as_str())));
+        k.extend(crate::ui::agent::VIEWS.iter().map(|v| format!("view-{v}")));
+        k.extend((1..=3).map(|t| format!("tier-{t}")));
+        for l in ["related", "duplicate", "parent", "follow_up"] {
+            k.push(format!("link-{l}"));
+        }
+        for f in [
+            "subject",
+            "status",
+            "priority",
+            "type",
+            "assignee-id",
+            "group-id",
+            "category-id",
+            "organization-id",
+            "due-at",
+            "tags",
+            "cc-ids",
+        ] {
+            k.push(format!("event-field-{f}"));
+        }
+        for code in [
+            "required",
+            "invalid_value",
+            "too_long",
+            "too_short",
+            "invalid_email",
+            "invalid_phone",
+            "pattern_mismatch",
+            "unknown_option",
+            "unknown_field",
+            "unknown_status",
+            "version_conflict",
+            "invalid_status_transition",
+            "ticket_closed",
+            "open_child_tickets",
+            "ticket_merged",
+            "forbidden",
+            "duplicate",
+            "in_use",
+            "not_found",
+            "payload_too_large",
+            "rate_limited",
+            "unauthenticated",
+            "invalid_tag",
+            "too_many",
+            "not_in_group",
+            "invalid_link",
+            "field_not_allowed",
+            "invalid_key",
+            "invalid_pattern",
+            "cycle",
+            "too_deep",
+        ] {
+            k.push(format!("error-{code}"));
+        }
+        k
+    }
+
+    #[test]
+    fn both_languages_have_every_key_the_ui_uses() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let zh = keys(&format!("{root}/locales/zh-CN/main.ftl"));
+        let en = keys(&format!("{root}/locales/en/main.ftl"));
+        assert!(zh.len() > 100, "the Chinese file is read");
+        let only_zh: Vec<_> = zh.difference(&en).collect();
+        let only_en: Vec<_> = en.difference(&zh).collect();
+        assert!(only_zh.is_empty() && only_en.is_empty(), "zh only: {only_zh:?}; en only: {only_en:?}");
+        let mut wanted = BTreeSet::new();
+        used(&Path::new(root).join("templates"), &mut wanted);
+        used(&Path::new(root).join("src/ui"), &mut wanted);
+        wanted.extend(dynamic());
+        let missing: Vec<_> = wanted.iter().filter(|k| !en.contains(*k)).collect();
+        assert!(missing.is_empty(), "keys used but not translated: {missing:?}");
+        // And the loader really has them in both languages (messages with arguments are
+        // checked by rendering them with their arguments elsewhere).
+        let with_args = messages(&format!("{root}/locales/en/main.ftl"));
+        for k in wanted.iter().filter(|k| with_args.get(*k) == Some(&false)) {
+            assert!(try_t(Language::ZhCn, k).is_some() && try_t(Language::En, k).is_some(), "{k}");
+        }
+    }
+
+    #[test]
+    fn statuses_use_the_glossary_names() {
+        for (key, zh) in [
+            ("status-new", "新建"),
+            ("status-open", "受理中"),
+            ("status-pending", "等待回复"),
+            ("status-on_hold", "挂起"),
+            ("status-solved", "已解决"),
+            ("status-closed", "已关闭"),
+        ] {
+            assert_eq!(t(Language::ZhCn, key), zh);
+        }
+        assert_eq!(t(Language::En, "status-on_hold"), "On-hold");
+    }
+
+    #[test]
+    fn accept_language_picks_the_preferred_language_we_speak() {
+        assert_eq!(negotiate("zh-CN,zh;q=0.9,en;q=0.8"), Some(Language::ZhCn));
+        assert_eq!(negotiate("en-US,en;q=0.9"), Some(Language::En));
+        assert_eq!(negotiate("fr-FR, en;q=0.5, zh;q=0.7"), Some(Language::ZhCn));
+        assert_eq!(negotiate("fr-FR"), None);
+        assert_eq!(negotiate(""), None);
+    }
+
+    #[test]
+    fn arguments_are_filled_in() {
+        assert_eq!(t_args(Language::En, "list-total", &[("count", "3".into())]), "3 tickets");
+    }
+}
