@@ -55,6 +55,13 @@ pub struct PresenceGuard {
     conn: u64,
 }
 
+impl PresenceGuard {
+    /// This connection's number, which its page gives back when it leaves.
+    pub fn conn(&self) -> u64 {
+        self.conn
+    }
+}
+
 impl Drop for PresenceGuard {
     fn drop(&mut self) {
         self.live.update(self.ticket, |m| {
@@ -125,6 +132,16 @@ impl Live {
         PresenceGuard { live: self.clone(), ticket, conn }
     }
 
+    /// A page says it is leaving (it is closing or navigating away): its place goes at once,
+    /// rather than when the server next fails to write to it. Only its own user may say so.
+    pub fn leave(&self, ticket: TicketId, conn: u64, user_id: UserId) {
+        self.update(ticket, |m| {
+            if m.get(&conn).is_some_and(|v| v.user_id == user_id) {
+                m.remove(&conn);
+            }
+        });
+    }
+
     /// The user started or stopped typing a reply on a ticket they have open.
     pub fn set_replying(&self, ticket: TicketId, user_id: UserId, replying: bool) {
         self.update(ticket, |m| {
@@ -150,6 +167,10 @@ mod tests {
         assert_eq!(live.viewers(t).len(), 2, "one entry per person, however many tabs");
         live.set_replying(t, UserId(2), true);
         assert!(live.viewers(t).iter().any(|v| v.user_id == UserId(2) && v.replying));
+        live.leave(t, b.conn(), UserId(1));
+        assert_eq!(live.viewers(t).len(), 2, "only its own user may take a place away");
+        live.leave(t, b.conn(), UserId(2));
+        assert_eq!(live.viewers(t).len(), 1, "gone at once");
         drop(b);
         drop(a2);
         assert_eq!(live.viewers(t), vec![Viewer { user_id: UserId(1), name: "王芳".into(), replying: false }]);

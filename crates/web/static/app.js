@@ -136,6 +136,20 @@
       if (ticket === null || data.id === ticket) onChange && onChange();
     });
     es.addEventListener("refresh", () => onChange && onChange());
+    // Leaving the page frees our place among the ticket's viewers at once.
+    es.addEventListener("hello", (e) => {
+      const { conn } = JSON.parse(e.data);
+      window.addEventListener("pagehide", () => {
+        es.close();
+        fetch("/agent/live/leave", {
+          method: "POST",
+          keepalive: true,
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+          body: JSON.stringify({ ticket, conn }),
+        }).catch(() => {});
+      });
+    });
     es.addEventListener("presence", (e) => {
       const box = $("#presence");
       if (!box) return;

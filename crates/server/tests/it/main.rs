@@ -6,6 +6,7 @@
 mod support;
 
 mod access;
+mod browser;
 mod cli;
 mod config;
 mod errors;

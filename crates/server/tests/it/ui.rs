@@ -267,7 +267,7 @@ async fn agent_reply_and_note_as_the_customer_sees_them(t: TestApp) {
     let p = agent
         .post_files(
             &format!("/agent/tickets/{id}/reply"),
-            &[("body", "您好，已为您申请退款。"), ("public", "1"), ("status", "pending"), ("_idem", "r1")],
+            &[("body", "您好，已为您申请退款。"), ("public", "1"), ("reply_status", "pending"), ("_idem", "r1")],
             &[("files", "退款单.pdf", b"%PDF-1.4".to_vec())],
         )
         .await;

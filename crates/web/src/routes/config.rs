@@ -34,6 +34,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(get_field, update_field, delete_field))
         .routes(routes!(create_form, list_forms))
         .routes(routes!(get_form, update_form, delete_form))
+        .routes(routes!(get_settings, update_settings))
 }
 
 fn find<T: Clone>(items: &[T], pred: impl Fn(&T) -> bool, what: &'static str) -> Result<T, CoreError> {
@@ -425,4 +426,66 @@ async fn update_form(
 async fn delete_form(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     app.delete_form(&p, FormId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- desk settings ----
+
+/// The desk's general settings.
+#[derive(Debug, serde::Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SettingsDoc {
+    company_name: Option<String>,
+    /// `zh-CN` or `en`: for new users and signed-out pages.
+    default_language: Option<gongdan_domain::people::Language>,
+    /// An IANA time zone, e.g. `Asia/Shanghai`.
+    default_time_zone: Option<String>,
+    /// Largest attachment in MB (at most the server's own limit).
+    max_attachment_mb: Option<u64>,
+    /// Customers may open their own portal account.
+    portal_signup: Option<bool>,
+}
+
+impl From<gongdan_core::config::DeskSettings> for SettingsDoc {
+    fn from(d: gongdan_core::config::DeskSettings) -> Self {
+        SettingsDoc {
+            company_name: Some(d.company_name),
+            default_language: Some(d.default_language),
+            default_time_zone: Some(d.default_time_zone),
+            max_attachment_mb: Some(d.max_attachment_mb),
+            portal_signup: Some(d.portal_signup),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/settings", tag = "config", responses((status = 200, body = SettingsDoc)))]
+async fn get_settings(State(app): State<App>, Auth(_p): Auth) -> ApiResult<Json<SettingsDoc>> {
+    Ok(Json(app.config().await?.desk.clone().into()))
+}
+
+/// Changes some settings (admins).
+#[utoipa::path(patch, path = "/api/v1/settings", tag = "config", request_body = SettingsDoc,
+    responses((status = 200, body = SettingsDoc), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn update_settings(
+    State(app): State<App>,
+    Auth(p): Auth,
+    body: ApiJson<SettingsDoc>,
+) -> ApiResult<Json<SettingsDoc>> {
+    let mut d = app.config().await?.desk.clone();
+    let b = body.value;
+    if let Some(v) = b.company_name {
+        d.company_name = v;
+    }
+    if let Some(v) = b.default_language {
+        d.default_language = v;
+    }
+    if let Some(v) = b.default_time_zone {
+        d.default_time_zone = v;
+    }
+    if let Some(v) = b.max_attachment_mb {
+        d.max_attachment_mb = v;
+    }
+    if let Some(v) = b.portal_signup {
+        d.portal_signup = v;
+    }
+    Ok(Json(app.save_desk_settings(&p, d).await?.into()))
 }

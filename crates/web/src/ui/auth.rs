@@ -87,6 +87,7 @@ async fn login(
     v: Viewer,
     Secure(secure): Secure,
     ClientAddr(client): ClientAddr,
+    LangCookie(chosen_lang): LangCookie,
     form: UiForm,
 ) -> UiResult {
     let next = local_path(form.get("next"));
@@ -94,6 +95,12 @@ async fn login(
     let password = form.get("password").unwrap_or_default().to_owned();
     match app.login(&email, &password, &client).await {
         Ok((secret, user)) => {
+            // A language chosen on the sign-in page is the user's latest explicit choice.
+            if let Some(lang) = chosen_lang.filter(|l| *l != user.language)
+                && let Ok(p) = app.authenticate_session(&secret).await
+            {
+                app.update_user(&p, user.id, UserInput { language: Some(lang), ..Default::default() }).await?;
+            }
             let mut res = Redirect::to(&after_login(user.role.is_staff(), &next)).into_response();
             res.headers_mut()
                 .append(header::SET_COOKIE, session_cookie(&secret, app.settings.session_days * 86_400, secure));
@@ -181,6 +188,17 @@ async fn signup(State(app): State<App>, v: Viewer, Secure(secure): Secure, form:
             *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
             Ok(res)
         }
+    }
+}
+
+/// The language a browser chose with the switch, if any.
+struct LangCookie(Option<Language>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for LangCookie {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(LangCookie(super::ctx::cookie(parts, LANG_COOKIE).and_then(|l| Language::parse(&l, "lang").ok())))
     }
 }
 

@@ -21,8 +21,15 @@ use super::UiResult;
 use super::ctx::Viewer;
 
 pub fn router() -> Router<App> {
-    Router::new().route("/agent/live", get(live)).route("/portal/live", get(live))
+    Router::new()
+        .route("/agent/live", get(live))
+        .route("/portal/live", get(live))
+        .route("/agent/live/leave", axum::routing::post(leave))
 }
+
+/// How often an idle stream is written to. A closed tab is noticed when a write fails, so
+/// this bounds how long a page that vanished without saying goodbye still shows as a viewer.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(serde::Deserialize)]
 struct LiveQuery {
@@ -30,6 +37,8 @@ struct LiveQuery {
 }
 
 struct State_ {
+    /// `hello` with the connection's number, sent first when it holds a presence.
+    hello: Option<Event>,
     rx: Receiver<LiveEvent>,
     principal: Principal,
     watching: Option<TicketId>,
@@ -45,6 +54,9 @@ fn presence_event(viewers: &[Present], me: UserId) -> Event {
 }
 
 async fn next_event(mut st: State_) -> Option<(Result<Event, Infallible>, State_)> {
+    if let Some(hello) = st.hello.take() {
+        return Some((Ok(hello), st));
+    }
     loop {
         match st.rx.recv().await {
             Ok(LiveEvent::Ticket(t)) => {
@@ -84,6 +96,29 @@ async fn live(State(app): State<App>, v: Viewer, Query(q): Query<LiveQuery>) -> 
             presence = Some(app.live.join(t.id, s.user.id, &s.user.name));
         }
     }
-    let st = State_ { rx, principal, watching, me: s.user.id, _presence: presence };
-    Ok(Sse::new(events(st)).keep_alive(KeepAlive::default()).into_response())
+    let hello = presence
+        .as_ref()
+        .map(|g| Event::default().event("hello").data(json!({ "conn": g.conn().to_string() }).to_string()));
+    let st = State_ { hello, rx, principal, watching, me: s.user.id, _presence: presence };
+    Ok(Sse::new(events(st)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct LeaveIn {
+    ticket: i64,
+    conn: String,
+}
+
+/// A page leaving a ticket (sent as it unloads).
+async fn leave(
+    State(app): State<App>,
+    v: Viewer,
+    _csrf: super::form::CsrfHeader,
+    body: axum::Json<LeaveIn>,
+) -> UiResult {
+    let s = v.staff()?;
+    if let Ok(conn) = body.conn.parse() {
+        app.live.leave(TicketId(body.ticket), conn, s.user.id);
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }

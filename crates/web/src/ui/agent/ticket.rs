@@ -352,7 +352,7 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
     let custom = with_errors(custom, &ctx, &draft.panel_errors);
     let mut reply_statuses = vec![Opt::new("", ctx.t("reply-keep-status"))];
     reply_statuses.extend(status_options(&ctx));
-    let reply_status = FieldView::new("status", ctx.t("reply-submit-as"), "select", draft.reply_status.clone())
+    let reply_status = FieldView::new("reply_status", ctx.t("reply-submit-as"), "select", draft.reply_status.clone())
         .options(reply_statuses, false);
     let link_views = links
         .iter()
@@ -447,7 +447,7 @@ async fn reply(State(app): State<App>, v: Viewer, Path(id): Path<i64>, form: UiF
     let s = v.staff()?;
     let body = form.get("body").unwrap_or_default().to_owned();
     let public = form.get("public") != Some("0");
-    let status = form.text("status");
+    let status = form.text("reply_status");
     let failed = |errors: FormErrors| Draft {
         body: body.clone(),
         public,
