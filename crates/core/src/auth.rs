@@ -36,6 +36,8 @@ pub(crate) struct AuthState {
     failures: Mutex<HashMap<String, (u32, Instant)>>,
     /// Resolved credentials with the credential's own expiry, checked against the app clock.
     principals: Mutex<HashMap<String, CachedPrincipal>>,
+    /// Profiles of signed-in users, for pages.
+    users: Mutex<HashMap<UserId, (std::sync::Arc<User>, Instant)>>,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -117,11 +119,41 @@ impl App {
         }
     }
 
-    /// Drops cached credentials, after a change to who a user is or may do.
+    /// Drops cached credentials and profiles (and the staff list in the configuration
+    /// snapshot), after a change to who a user is or may do.
     pub(crate) fn forget_principals(&self) {
         if let Ok(mut map) = self.auth.principals.lock() {
             map.clear();
         }
+        if let Ok(mut map) = self.auth.users.lock() {
+            map.clear();
+        }
+        self.config_changed();
+    }
+
+    /// The signed-in user behind a session: its principal and profile, both cached a few
+    /// seconds (pages read them on every request).
+    pub async fn session_user(&self, secret: &str) -> Result<(Principal, std::sync::Arc<User>)> {
+        let p = self.authenticate_session(secret).await?;
+        let cached = self
+            .auth
+            .users
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&p.user_id).filter(|(_, at)| at.elapsed() < PRINCIPAL_TTL).map(|(u, _)| u.clone()));
+        if let Some(u) = cached {
+            return Ok((p, u));
+        }
+        let user = std::sync::Arc::new(
+            self.store.get_user(p.user_id).await?.filter(|u| u.active).ok_or(CoreError::Unauthenticated)?,
+        );
+        if let Ok(mut map) = self.auth.users.lock() {
+            if map.len() > 10_000 {
+                map.retain(|_, (_, at)| at.elapsed() < PRINCIPAL_TTL);
+            }
+            map.insert(p.user_id, (user.clone(), Instant::now()));
+        }
+        Ok((p, user))
     }
 
     async fn active_principal(&self, user_id: UserId) -> Result<Principal> {

@@ -38,6 +38,19 @@ impl DeskSettings {
     }
 }
 
+/// A member of staff as pickers and pages show them (assignee choices, names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub id: gongdan_domain::ids::UserId,
+    pub name: String,
+    pub role: gongdan_domain::access::Role,
+    pub group_ids: Vec<GroupId>,
+    pub active: bool,
+}
+
+/// Staff read into the snapshot at most; larger desks page through `list_users` instead.
+pub const AGENTS_IN_SNAPSHOT: i64 = 2000;
+
 /// A consistent snapshot of the configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -47,6 +60,8 @@ pub struct Config {
     pub forms: Vec<Form>,
     pub groups: Vec<Group>,
     pub desk: DeskSettings,
+    /// Staff, for pickers: read with the configuration and refreshed with it.
+    pub agents: Vec<Agent>,
 }
 
 impl Config {
@@ -82,6 +97,13 @@ impl App {
             forms: self.store.list_forms().await?,
             groups: self.store.list_groups().await?,
             desk: self.load_desk().await?,
+            agents: self
+                .store
+                .list_users(&gongdan_store::UserQuery { staff: true, limit: AGENTS_IN_SNAPSHOT, ..Default::default() })
+                .await?
+                .into_iter()
+                .map(|u| Agent { id: u.id, name: u.name, role: u.role, group_ids: u.group_ids, active: u.active })
+                .collect(),
         });
         if let Ok(mut guard) = self.config.0.write() {
             *guard = Some((c.clone(), Instant::now()));
@@ -140,7 +162,7 @@ impl App {
         Ok(d)
     }
 
-    fn config_changed(&self) {
+    pub(crate) fn config_changed(&self) {
         if let Ok(mut guard) = self.config.0.write() {
             *guard = None;
         }

@@ -278,7 +278,13 @@ impl App {
             _ => None,
         };
         match self.store.insert_user(&u, hash.as_deref(), claim.as_ref()).await {
-            Ok(user) => Ok(Created { value: user, replayed: false }),
+            Ok(user) => {
+                if user.role.is_staff() {
+                    // A new agent belongs in the pickers at once.
+                    self.config_changed();
+                }
+                Ok(Created { value: user, replayed: false })
+            }
             Err(StoreError::IdempotencyReplay) => {
                 let a = actor.ok_or(CoreError::IdempotencyMismatch)?;
                 let id = self.replay(a, idem.as_ref(), "user").await?.ok_or(CoreError::IdempotencyMismatch)?;

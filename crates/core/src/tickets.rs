@@ -749,7 +749,23 @@ impl App {
         Ok(self.store.user_labels(&ids).await?.into_iter().map(|u| (u.id, u)).collect())
     }
 
-    pub async fn list_tickets(&self, actor: &Principal, mut q: TicketQuery) -> Result<Page<Ticket>> {
+    /// The totals of several listings at once, each in the caller's scope (a workspace's views).
+    pub async fn count_tickets(&self, actor: &Principal, queries: Vec<TicketQuery>) -> Result<Vec<i64>> {
+        let mut prepared = Vec::with_capacity(queries.len());
+        for q in queries {
+            prepared.push(self.scoped(actor, q).await?);
+        }
+        Ok(self.store.count_tickets(&prepared).await?)
+    }
+
+    pub async fn list_tickets(&self, actor: &Principal, q: TicketQuery) -> Result<Page<Ticket>> {
+        let q = self.scoped(actor, q).await?;
+        Ok(self.store.list_tickets(&q).await?)
+    }
+
+    /// A listing as the caller may have it: their scope, categories with their subtrees, and
+    /// for customers statuses as they see them.
+    async fn scoped(&self, actor: &Principal, mut q: TicketQuery) -> Result<TicketQuery> {
         q.scope = actor.scope();
         if !q.category_ids.is_empty() {
             // "category is under": a filter on a category includes its subcategories.
@@ -782,7 +798,7 @@ impl App {
             q.status_categories = cats;
             q.status_ids.clear();
         }
-        Ok(self.store.list_tickets(&q).await?)
+        Ok(q)
     }
 
     /// Merges `source` into `target`: the source closes and points at the target, its

@@ -122,6 +122,8 @@ async fn fixtures(app: &App) -> anyhow::Result<Fixture> {
             name: Some(format!("Agent {i}")),
             email: Some(format!("agent{i}@bench.example")),
             group_ids: Some(gs.clone()),
+            // The first agent also signs in to the browser pages.
+            password: (i == 0).then(|| BENCH_PASSWORD.to_owned()),
             ..Default::default()
         };
         agents.push((app.create_user(Some(&admin_p), input).await.map_err(|e| anyhow!("{e}"))?.id, gs));
@@ -139,6 +141,8 @@ async fn fixtures(app: &App) -> anyhow::Result<Fixture> {
     let (token, _) = app.create_token(None, agents[0].0, "bench", None).await.map_err(|e| anyhow!("{e}"))?;
     Ok(Fixture { agent_token: token, agent_groups: agents[0].1.clone(), customers, agents })
 }
+
+const BENCH_PASSWORD: &str = "bench-password";
 
 const SUBJECTS: &[&str] = &[
     "打印机无法连接网络",
@@ -510,6 +514,41 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
         }
     })
     .await;
+    // The browser pages, as the first agent signed in with a session cookie sees them.
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": "agent0@bench.example", "password": BENCH_PASSWORD}))
+        .send()
+        .await?;
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("no session cookie")?
+        .to_owned();
+    let weigh = |path: String| {
+        let (client, cookie) = (client.clone(), cookie.clone());
+        async move {
+            let r = client.get(path).header("cookie", cookie).send().await?;
+            anyhow::Ok(r.bytes().await?.len())
+        }
+    };
+    let queue_path = format!("{base}/agent/views/open?group_id={group}");
+    let ticket_path = format!("{base}/agent/tickets/{big_id}");
+    let queue_bytes = weigh(queue_path.clone()).await?;
+    let ticket_bytes = weigh(ticket_path.clone()).await?;
+    let assets_bytes = weigh(format!("{base}/static/app.css")).await? + weigh(format!("{base}/static/app.js")).await?;
+    let queue_html = drive(&client, args.reads, 4, {
+        let (p, c) = (queue_path.clone(), cookie.clone());
+        move |cl, _| cl.get(&p).header("cookie", &c)
+    })
+    .await;
+    let ticket_html = drive(&client, args.reads, 4, {
+        let (p, c) = (ticket_path.clone(), cookie.clone());
+        move |cl, _| cl.get(&p).header("cookie", &c)
+    })
+    .await;
     let rss = peak_rss_mb(pid);
     let _ = child.kill().await;
     if !args.keep {
@@ -544,7 +583,15 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     row(&format!("raw insert, same rows, no HTTP (concurrency {})", args.concurrency), &raw);
     row("agent queue: open in my group, -updated_at, 50 + total (concurrency 4)", &queue);
     row("ticket page: ticket / 50 comments / events (concurrency 4)", &page);
+    row("browser: queue page, open in my group, 50 rows + 6 view counts (concurrency 4)", &queue_html);
+    row("browser: ticket page, 50 comments + timeline + side panel (concurrency 4)", &ticket_html);
     println!();
+    println!(
+        "- page weight without images: queue {:.0} KB, ticket {:.0} KB, plus {:.0} KB of stylesheet and script (cached)",
+        queue_bytes as f64 / 1024.0,
+        ticket_bytes as f64 / 1024.0,
+        assets_bytes as f64 / 1024.0
+    );
     println!("- API create rate is {:.0}% of the raw insert rate", 100.0 * create.rate() / raw.rate().max(1e-9));
     println!(
         "- bulk seed: {} tickets + {} comments in {:.1} s ({seed_rate:.0} tickets/s)",

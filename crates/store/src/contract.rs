@@ -358,6 +358,10 @@ pub trait TicketStore: Send + Sync {
     async fn write(&self, batch: WriteBatch) -> Result<WriteResult>;
     async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>>;
     async fn list_tickets(&self, q: &TicketQuery) -> Result<Page<Ticket>>;
+    /// The totals of several listings at once (a workspace's views): those the queue counters
+    /// answer in one pass over the counters, any other by counting. Scopes, cursors and limits
+    /// are as in `list_tickets` (cursors and limits do not matter to a total).
+    async fn count_tickets(&self, queries: &[TicketQuery]) -> Result<Vec<i64>>;
     /// Children (through parent links) that are not solved or closed.
     async fn open_children(&self, id: TicketId) -> Result<usize>;
     /// Tickets above this one through parent links, nearest first.

@@ -769,6 +769,37 @@ impl SqlStore {
 }
 
 /// The sort expression, its direction and how a row's key is read back for the cursor.
+/// Slices of a listing sorted by update time that spans several status categories or groups.
+/// The queue indexes (`status_category, group_id, updated_at`, `assignee_id, status_category,
+/// updated_at`, `status_category, updated_at`) order one slice, not a union of them: over an
+/// `IN` list the database would read every matching row and sort them. One slice per
+/// (category, group) pair is read in index order, a page at most each, and merged.
+fn merge_slices(q: &TicketQuery) -> Option<Vec<TicketQuery>> {
+    const MAX_SLICES: usize = 24;
+    if !matches!(q.sort, TicketSort::UpdatedDesc | TicketSort::UpdatedAsc) || !q.status_ids.is_empty() {
+        return None;
+    }
+    let (cats, groups) = (&q.status_categories, &q.group_ids);
+    if (cats.len() <= 1 && groups.len() <= 1) || cats.len().max(1) * groups.len().max(1) > MAX_SLICES {
+        return None;
+    }
+    let cats: Vec<Vec<StatusCategory>> =
+        if cats.is_empty() { vec![vec![]] } else { cats.iter().map(|c| vec![*c]).collect() };
+    let groups: Vec<Vec<GroupId>> =
+        if groups.is_empty() { vec![vec![]] } else { groups.iter().map(|g| vec![*g]).collect() };
+    let mut out = Vec::with_capacity(cats.len() * groups.len());
+    for c in &cats {
+        for g in &groups {
+            let mut slice = q.clone();
+            slice.status_categories = c.clone();
+            slice.group_ids = g.clone();
+            slice.cursor = None;
+            out.push(slice);
+        }
+    }
+    Some(out)
+}
+
 fn sort_spec(sort: TicketSort) -> (&'static str, bool) {
     match sort {
         TicketSort::UpdatedDesc => ("t.updated_at", true),
@@ -1194,18 +1225,41 @@ impl TicketStore for SqlStore {
 
     async fn list_tickets(&self, q: &TicketQuery) -> Result<Page<Ticket>> {
         let (key, desc) = sort_spec(q.sort);
-        let mut qb = QueryBuilder::<Db>::new(format!("SELECT {TICKET_COLS} FROM {TICKET_FROM} WHERE 1 = 1"));
-        Self::push_ticket_filters(&mut qb, q);
-        if let Some(c) = &q.cursor {
-            qb.push(format!(" AND ({key}, t.id) {} (", if desc { "<" } else { ">" }))
-                .push_bind(c.key)
-                .push(", ")
-                .push_bind(c.id)
-                .push(")");
-        }
         let dir = if desc { "DESC" } else { "ASC" };
-        qb.push(format!(" ORDER BY {key} {dir}, t.id {dir} LIMIT ")).push_bind(q.limit + 1);
-        let rows: Vec<TicketRow> = qb.build_query_as().fetch_all(&self.read).await?;
+        let cursor = |qb: &mut QueryBuilder<Db>| {
+            if let Some(c) = &q.cursor {
+                qb.push(format!(" AND ({key}, t.id) {} (", if desc { "<" } else { ">" }))
+                    .push_bind(c.key)
+                    .push(", ")
+                    .push_bind(c.id)
+                    .push(")");
+            }
+        };
+        let rows: Vec<TicketRow> = if q.limit <= 0 {
+            // Only the total is wanted (a view's count).
+            vec![]
+        } else if let Some(slices) = merge_slices(q) {
+            // Each slice is read in index order up to a page, then the slices are merged.
+            let mut qb = QueryBuilder::<Db>::new("");
+            for (i, slice) in slices.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" UNION ALL ");
+                }
+                qb.push(format!("SELECT * FROM (SELECT {TICKET_COLS} FROM {TICKET_FROM} WHERE 1 = 1"));
+                Self::push_ticket_filters(&mut qb, slice);
+                cursor(&mut qb);
+                qb.push(format!(" ORDER BY {key} {dir}, t.id {dir} LIMIT ")).push_bind(q.limit + 1);
+                qb.push(format!(") s{i}"));
+            }
+            qb.push(format!(" ORDER BY updated_at {dir}, id {dir} LIMIT ")).push_bind(q.limit + 1);
+            qb.build_query_as().fetch_all(&self.read).await?
+        } else {
+            let mut qb = QueryBuilder::<Db>::new(format!("SELECT {TICKET_COLS} FROM {TICKET_FROM} WHERE 1 = 1"));
+            Self::push_ticket_filters(&mut qb, q);
+            cursor(&mut qb);
+            qb.push(format!(" ORDER BY {key} {dir}, t.id {dir} LIMIT ")).push_bind(q.limit + 1);
+            qb.build_query_as().fetch_all(&self.read).await?
+        };
         let mut items = rows.into_iter().map(Ticket::try_from).collect::<Result<Vec<_>>>()?;
         let next_cursor = if items.len() as i64 > q.limit {
             items.truncate(q.limit.max(0) as usize);
@@ -1228,6 +1282,34 @@ impl TicketStore for SqlStore {
             None
         };
         Ok(Page { items, next_cursor, total })
+    }
+
+    async fn count_tickets(&self, queries: &[TicketQuery]) -> Result<Vec<i64>> {
+        let counted: Vec<usize> = (0..queries.len()).filter(|i| countable(&queries[*i])).collect();
+        let mut out = vec![0; queries.len()];
+        if !counted.is_empty() {
+            // One scan of the counters, one conditional sum per query.
+            let mut qb = QueryBuilder::<Db>::new("SELECT ");
+            for (n, i) in counted.iter().enumerate() {
+                if n > 0 {
+                    qb.push(", ");
+                }
+                qb.push("CAST(COALESCE(SUM(CASE WHEN 1 = 1");
+                push_count_filters(&mut qb, &queries[*i]);
+                qb.push(" THEN c.n ELSE 0 END), 0) AS BIGINT)");
+            }
+            qb.push(" FROM ticket_counts c");
+            let row = qb.build().fetch_one(&self.read).await?;
+            for (n, i) in counted.iter().enumerate() {
+                out[*i] = sqlx::Row::try_get::<i64, _>(&row, n)?;
+            }
+        }
+        for (i, q) in queries.iter().enumerate().filter(|(i, _)| !counted.contains(i)) {
+            let mut cq = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM tickets t WHERE 1 = 1");
+            Self::push_ticket_filters(&mut cq, q);
+            out[i] = cq.build_query_scalar::<i64>().fetch_one(&self.read).await?;
+        }
+        Ok(out)
     }
 
     async fn open_children(&self, id: TicketId) -> Result<usize> {

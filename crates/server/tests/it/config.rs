@@ -202,4 +202,42 @@ async fn people_and_groups(t: TestApp) {
     assert_eq!(s, StatusCode::NO_CONTENT);
 }
 
-on_both!(fields_forms_and_categories, custom_statuses, people_and_groups);
+async fn desk_settings(t: TestApp) {
+    let (s, d) = t.get("/api/v1/settings", &t.admin).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((d["default_language"].as_str(), d["portal_signup"].as_bool()), (Some("zh-CN"), Some(true)));
+    assert_eq!(d["max_attachment_mb"], 1, "the test server's 64 KiB ceiling, rounded up");
+    let (_, agent) = t.user("agent", "a@desk.example", json!({})).await;
+    let (s, _) = t.patch("/api/v1/settings", &agent, json!({"company_name": "x"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for (bad, field) in [
+        (json!({"default_time_zone": "Mars/Base"}), "default_time_zone"),
+        (json!({"max_attachment_mb": 2}), "max_attachment_mb"),
+        (json!({"company_name": " "}), "company_name"),
+    ] {
+        let (s, e) = t.patch("/api/v1/settings", &t.admin, bad).await;
+        assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)), "{e}");
+    }
+    let (s, d) = t
+        .patch(
+            "/api/v1/settings",
+            &t.admin,
+            json!({"company_name": "蓝海客服", "default_language": "en", "default_time_zone": "Europe/Berlin", "portal_signup": false}),
+        )
+        .await;
+    assert_eq!((s, d["company_name"].as_str()), (StatusCode::OK, Some("蓝海客服")));
+    // New users take the new defaults; a stored change survives the cache.
+    let (_, u) = t.post("/api/v1/users", &t.admin, json!({"email": "new@example.com"})).await;
+    assert_eq!((u["language"].as_str(), u["time_zone"].as_str()), (Some("en"), Some("Europe/Berlin")));
+    let fresh = gongdan_core::App::new(
+        t.app.store.clone(),
+        t.clock.clone(),
+        gongdan_core::Settings::new(t.app.settings.data_dir.clone()),
+    );
+    assert_eq!(fresh.config().await.unwrap().desk.company_name, "蓝海客服");
+    // Sign-up is off: the portal's sign-up page is gone.
+    let r = reqwest::get(format!("{}/portal/signup", t.base)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+on_both!(fields_forms_and_categories, custom_statuses, people_and_groups, desk_settings);

@@ -368,7 +368,97 @@ async fn opposite_moves_do_not_deadlock(t: TestApp) {
     assert_eq!(fast, store.list_tickets(&q).await.unwrap().total);
 }
 
+/// A listing over several categories and groups is merged from per-slice index reads; it must
+/// page exactly like one sorted list, ties and cursors included, with the same total.
+async fn merged_slices_page_like_one_list(t: TestApp) {
+    let (user, _, at) = setup(&t).await;
+    let store = &t.app.store;
+    let cfg = t.app.config().await.unwrap();
+    let status = |k: &str| StatusRef::from(cfg.statuses.iter().find(|s| s.key == k).unwrap());
+    let (g1, g2, g3) = (t.group("g1", 1).await, t.group("g2", 1).await, t.group("g3", 1).await);
+    let mut tickets = Vec::new();
+    for i in 0..60i64 {
+        let mut tk = ticket(user, status(["new", "open", "pending", "solved"][(i % 4) as usize]), at);
+        tk.group_id = [Some(g1), Some(g2), Some(g3), None][(i % 3) as usize];
+        // Many equal update times, so the id decides.
+        tk.updated_at = Timestamp::from_second(1_800_000_000 + i / 7).unwrap();
+        tickets.push(tk);
+    }
+    store.bulk_import(&tickets, &vec![vec![]; tickets.len()], Via::Api).await.unwrap();
+    let all = {
+        let mut q = TicketQuery::new(TicketScope::All);
+        q.limit = 100;
+        store.list_tickets(&q).await.unwrap().items
+    };
+    for (cats, groups, sort) in [
+        (vec![StatusCategory::New, StatusCategory::Open], vec![], TicketSort::UpdatedDesc),
+        (
+            vec![StatusCategory::New, StatusCategory::Open, StatusCategory::Pending],
+            vec![g1, g2],
+            TicketSort::UpdatedDesc,
+        ),
+        (vec![StatusCategory::Open], vec![g1, g3], TicketSort::UpdatedAsc),
+    ] {
+        let mut expected: Vec<&Ticket> = all
+            .iter()
+            .filter(|t| {
+                cats.contains(&t.status.category)
+                    && (groups.is_empty() || t.group_id.is_some_and(|g| groups.contains(&g)))
+            })
+            .collect();
+        expected.sort_by_key(|t| (t.updated_at, t.id));
+        if sort == TicketSort::UpdatedDesc {
+            expected.reverse();
+        }
+        let mut q = TicketQuery::new(TicketScope::All);
+        q.status_categories = cats.clone();
+        q.group_ids = groups.clone();
+        q.sort = sort;
+        q.limit = 4;
+        let mut seen = Vec::new();
+        loop {
+            let page = store.list_tickets(&q).await.unwrap();
+            assert_eq!(page.total, Some(expected.len() as i64));
+            seen.extend(page.items.iter().map(|t| t.id));
+            match page.next_cursor {
+                Some(c) => q.cursor = Some(c),
+                None => break,
+            }
+        }
+        let want: Vec<TicketId> = expected.iter().map(|t| t.id).collect();
+        assert_eq!(seen, want, "{cats:?} {groups:?} {sort:?}");
+    }
+    // A count alone reads no rows.
+    let mut q = TicketQuery::new(TicketScope::All);
+    q.status_categories = vec![StatusCategory::New, StatusCategory::Open];
+    q.limit = 0;
+    let page = store.list_tickets(&q).await.unwrap();
+    assert!(page.items.is_empty() && page.next_cursor.is_none());
+    assert_eq!(page.total, Some(30));
+    // Several totals at once equal each listing's own, counters or not.
+    let mut queries = vec![q.clone()];
+    for (cats, groups, tag) in [
+        (vec![StatusCategory::Open], vec![g1], None),
+        (vec![StatusCategory::New, StatusCategory::Pending], vec![g2, g3], None),
+        (vec![], vec![], Some("a")),
+        (vec![StatusCategory::Solved], vec![], Some("none")),
+    ] {
+        let mut x = TicketQuery::new(TicketScope::Groups { groups: vec![g1], assignee: user });
+        x.status_categories = cats;
+        x.group_ids = groups;
+        x.tag = tag.map(str::to_owned);
+        queries.push(x);
+    }
+    let totals = store.count_tickets(&queries).await.unwrap();
+    for (q, total) in queries.iter().zip(&totals) {
+        assert_eq!(store.list_tickets(q).await.unwrap().total, Some(*total), "{q:?}");
+    }
+    assert_eq!(totals[0], 30);
+    assert!(totals[1] > 0 && totals[2] == 0, "the scope applies to counter totals: {totals:?}");
+}
+
 on_both!(
+    merged_slices_page_like_one_list,
     opposite_moves_do_not_deadlock,
     queue_totals_match_a_real_count,
     concurrent_batches_stay_isolated,

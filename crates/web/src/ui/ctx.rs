@@ -160,7 +160,7 @@ impl Ctx {
 /// The signed-in user behind the session cookie, if any.
 pub struct SessionUser {
     pub principal: Principal,
-    pub user: User,
+    pub user: std::sync::Arc<User>,
     pub secret: String,
 }
 
@@ -222,8 +222,7 @@ impl FromRequestParts<App> for Viewer {
         let cfg = app.config().await?;
         let mut session = None;
         if let Some(secret) = cookie(parts, SESSION_COOKIE)
-            && let Ok(principal) = app.authenticate_session(&secret).await
-            && let Ok(user) = app.get_user(&principal, principal.user_id).await
+            && let Ok((principal, user)) = app.session_user(&secret).await
         {
             session = Some(SessionUser { principal, user, secret });
         }

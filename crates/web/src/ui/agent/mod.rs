@@ -20,7 +20,7 @@ use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
 use gongdan_domain::ticket::{Channel, Priority, StatusCategory, Ticket};
-use gongdan_store::{TicketQuery, TicketSort, UserLabel, UserQuery};
+use gongdan_store::{TicketQuery, TicketSort, UserLabel};
 
 use super::ctx::{Ctx, Viewer};
 use super::form::UiForm;
@@ -71,21 +71,16 @@ pub struct ViewCount {
     pub current: bool,
 }
 
-/// Every view with its count, for the left-hand menu.
+/// Every view with its count, for the left-hand menu: one pass over the queue counters.
 pub async fn view_counts(app: &App, p: &Principal, ctx: &Ctx, current: &str) -> UiResult<Vec<ViewCount>> {
-    let mut out = Vec::with_capacity(VIEWS.len());
-    for id in VIEWS {
-        let Some(mut q) = view_query(id, p) else { continue };
-        q.limit = 1;
-        let page = app.list_tickets(p, q).await?;
-        out.push(ViewCount {
-            id,
-            label: ctx.t(&format!("view-{id}")),
-            count: page.total.unwrap_or(0),
-            current: id == current,
-        });
-    }
-    Ok(out)
+    let ids: Vec<&'static str> = VIEWS.iter().copied().filter(|id| view_query(id, p).is_some()).collect();
+    let queries = ids.iter().filter_map(|id| view_query(id, p)).collect();
+    let counts = app.count_tickets(p, queries).await?;
+    Ok(ids
+        .into_iter()
+        .zip(counts)
+        .map(|(id, count)| ViewCount { id, label: ctx.t(&format!("view-{id}")), count, current: id == current })
+        .collect())
 }
 
 /// A row of the ticket list.
@@ -195,10 +190,9 @@ struct ListFragment {
     sorts: Vec<SortLink>,
 }
 
-/// Agents and groups for pickers, each as options.
-pub async fn agent_options(app: &App, p: &Principal) -> UiResult<Vec<Opt>> {
-    let agents = app.list_users(p, UserQuery { staff: true, limit: 500, ..Default::default() }).await?;
-    Ok(agents.into_iter().filter(|u| u.active).map(|u| Opt::new(u.id.0.to_string(), u.name)).collect())
+/// Active staff as options of an assignee picker.
+pub fn agent_options(ctx: &Ctx) -> Vec<Opt> {
+    ctx.cfg.agents.iter().filter(|a| a.active).map(|a| Opt::new(a.id.0.to_string(), a.name.clone())).collect()
 }
 
 pub fn group_options(ctx: &Ctx) -> Vec<Opt> {
@@ -299,7 +293,7 @@ async fn list_page(
     if headers.contains_key("x-fragment") {
         return render(&ListFragment { ctx, views, rows, total, next, first, sorts });
     }
-    let agents = agent_options(&app, p).await?;
+    let agents = agent_options(&ctx);
     let mut assignees = vec![Opt::new("none", ctx.t("assignee-none"))];
     assignees.extend(agents.iter().cloned());
     let val = |o: &Option<String>| o.clone().unwrap_or_default();

@@ -72,7 +72,6 @@ fn fields(ctx: &Ctx, agents: Vec<Opt>, category: Option<i64>) -> (Vec<FieldView>
 
 async fn new_page(State(app): State<App>, v: Viewer, Query(q): Query<NewQuery>) -> UiResult {
     let s = v.staff()?;
-    let agents = agent_options(&app, &s.principal).await?;
     let (requester_id, requester_label) = match q.requester_id {
         Some(id) => match app.get_user(&s.principal, UserId(id)).await {
             Ok(u) => (id.to_string(), format!("{} <{}>", u.name, u.email.unwrap_or_default())),
@@ -81,7 +80,7 @@ async fn new_page(State(app): State<App>, v: Viewer, Query(q): Query<NewQuery>) 
         None => (String::new(), String::new()),
     };
     let ctx = v.ctx;
-    let (requester, main) = fields(&ctx, agents, None);
+    let (requester, main) = fields(&ctx, agent_options(&ctx), None);
     let page = NewPage {
         requester,
         requester_id,
@@ -106,9 +105,8 @@ async fn create(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
             Err(e) => errors = e,
         }
     }
-    let agents = agent_options(&app, &s.principal).await?;
     let ctx = v.ctx;
-    let (requester, main) = fields(&ctx, agents, category);
+    let (requester, main) = fields(&ctx, agent_options(&ctx), category);
     let custom = ticket_fields(&ctx, category, &Default::default(), false);
     let page = NewPage {
         requester: with_errors(refill(requester, &form), &ctx, &errors),

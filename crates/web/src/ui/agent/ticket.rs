@@ -338,11 +338,10 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
         Some(o) => app.get_organization(p, o).await.map(|o| o.name).unwrap_or_default(),
         None => String::new(),
     };
-    let agents = agent_options(app, p).await?;
     let session_user_id = s.user.id;
     let ctx = v.ctx;
     let viewers = app.live.viewers(t.id).into_iter().filter(|x| x.user_id != session_user_id).map(|x| x.name).collect();
-    let mut panel = panel_fields(&ctx, &t, agents);
+    let mut panel = panel_fields(&ctx, &t, agent_options(&ctx));
     let mut custom = ticket_fields(&ctx, t.category_id.map(|c| c.0), &t.custom_fields, true);
     if let Some(form) = &draft.panel {
         panel = refill(panel, form);
