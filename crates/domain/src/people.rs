@@ -67,6 +67,21 @@ pub struct Organization {
     pub updated_at: Timestamp,
 }
 
+impl Organization {
+    /// A new organisation before its fields are filled in (id 0 until stored).
+    pub fn blank(now: Timestamp) -> Self {
+        Organization {
+            id: OrganizationId(0),
+            name: String::new(),
+            domains: vec![],
+            shared_tickets: false,
+            custom_fields: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 /// A department (技能组) at a support tier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -142,16 +142,7 @@ fn apply_org(o: &mut Organization, input: OrgIn) {
 
 #[utoipa::path(post, path = "/api/v1/organizations", tag = "people", request_body = OrgIn, responses((status = 201, body = Organization)))]
 async fn create_org(State(app): State<App>, Auth(p): Auth, body: ApiJson<OrgIn>) -> ApiResult<impl IntoResponse> {
-    let now = app.now();
-    let mut o = Organization {
-        id: OrganizationId(0),
-        name: String::new(),
-        domains: vec![],
-        shared_tickets: false,
-        custom_fields: Default::default(),
-        created_at: now,
-        updated_at: now,
-    };
+    let mut o = Organization::blank(app.now());
     apply_org(&mut o, body.value);
     Ok((StatusCode::CREATED, Json(app.save_organization(&p, o).await?)))
 }

@@ -17,7 +17,7 @@ use super::super::ctx::{Ctx, Viewer};
 use super::super::form::{FormErrors, UiForm};
 use super::super::view::{FieldView, Opt, category_options};
 use super::super::{UiError, UiResult, redirect_flash, render};
-use super::{AdminRow, FormPage, ListPage, ListQuery, allowed, apply_errors, failed, nav, paged, yes_no};
+use super::{AdminRow, FormPage, ListQuery, allowed, apply_errors, failed, list_view, nav, paged, yes_no};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -115,20 +115,8 @@ fn list_page(
     rows: Vec<AdminRow>,
     q: ListQuery,
 ) -> UiResult {
-    let base = format!("/admin/{section}");
-    let (rows, next, first) = paged(rows, &q, &base);
-    let page = ListPage {
-        nav: nav(&ctx, section),
-        title: ctx.t(title),
-        q: q.q.unwrap_or_default(),
-        new_href: format!("{base}/new"),
-        columns,
-        rows,
-        next,
-        first,
-        ctx,
-    };
-    render(&page)
+    let (rows, next, first) = paged(rows, &q, &format!("/admin/{section}"));
+    list_view(ctx, section, title, q, columns, rows, next, first)
 }
 
 // ---- groups ----

@@ -131,6 +131,32 @@ fn paged(rows: Vec<AdminRow>, q: &ListQuery, base: &str) -> (Vec<AdminRow>, Opti
     (matching.into_iter().skip(page * PAGE).take(PAGE).collect(), next, first)
 }
 
+/// A section's list page.
+#[allow(clippy::too_many_arguments)] // the page's parts, each different
+fn list_view(
+    ctx: Ctx,
+    section: &str,
+    title: &str,
+    q: ListQuery,
+    columns: Vec<String>,
+    rows: Vec<AdminRow>,
+    next: Option<String>,
+    first: Option<String>,
+) -> UiResult {
+    let page = ListPage {
+        nav: nav(&ctx, section),
+        title: ctx.t(title),
+        q: q.q.unwrap_or_default(),
+        new_href: format!("/admin/{section}/new"),
+        columns,
+        rows,
+        next,
+        first,
+        ctx,
+    };
+    render(&page)
+}
+
 /// Renders a form again after a failed save, with the errors and a 422.
 fn failed(page: FormPage) -> UiResult {
     let mut res = render(&page)?;

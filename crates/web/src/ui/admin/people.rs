@@ -17,7 +17,7 @@ use super::super::ctx::{Ctx, Viewer};
 use super::super::form::{FormErrors, UiForm};
 use super::super::view::{FieldView, Opt, urlencode};
 use super::super::{UiError, UiResult, redirect_flash, render};
-use super::{AdminRow, FormPage, ListPage, ListQuery, allowed, apply_errors, failed, nav, yes_no};
+use super::{AdminRow, FormPage, ListQuery, allowed, apply_errors, failed, list_view, nav, yes_no};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -98,18 +98,8 @@ async fn list_users(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery
     } else {
         vec![ctx.t("field-name"), ctx.t("field-email"), ctx.t("field-vip"), ctx.t("field-active")]
     };
-    let page = ListPage {
-        nav: nav(&ctx, section(agents)),
-        title: ctx.t(if agents { "admin-agents" } else { "admin-customers" }),
-        q: q.q.unwrap_or_default(),
-        new_href: format!("{base}/new"),
-        columns,
-        rows,
-        next,
-        first,
-        ctx,
-    };
-    render(&page)
+    let title = if agents { "admin-agents" } else { "admin-customers" };
+    list_view(ctx, section(agents), title, q, columns, rows, next, first)
 }
 
 fn languages(ctx: &Ctx) -> Vec<Opt> {
@@ -396,18 +386,8 @@ async fn list_orgs(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery>
             depth: 0,
         })
         .collect();
-    let page = ListPage {
-        nav: nav(&ctx, "organizations"),
-        title: ctx.t("admin-organizations"),
-        q: q.q.unwrap_or_default(),
-        new_href: "/admin/organizations/new".into(),
-        columns: vec![ctx.t("field-name"), ctx.t("field-domains"), ctx.t("field-shared-tickets")],
-        rows,
-        next,
-        first,
-        ctx,
-    };
-    render(&page)
+    let columns = vec![ctx.t("field-name"), ctx.t("field-domains"), ctx.t("field-shared-tickets")];
+    list_view(ctx, "organizations", "admin-organizations", q, columns, rows, next, first)
 }
 
 fn org_fields(ctx: &Ctx, o: Option<&Organization>) -> Vec<FieldView> {
@@ -464,15 +444,7 @@ async fn save_org(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiFo
     let now = app.now();
     let mut o = match id {
         Some(id) => app.get_organization(&s.principal, OrganizationId(id)).await?,
-        None => Organization {
-            id: OrganizationId(0),
-            name: String::new(),
-            domains: vec![],
-            shared_tickets: false,
-            custom_fields: Default::default(),
-            created_at: now,
-            updated_at: now,
-        },
+        None => Organization::blank(now),
     };
     o.name = form.get("name").unwrap_or_default().to_owned();
     o.domains = form
