@@ -38,6 +38,8 @@ pub(crate) struct AuthState {
     principals: Mutex<HashMap<String, CachedPrincipal>>,
     /// Profiles of signed-in users, for pages.
     users: Mutex<HashMap<UserId, (std::sync::Arc<User>, Instant)>>,
+    /// Who a ticket is for (organisation, role, active), for creates that name a requester.
+    briefs: Mutex<HashMap<UserId, (gongdan_store::UserBrief, Instant)>>,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -128,7 +130,32 @@ impl App {
         if let Ok(mut map) = self.auth.users.lock() {
             map.clear();
         }
+        if let Ok(mut map) = self.auth.briefs.lock() {
+            map.clear();
+        }
         self.config_changed();
+    }
+
+    /// A user's brief, cached a few seconds: a desk's busy customers raise ticket after ticket.
+    /// Changes on this node clear it at once; other nodes see them within `PRINCIPAL_TTL`.
+    pub(crate) async fn user_brief(&self, id: UserId) -> Result<Option<gongdan_store::UserBrief>> {
+        let cached = self
+            .auth
+            .briefs
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&id).filter(|(_, at)| at.elapsed() < PRINCIPAL_TTL).map(|(b, _)| *b));
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let brief = self.store.user_brief(id).await?;
+        if let (Some(b), Ok(mut map)) = (brief, self.auth.briefs.lock()) {
+            if map.len() > 100_000 {
+                map.retain(|_, (_, at)| at.elapsed() < PRINCIPAL_TTL);
+            }
+            map.insert(id, (b, Instant::now()));
+        }
+        Ok(brief)
     }
 
     /// The signed-in user behind a session: its principal and profile, both cached a few

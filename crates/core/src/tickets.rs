@@ -295,9 +295,11 @@ impl App {
 
         // Who the ticket is for: its id and organisation are all a ticket needs (one indexed read).
         let requester: UserBrief = match (&input.requester, staff) {
-            (None, _) => self.store.user_brief(actor.user_id).await?.ok_or(CoreError::Unauthenticated)?,
+            // The caller: what the ticket needs is in its (signed-in, hence active) principal.
+            (None, _) => {
+                UserBrief { id: actor.user_id, role: actor.role, organization_id: actor.organization_id, active: true }
+            }
             (Some(RequesterInput { id: Some(id), .. }), true) => self
-                .store
                 .user_brief(*id)
                 .await?
                 .ok_or_else(|| DomainError::invalid("requester.id", "not_found", "no such user"))?,

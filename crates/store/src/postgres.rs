@@ -99,10 +99,26 @@ async fn plain_create_now(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Resul
     Ok(crate::WriteResult { tickets: vec![ticket], comments: vec![comment], links: vec![] })
 }
 
+/// Ids for rows inserted with explicit ids, from the table's identity sequence: unique across
+/// transactions and nodes without any lock.
+async fn next_ids(conn: &mut Conn, table: &str, n: usize) -> Result<Vec<i64>, StoreError> {
+    if n == 0 {
+        return Ok(vec![]);
+    }
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
+    )))
+    .bind(n as i64)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 impl PgStore {
     pub async fn open(url: &str, opts: &ConnectOptions) -> Result<Self, StoreError> {
         let conn = PgConnectOptions::from_str(url).map_err(|e| StoreError::Config(e.to_string()))?;
         let pool = PgPoolOptions::new().max_connections(opts.max_connections.max(2)).connect_with(conn).await?;
-        Ok(PgStore::new(pool.clone(), pool, false))
+        // Plain creates share statements and commits in this node's group writer; everything
+        // else runs concurrently in transactions of its own.
+        Ok(PgStore::new(pool.clone(), pool, Some(sql::Grouped::PlainCreates)))
     }
 }

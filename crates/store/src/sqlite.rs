@@ -40,6 +40,19 @@ async fn plain_create(_: &sqlx::Pool<Db>, _: &crate::WriteBatch) -> Option<Resul
     None
 }
 
+/// Ids for rows inserted with explicit ids: the group writer holds SQLite's write lock, so the
+/// ids after the largest ever handed out are free.
+async fn next_ids(conn: &mut Conn, table: &str, n: usize) -> Result<Vec<i64>, StoreError> {
+    let first: i64 = if table == "tickets" {
+        sqlx::query_scalar(NEXT_TICKET_ID).fetch_one(&mut *conn).await?
+    } else {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")))
+            .fetch_one(&mut *conn)
+            .await?
+    };
+    Ok((first..first + n as i64).collect())
+}
+
 impl SqliteStore {
     pub async fn open(url: &str, opts: &ConnectOptions) -> Result<Self, StoreError> {
         let base = SqliteConnectOptions::from_str(url)
@@ -54,6 +67,6 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         let write = SqlitePoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
         let read = SqlitePoolOptions::new().max_connections(opts.max_connections.max(1)).connect_with(base).await?;
-        Ok(SqliteStore::new(write, read, true))
+        Ok(SqliteStore::new(write, read, Some(sql::Grouped::All)))
     }
 }
