@@ -121,8 +121,7 @@ impl App {
         }
     }
 
-    /// Drops cached credentials and profiles (and the staff list in the configuration
-    /// snapshot), after a change to who a user is or may do.
+    /// Drops cached credentials, profiles and briefs, after a change to who a user is or may do.
     pub(crate) fn forget_principals(&self) {
         if let Ok(mut map) = self.auth.principals.lock() {
             map.clear();
@@ -133,7 +132,6 @@ impl App {
         if let Ok(mut map) = self.auth.briefs.lock() {
             map.clear();
         }
-        self.config_changed();
     }
 
     /// A user's brief, cached a few seconds: a desk's busy customers raise ticket after ticket.
@@ -221,7 +219,7 @@ impl App {
         Ok(p)
     }
 
-    fn check_rate(&self, keys: &[String]) -> Result<()> {
+    pub(crate) fn check_rate(&self, keys: &[String]) -> Result<()> {
         let map = self.auth.failures.lock().map_err(|_| CoreError::Internal("rate limiter poisoned".into()))?;
         for k in keys {
             if let Some((n, since)) = map.get(k)
@@ -236,7 +234,8 @@ impl App {
         Ok(())
     }
 
-    fn record_failure(&self, keys: &[String]) {
+    /// Counts an attempt against each key (failed sign-ins; every sign-up).
+    pub(crate) fn record_failure(&self, keys: &[String]) {
         if let Ok(mut map) = self.auth.failures.lock() {
             if map.len() > 100_000 {
                 map.retain(|_, (_, since)| since.elapsed() < LOGIN_WINDOW);

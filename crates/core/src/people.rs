@@ -305,6 +305,7 @@ impl App {
 
     pub async fn update_user(&self, actor: &Principal, id: UserId, input: UserInput) -> Result<User> {
         let mut u = self.get_user(actor, id).await?;
+        let u_was_staff = u.role.is_staff();
         let is_self = actor.user_id == id;
         // What identifies a person or decides their access is for supervisors and admins (and
         // agents only for customers' everyday details); one's own profile covers the rest.
@@ -345,6 +346,10 @@ impl App {
             self.store.set_password_hash(id, &crate::auth::hash_password(&p).await?).await?;
         }
         self.forget_principals();
+        if saved.role.is_staff() || u_was_staff {
+            // Names, groups and roles in the pickers.
+            self.config_changed();
+        }
         Ok(saved)
     }
 
@@ -358,10 +363,17 @@ impl App {
     /// A customer opens their own portal account (when the desk allows it) and is signed in.
     /// An address the desk already knows cannot be claimed this way: without proof of the
     /// mailbox that would hand over someone else's requests.
-    pub async fn signup(&self, input: SignupInput) -> Result<(String, User)> {
+    ///
+    /// Until the mail channel can prove the address, a self-made account does not join the
+    /// organisation its email domain belongs to (that would open the organisation's shared
+    /// requests to anyone who types an address there), and sign-ups are limited per client.
+    pub async fn signup(&self, input: SignupInput, client: &str) -> Result<(String, User)> {
         if !self.config().await?.desk.portal_signup {
             return Err(CoreError::forbidden("this desk does not take sign-ups; ask it for an account"));
         }
+        let key = [format!("signup:{client}")];
+        self.check_rate(&key)?;
+        self.record_failure(&key);
         let email = people::normalize_email(&input.email, "email")?;
         crate::auth::validate_password(&input.password)?;
         if self.store.find_user_by_identity(IdentityKind::Email, &email).await?.is_some() {
@@ -374,6 +386,7 @@ impl App {
                     role: Some(Role::Customer),
                     name: Some(input.name),
                     email: Some(email),
+                    organization_id: Some(None),
                     language: input.language,
                     time_zone: input.time_zone,
                     password: Some(input.password),

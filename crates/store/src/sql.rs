@@ -792,7 +792,13 @@ fn merge_slices(q: &TicketQuery) -> Option<Vec<TicketQuery>> {
     if !matches!(q.sort, TicketSort::UpdatedDesc | TicketSort::UpdatedAsc) || !q.status_ids.is_empty() {
         return None;
     }
-    let (cats, groups) = (&q.status_categories, &q.group_ids);
+    // A value named twice must not make two slices (every row would come twice).
+    let mut cats = q.status_categories.clone();
+    cats.sort();
+    cats.dedup();
+    let mut groups = q.group_ids.clone();
+    groups.sort();
+    groups.dedup();
     if (cats.len() <= 1 && groups.len() <= 1) || cats.len().max(1) * groups.len().max(1) > MAX_SLICES {
         return None;
     }
@@ -1316,17 +1322,16 @@ impl TicketStore for SqlStore {
         let counted: Vec<usize> = (0..queries.len()).filter(|i| countable(&queries[*i])).collect();
         let mut out = vec![0; queries.len()];
         if !counted.is_empty() {
-            // One scan of the counters, one conditional sum per query.
+            // One round trip, one indexed sum per query (as a listing's own total).
             let mut qb = QueryBuilder::<Db>::new("SELECT ");
             for (n, i) in counted.iter().enumerate() {
                 if n > 0 {
                     qb.push(", ");
                 }
-                qb.push("CAST(COALESCE(SUM(CASE WHEN 1 = 1");
+                qb.push("(SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM ticket_counts c WHERE 1 = 1");
                 push_count_filters(&mut qb, &queries[*i]);
-                qb.push(" THEN c.n ELSE 0 END), 0) AS BIGINT)");
+                qb.push(")");
             }
-            qb.push(" FROM ticket_counts c");
             let row = qb.build().fetch_one(&self.read).await?;
             for (n, i) in counted.iter().enumerate() {
                 out[*i] = sqlx::Row::try_get::<i64, _>(&row, n)?;

@@ -124,16 +124,21 @@ impl Chrome {
         self.click(&format!("{select_css} option[value='{value}']")).await;
     }
 
-    /// Waits until an element's text contains `text` (it may be replaced meanwhile).
-    async fn wait_text(&self, css: &str, text: &str) -> String {
+    /// Waits until an element's text contains `text`. The element may be replaced meanwhile
+    /// (a live swap, or the next page loading): a stale one is looked up again.
+    async fn wait_text(&self, css: &str, text: &str) {
         let needle = text.to_owned();
-        match self.d().query(By::Css(css)).with_text(move |s: &str| s.contains(&needle)).first().await {
-            Ok(e) => e.text().await.unwrap_or_default(),
-            Err(e) => {
-                let url = self.d().current_url().await.map(|u| u.to_string()).unwrap_or_default();
-                let body = self.js("return document.body.innerText").await;
-                panic!("{css} never said {text:?} ({e}); at {url}: {body}")
-            }
+        let found = self
+            .d()
+            .query(By::Css(css))
+            .ignore_errors(true)
+            .with_text(move |s: &str| s.contains(&needle))
+            .first()
+            .await;
+        if let Err(e) = found {
+            let url = self.d().current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let body = self.js("return document.body.innerText").await;
+            panic!("{css} never said {text:?} ({e}); at {url}: {body}")
         }
     }
 

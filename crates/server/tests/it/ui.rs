@@ -780,7 +780,176 @@ async fn languages_signup_and_page_weight(t: TestApp) {
     }
 }
 
+/// What a careless or hostile browser can do: stale cookies, unverified sign-ups, big bodies,
+/// odd parameters; and edits that must not lose values the pickers no longer offer.
+async fn hardening(t: TestApp) {
+    let d = desk(&t).await;
+    // A session cookie that signs nobody in does not lock the browser out of signing in.
+    let w = Web::new(&t);
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/login", t.base))
+        .header("cookie", "gongdan_session=gone-for-good")
+        .send()
+        .await
+        .unwrap();
+    let cookies: Vec<String> =
+        r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    assert!(cookies.iter().any(|c| c.starts_with("gongdan_session=;") && c.contains("Max-Age=0")), "{cookies:?}");
+    assert!(cookies.iter().any(|c| c.starts_with("gongdan_csrf=")), "a fresh pre-session token");
+    let html = r.text().await.unwrap();
+    let token = html.split("name=\"csrf-token\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let csrf = cookies.iter().find(|c| c.starts_with("gongdan_csrf=")).unwrap().split(';').next().unwrap().to_owned();
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/login", t.base))
+        .header("cookie", format!("gongdan_session=gone-for-good; {csrf}"))
+        .form(&[("_csrf", token.as_str()), ("email", "agent@desk.example"), ("password", "agent-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "signed in despite the stale cookie");
+
+    // A self-made account does not join the organisation its domain belongs to.
+    let (_, org) = t
+        .post(
+            "/api/v1/organizations",
+            &t.admin,
+            json!({"name": "Acme", "domains": ["acme.example"], "shared_tickets": true}),
+        )
+        .await;
+    t.post("/api/v1/users", &t.admin, json!({"email": "boss@acme.example", "name": "Boss"})).await;
+    let boss_ticket =
+        t.ticket(&t.admin, json!({"subject": "Acme 机密", "requester": {"email": "boss@acme.example"}})).await;
+    w.get("/portal/signup").await;
+    let p = w
+        .post("/portal/signup", &[("name", "Mallory"), ("email", "mallory@acme.example"), ("password", "long-enough")])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let (_, users) = t.get("/api/v1/users?q=mallory", &t.admin).await;
+    assert!(users["items"][0]["organization_id"].is_null(), "{users}");
+    assert!(!w.get("/portal?scope=org").await.html.contains("Acme 机密"));
+    assert_eq!(w.get(&format!("/portal/requests/{}", boss_ticket["id"])).await.status, StatusCode::NOT_FOUND);
+    let _ = org;
+    // Sign-ups are limited per client address.
+    let mut last = StatusCode::OK;
+    for i in 0..12 {
+        let x = Web::new(&t);
+        x.get("/portal/signup").await;
+        let email = format!("spam{i}@example.com");
+        last = x.post("/portal/signup", &[("name", "x"), ("email", &email), ("password", "long-enough")]).await.status;
+    }
+    assert_eq!(last, StatusCode::UNPROCESSABLE_ENTITY, "the eleventh sign-up from one address waits");
+
+    // Big or multipart bodies are not read for signed-out forms: refused (or the connection is
+    // closed while the client still sends).
+    let anon = Web::new(&t);
+    anon.get("/login").await;
+    let jar = format!("gongdan_csrf={}", anon.cookie("gongdan_csrf").unwrap());
+    let big_multipart = reqwest::multipart::Form::new()
+        .text("_csrf", anon.csrf())
+        .part("files", reqwest::multipart::Part::bytes(vec![0u8; 2 * 1024 * 1024]).file_name("big.bin"));
+    let r = reqwest::Client::new()
+        .post(format!("{}/login", t.base))
+        .header("cookie", &jar)
+        .multipart(big_multipart)
+        .send()
+        .await;
+    assert!(r.as_ref().map_or(true, |r| r.status() == StatusCode::FORBIDDEN), "{:?}", r.map(|r| r.status()));
+    let r = reqwest::Client::new()
+        .post(format!("{}/login", t.base))
+        .header("cookie", &jar)
+        .form(&[("_csrf", anon.csrf()), ("email", "x".repeat(2 * 1024 * 1024))])
+        .send()
+        .await;
+    let status = r.as_ref().map(|r| r.status());
+    assert!(status.as_ref().map_or(true, |s| *s == StatusCode::PAYLOAD_TOO_LARGE), "{status:?}");
+
+    // A ticket whose assignee, group and status are no longer offered keeps them when only the
+    // priority changes.
+    let agent = Web::new(&t);
+    agent.login("agent@desk.example", "agent-password").await;
+    let (retired, _) = t.user("agent", "retired@desk.example", json!({"group_ids": [d.group]})).await;
+    let (_, waiting) = t
+        .post(
+            "/api/v1/statuses",
+            &t.admin,
+            json!({"key": "waiting_vendor", "category": "on_hold", "label_en": "Waiting for vendor"}),
+        )
+        .await;
+    let ticket = t
+        .ticket(
+            &t.admin,
+            json!({"subject": "留着", "requester": {"id": d.customer.0}, "group_id": d.group, "assignee_id": retired.0, "status": "waiting_vendor"}),
+        )
+        .await;
+    let id = ticket["id"].as_i64().unwrap();
+    t.delete(&format!("/api/v1/users/{}", retired.0), &t.admin).await;
+    t.patch(&format!("/api/v1/statuses/{}", waiting["id"]), &t.admin, json!({"active": false})).await;
+    t.patch(&format!("/api/v1/groups/{}", d.group), &t.admin, json!({"active": false})).await;
+    let page = agent.get(&format!("/agent/tickets/{id}")).await;
+    let selected = |name: &str| {
+        let select =
+            page.html.split(&format!("name=\"{name}\"")).nth(1).unwrap().split("</select>").next().unwrap().to_owned();
+        select
+            .split("<option")
+            .find(|o| o.contains(" selected"))
+            .map(|o| o.split('"').nth(1).unwrap_or_default().to_owned())
+    };
+    assert_eq!(selected("assignee_id").as_deref(), Some(retired.0.to_string().as_str()));
+    assert_eq!(selected("status").as_deref(), Some("waiting_vendor"));
+    assert_eq!(selected("group_id").as_deref(), Some(d.group.to_string().as_str()));
+    let group = d.group.to_string();
+    let assignee = retired.0.to_string();
+    let p = agent
+        .post(
+            &format!("/agent/tickets/{id}/update"),
+            &[
+                ("version", "1"),
+                ("status", "waiting_vendor"),
+                ("priority", "urgent"),
+                ("type", "question"),
+                ("group_id", &group),
+                ("assignee_id", &assignee),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", text_of(&p.html));
+    let (_, now) = t.get(&format!("/api/v1/tickets/{id}"), &t.admin).await;
+    assert_eq!(
+        (now["priority"].as_str(), now["assignee_id"].as_i64(), now["status"].as_str(), now["group_id"].as_i64()),
+        (Some("urgent"), Some(retired.0), Some("waiting_vendor"), Some(d.group))
+    );
+
+    // Odd parameters are a clear answer, never a duplicate row or a crash.
+    let (_, list) = t.get("/api/v1/tickets?status=new,new,open&group_id=1,1", &t.admin).await;
+    let ids: Vec<i64> = list["items"].as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(ids.len(), unique.len());
+    let admin = Web::new(&t);
+    admin.login("admin@test.example", "admin-password").await;
+    assert_eq!(admin.get("/admin/groups?page=18446744073709551615").await.status, StatusCode::OK);
+    let p = admin.post("/admin/tokens", &[("user_id", "1"), ("name", "x"), ("expires_days", "999999999999999")]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = admin.post("/lang", &[("lang", "en"), ("next", "/\t/evil.example")]).await;
+    assert_eq!(p.location.as_deref(), Some("/"));
+    // Revoking another user's token comes back to that user's tokens.
+    let (cust, _) = (d.customer.0, ());
+    let p = admin.post("/admin/tokens", &[("user_id", &cust.to_string()), ("name", "theirs")]).await;
+    let revoke =
+        p.html.split("action=\"/admin/tokens/").nth(1).unwrap().split('"').next().unwrap().replace("&#38;", "&");
+    let p = admin.post(&format!("/admin/tokens/{revoke}"), &[]).await;
+    assert_eq!(p.location, Some(format!("/admin/tokens?user_id={cust}")));
+}
+
 on_both!(
+    hardening,
     sign_in_and_who_reaches_what,
     escaping_csrf_and_security_headers,
     agent_reply_and_note_as_the_customer_sees_them,

@@ -158,7 +158,13 @@ async fn signup_page(v: Viewer) -> UiResult {
     render(&SignupPage { ctx: v.ctx, fields, errors: vec![] })
 }
 
-async fn signup(State(app): State<App>, v: Viewer, Secure(secure): Secure, form: UiForm) -> UiResult {
+async fn signup(
+    State(app): State<App>,
+    v: Viewer,
+    Secure(secure): Secure,
+    ClientAddr(client): ClientAddr,
+    form: UiForm,
+) -> UiResult {
     let name = form.text("name").unwrap_or_default();
     let email = form.text("email").unwrap_or_default();
     let input = SignupInput {
@@ -169,7 +175,7 @@ async fn signup(State(app): State<App>, v: Viewer, Secure(secure): Secure, form:
         language: Some(v.ctx.lang),
         time_zone: None,
     };
-    match app.signup(input).await {
+    match app.signup(input, &client).await {
         Ok((secret, _)) => {
             let mut res = super::redirect_flash("/portal", "flash-welcome");
             res.headers_mut()

@@ -244,7 +244,20 @@ impl FromRequestParts<App> for Viewer {
         let flash = cookie(parts, FLASH_COOKIE).filter(|f| {
             f.starts_with("flash-") && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
         });
-        let here = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+        // A page rendered after a failed post is "here" as the page the form was on, not the
+        // address it posted to (which has no GET).
+        let here = if parts.method == axum::http::Method::GET {
+            parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into())
+        } else {
+            parts
+                .headers
+                .get(header::REFERER)
+                .and_then(|r| r.to_str().ok())
+                .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+                .and_then(|rest| rest.find('/').map(|i| rest[i..].to_owned()))
+                .map(|p| super::view::local_path(Some(&p)))
+                .unwrap_or_else(|| "/".into())
+        };
         let ctx = Ctx {
             lang,
             tz,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{Method, header};
 use gongdan_core::{App, CoreError};
 
 use super::UiError;
@@ -26,26 +26,32 @@ pub struct UiForm {
     pub files: Vec<Upload>,
 }
 
-/// The token a request must carry: the session's, or for a signed-out browser the pre-session
+/// The token a request must carry, and whether it comes from a live session: the session's,
+/// or for a signed-out browser (a stale session cookie counts as signed out) the pre-session
 /// cookie's. Requests that say they come from another site are refused outright.
-pub fn expected_csrf(headers: &HeaderMap, parts: &axum::http::request::Parts) -> Result<String, UiError> {
+pub async fn expected_csrf(app: &App, parts: &axum::http::request::Parts) -> Result<(String, bool), UiError> {
+    let headers = &parts.headers;
     if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v == "cross-site") {
         return Err(UiError::Csrf);
     }
-    if let (Some(origin), Some(host)) = (
-        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
-    ) {
+    // Behind a proxy the browser's host arrives as X-Forwarded-Host.
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.split(',').next())
+        .map(str::trim);
+    if let (Some(origin), Some(host)) = (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
         let origin_host = origin.split("://").nth(1).unwrap_or(origin);
         if origin != "null" && origin_host != host {
             return Err(UiError::Csrf);
         }
     }
     let token = match cookie(parts, SESSION_COOKIE) {
-        Some(secret) => session_csrf(&secret),
-        None => anonymous_csrf(parts),
+        Some(secret) if app.authenticate_session(&secret).await.is_ok() => (session_csrf(&secret), true),
+        _ => (anonymous_csrf(parts), false),
     };
-    if token.is_empty() { Err(UiError::Csrf) } else { Ok(token) }
+    if token.0.is_empty() { Err(UiError::Csrf) } else { Ok(token) }
 }
 
 /// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
@@ -58,11 +64,16 @@ impl FromRequest<App> for UiForm {
 
     async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        let expected = expected_csrf(&parts.headers.clone(), &parts)?;
+        let (expected, signed_in) = expected_csrf(app, &parts).await?;
         let ctype =
             parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         let mut form = UiForm { pairs: vec![], files: vec![] };
         if ctype.starts_with("multipart/form-data") {
+            // Files come only from signed-in pages, and only after the form's token (its
+            // first part): nobody makes the server read a large body on a guess.
+            if !signed_in {
+                return Err(UiError::Csrf);
+            }
             let req = Request::from_parts(parts, body);
             let mut mp = Multipart::from_request(req, app).await.map_err(|_| UiError::BadRequest)?;
             loop {
@@ -75,6 +86,9 @@ impl FromRequest<App> for UiForm {
                     Err(_) => return Err(UiError::BadRequest),
                 };
                 let name = field.name().unwrap_or_default().to_owned();
+                if form.pairs.is_empty() && form.files.is_empty() && name != "_csrf" {
+                    return Err(UiError::Csrf);
+                }
                 match field.file_name().map(str::to_owned) {
                     Some(filename) => {
                         let content_type = field.content_type().unwrap_or("application/octet-stream").to_owned();
@@ -86,6 +100,9 @@ impl FromRequest<App> for UiForm {
                     }
                     None => {
                         let text = field.text().await.map_err(|_| UiError::BadRequest)?;
+                        if name == "_csrf" && form.pairs.is_empty() && !same(&text, &expected) {
+                            return Err(UiError::Csrf);
+                        }
                         form.pairs.push((name, text));
                     }
                 }
@@ -144,11 +161,11 @@ pub struct CsrfHeader;
 impl FromRequestParts<App> for CsrfHeader {
     type Rejection = UiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &App) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &App) -> Result<Self, Self::Rejection> {
         if parts.method == Method::GET {
             return Ok(CsrfHeader);
         }
-        let expected = expected_csrf(&parts.headers.clone(), parts)?;
+        let (expected, _) = expected_csrf(app, parts).await?;
         let got = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
         if same(got, &expected) { Ok(CsrfHeader) } else { Err(UiError::Csrf) }
     }

@@ -18,7 +18,7 @@ pub mod view;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -32,30 +32,37 @@ pub const FORM_LIMIT: usize = 1024 * 1024;
 /// Files one form may carry.
 pub const MAX_FILES: usize = 10;
 
-/// Every UI route.
+/// Every UI route. Bodies are small forms, except on the routes that take files.
 pub fn router(app: &App) -> Router<App> {
-    let multipart_limit = usize::try_from(app.settings.max_attachment_bytes)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(MAX_FILES)
-        .saturating_add(FORM_LIMIT);
+    let uploads = DefaultBodyLimit::max(
+        usize::try_from(app.settings.max_attachment_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(MAX_FILES)
+            .saturating_add(FORM_LIMIT),
+    );
     Router::new()
         .route("/", get(auth::home))
         .merge(auth::router())
-        .merge(agent::router())
-        .merge(portal::router())
+        .merge(agent::router(uploads))
+        .merge(portal::router(uploads))
         .merge(admin::router())
         .merge(live::router())
-        .layer(DefaultBodyLimit::max(multipart_limit))
-        .layer(axum::middleware::from_fn(cookies))
+        .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), cookies))
         .merge(assets::router())
 }
 
-/// Gives a first-time browser its pre-session CSRF cookie (sign-in forms need one) and clears
-/// a flash message once a page has shown it.
-async fn cookies(mut req: Request, next: Next) -> Response {
+/// Gives a signed-out browser its pre-session CSRF cookie (sign-in forms need one), drops a
+/// session cookie that no longer signs anyone in, and clears a flash message once a page has
+/// shown it.
+async fn cookies(State(app): State<App>, mut req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let has_session = cookie(&parts, crate::extract::SESSION_COOKIE).is_some();
-    let fresh = if !has_session && cookie(&parts, CSRF_COOKIE).is_none() {
+    let session = cookie(&parts, crate::extract::SESSION_COOKIE);
+    let live = match &session {
+        Some(secret) => app.authenticate_session(secret).await.is_ok(),
+        None => false,
+    };
+    let fresh = if !live && cookie(&parts, CSRF_COOKIE).is_none() {
         gongdan_core::auth::random_secret().ok().map(|s| s.chars().take(32).collect::<String>())
     } else {
         None
@@ -67,6 +74,15 @@ async fn cookies(mut req: Request, next: Next) -> Response {
         req.extensions_mut().insert(AnonCsrf(f.clone()));
     }
     let mut res = next.run(req).await;
+    let sets_session = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.starts_with("gongdan_session=")));
+    if session.is_some() && !live && !sets_session {
+        res.headers_mut()
+            .append(header::SET_COOKIE, HeaderValue::from_static("gongdan_session=; Path=/; Max-Age=0; SameSite=Lax"));
+    }
     if let Some(f) = fresh
         && let Ok(v) = HeaderValue::from_str(&format!("{CSRF_COOKIE}={f}; Path=/; HttpOnly; SameSite=Strict"))
     {
@@ -157,7 +173,8 @@ pub fn render(t: &impl Template) -> UiResult {
 /// Redirects after a post, with a message for the next page (`flash-…` key, optional count).
 pub fn redirect_flash(to: &str, flash: &str) -> Response {
     let mut res = Redirect::to(to).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("{FLASH_COOKIE}={flash}; Path=/; Max-Age=60; SameSite=Lax")) {
+    if let Ok(v) = HeaderValue::from_str(&format!("{FLASH_COOKIE}={flash}; Path=/; Max-Age=60; HttpOnly; SameSite=Lax"))
+    {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res

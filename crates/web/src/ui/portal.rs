@@ -22,12 +22,13 @@ use super::form::{FormErrors, UiForm};
 use super::view::{FieldView, category_options, read_ticket_fields, ticket_fields, urlencode, with_errors};
 use super::{UiResult, redirect_flash, render};
 
-pub fn router() -> Router<App> {
+/// The portal; `uploads` is the body limit of the routes that take files.
+pub fn router(uploads: axum::extract::DefaultBodyLimit) -> Router<App> {
     Router::new()
         .route("/portal", get(home))
-        .route("/portal/new", get(new_page).post(create))
+        .route("/portal/new", get(new_page).merge(post(create).layer(uploads)))
         .route("/portal/requests/{id}", get(show))
-        .route("/portal/requests/{id}/reply", post(reply))
+        .route("/portal/requests/{id}/reply", post(reply).layer(uploads))
         .route("/portal/requests/{id}/solve", post(solve))
 }
 

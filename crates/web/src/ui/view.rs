@@ -116,9 +116,11 @@ pub fn with_errors(fields: Vec<FieldView>, ctx: &Ctx, errors: &FormErrors) -> Ve
 
 /// The category tree, depth-first, as options (active categories, plus `keep` if inactive).
 pub fn category_options(ctx: &Ctx, cats: &[Category], keep: Option<i64>) -> Vec<Opt> {
-    fn walk(ctx: &Ctx, cats: &[Category], parent: Option<i64>, depth: usize, keep: Option<i64>, out: &mut Vec<Opt>) {
-        let mut level: Vec<&Category> =
-            cats.iter().filter(|c| c.parent_id.map(|p| p.0) == parent && (c.active || Some(c.id.0) == keep)).collect();
+    fn walk(ctx: &Ctx, cats: &[Category], parent: Option<i64>, depth: usize, keep: &[i64], out: &mut Vec<Opt>) {
+        let mut level: Vec<&Category> = cats
+            .iter()
+            .filter(|c| c.parent_id.map(|p| p.0) == parent && (c.active || keep.contains(&c.id.0)))
+            .collect();
         level.sort_by_key(|c| (c.position, c.id));
         for c in level {
             out.push(Opt {
@@ -132,8 +134,14 @@ pub fn category_options(ctx: &Ctx, cats: &[Category], keep: Option<i64>) -> Vec<
             }
         }
     }
+    // The kept category and its ancestors show even when inactive, so the picker holds it.
+    let kept: Vec<i64> = keep
+        .map(|k| {
+            gongdan_domain::category::path(cats, gongdan_domain::ids::CategoryId(k)).iter().map(|c| c.id.0).collect()
+        })
+        .unwrap_or_default();
     let mut out = Vec::new();
-    walk(ctx, cats, None, 0, keep, &mut out);
+    walk(ctx, cats, None, 0, &kept, &mut out);
     out
 }
 
@@ -291,8 +299,17 @@ pub fn urlencode(s: &str) -> String {
 
 /// A local path to return to after signing in; anything else (another site) becomes `/`.
 pub fn local_path(next: Option<&str>) -> String {
+    // Browsers drop tabs and newlines from URLs (`/\t/evil` is `//evil`) and a control
+    // character cannot be a header: neither is a local path.
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -304,7 +321,7 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed() {
         assert_eq!(local_path(Some("/agent/tickets/10001")), "/agent/tickets/10001");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "evil"] {
+        for bad in ["//evil.example", "https://evil.example", "/\\evil", "evil", "/\t/evil.example", "/a\nb"] {
             assert_eq!(local_path(Some(bad)), "/", "{bad}");
         }
         assert_eq!(urlencode("/a?b=c d"), "/a%3Fb%3Dc%20d");

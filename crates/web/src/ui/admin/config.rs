@@ -722,11 +722,14 @@ async fn save_form(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiF
         chosen.push((order, i, FormField { field_id: d.id, required: state == "required" }));
     }
     chosen.sort_by_key(|(o, i, _)| (*o, *i));
-    let f = Form {
-        id: FormId(id.unwrap_or(0)),
-        name: form.get("name").unwrap_or_default().to_owned(),
-        fields: chosen.into_iter().map(|(_, _, f)| f).collect(),
-    };
+    let mut fields: Vec<FormField> = chosen.into_iter().map(|(_, _, f)| f).collect();
+    // Fields the form page did not show (inactive ones) keep their place on the form.
+    if let Some(existing) = id.and_then(|id| v.ctx.cfg.forms.iter().find(|f| f.id.0 == id)) {
+        let shown =
+            |fid: FieldId| v.ctx.cfg.fields.iter().any(|d| d.id == fid && d.scope == FieldScope::Ticket && d.active);
+        fields.extend(existing.fields.iter().filter(|ff| !shown(ff.field_id)).cloned());
+    }
+    let f = Form { id: FormId(id.unwrap_or(0)), name: form.get("name").unwrap_or_default().to_owned(), fields };
     let result = app.save_form(&s.principal, f).await;
     let fields = form_fields(&v.ctx, None);
     let title = if id.is_some() { "admin-edit-form" } else { "admin-new-form" };

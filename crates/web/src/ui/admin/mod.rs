@@ -123,7 +123,7 @@ fn paged(rows: Vec<AdminRow>, q: &ListQuery, base: &str) -> (Vec<AdminRow>, Opti
         .into_iter()
         .filter(|r| needle.is_empty() || r.cells.iter().any(|c| c.to_lowercase().contains(&needle)))
         .collect();
-    let page = q.page.unwrap_or(0);
+    let page = q.page.unwrap_or(0).min(matching.len() / PAGE + 1);
     let more = matching.len() > (page + 1) * PAGE;
     let qs = format!("q={}", urlencode(&needle));
     let next = more.then(|| format!("{base}?{qs}&page={}", page + 1));

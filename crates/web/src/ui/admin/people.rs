@@ -177,7 +177,14 @@ async fn user_fields(app: &App, ctx: &Ctx, u: Option<&User>, agents: bool) -> Ui
             "text",
             text(|u| u.external_id.clone().unwrap_or_default()),
         ));
-        let orgs = app.store.list_organizations(None, None, 500).await.map_err(gongdan_core::CoreError::from)?;
+        let mut orgs = app.store.list_organizations(None, None, 500).await.map_err(gongdan_core::CoreError::from)?;
+        // The customer's own organisation is always a choice, however many there are.
+        if let Some(current) = u.and_then(|u| u.organization_id)
+            && !orgs.iter().any(|o| o.id == current)
+            && let Some(o) = app.store.get_organization(current).await.map_err(gongdan_core::CoreError::from)?
+        {
+            orgs.push(o);
+        }
         fields.push(
             FieldView::new(
                 "organization_id",
@@ -516,7 +523,11 @@ async fn token_page(
     let below = tokens
         .iter()
         .map(|t| AdminRow {
-            href: if t.revoked_at.is_none() { format!("/admin/tokens/{}/revoke", t.id) } else { String::new() },
+            href: if t.revoked_at.is_none() {
+                format!("/admin/tokens/{}/revoke?user_id={}", t.id, user.id)
+            } else {
+                String::new()
+            },
             cells: vec![
                 t.name.clone(),
                 ctx.dt(&t.created_at),
@@ -556,14 +567,14 @@ async fn create_token(State(app): State<App>, v: Viewer, form: UiForm) -> UiResu
     let user_id = form.id("user_id").ok().flatten().unwrap_or(s.user.id.0);
     let days = match form.text("expires_days").map(|d| d.parse::<i64>()) {
         None => None,
-        Some(Ok(d)) if d > 0 => Some(d),
+        Some(Ok(d)) if (1..=36_500).contains(&d) => Some(d),
         Some(_) => {
             return token_page(&app, v, Some(user_id), None, FormErrors::one("expires_days", "error-invalid_value"))
                 .await;
         }
     };
     let now = app.now();
-    let expires = days.and_then(|d| now.checked_add(jiff::SignedDuration::from_hours(24 * d)).ok());
+    let expires = days.and_then(|d| now.checked_add(jiff::SignedDuration::from_secs(86_400 * d)).ok());
     let name = form.get("name").unwrap_or_default().to_owned();
     match app.create_token(Some(&s.principal), UserId(user_id), &name, expires).await {
         Ok((secret, _)) => token_page(&app, v, Some(user_id), Some(secret), FormErrors::default()).await,
@@ -574,14 +585,15 @@ async fn create_token(State(app): State<App>, v: Viewer, form: UiForm) -> UiResu
     }
 }
 
-async fn revoke_token(State(app): State<App>, v: Viewer, Path(id): Path<i64>, form: UiForm) -> UiResult {
+async fn revoke_token(
+    State(app): State<App>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Query(q): Query<TokenQuery>,
+    _form: UiForm,
+) -> UiResult {
     let s = allowed(&v, "tokens")?;
     app.revoke_token(&s.principal, TokenId(id)).await?;
-    let back = form
-        .id("user_id")
-        .ok()
-        .flatten()
-        .map(|u| format!("/admin/tokens?user_id={u}"))
-        .unwrap_or("/admin/tokens".into());
+    let back = q.user_id.map(|u| format!("/admin/tokens?user_id={u}")).unwrap_or("/admin/tokens".into());
     Ok(redirect_flash(&back, "flash-revoked").into_response())
 }

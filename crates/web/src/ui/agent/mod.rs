@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -27,13 +27,14 @@ use super::form::UiForm;
 use super::view::{Opt, category_options, local_path, urlencode};
 use super::{UiError, UiResult, redirect_flash, render};
 
-pub fn router() -> Router<App> {
+/// The workspace; `uploads` is the body limit of the routes that take files.
+pub fn router(uploads: DefaultBodyLimit) -> Router<App> {
     Router::new()
         .route("/agent", get(|| async { Redirect::to("/agent/views/mine") }))
         .route("/agent/views/{view}", get(list_page))
         .route("/agent/bulk", post(bulk))
-        .merge(ticket::router())
-        .merge(new::router())
+        .merge(ticket::router(uploads))
+        .merge(new::router(uploads))
 }
 
 /// The built-in views. Each is a ticket query whose total comes from the queue counters (its
@@ -190,16 +191,21 @@ struct ListFragment {
     sorts: Vec<SortLink>,
 }
 
-/// Active staff as options of an assignee picker.
-pub fn agent_options(ctx: &Ctx) -> Vec<Opt> {
-    ctx.cfg.agents.iter().filter(|a| a.active).map(|a| Opt::new(a.id.0.to_string(), a.name.clone())).collect()
+/// Active staff as options of an assignee picker (and `keep`, the current one, even when not).
+pub fn agent_options(ctx: &Ctx, keep: Option<UserId>) -> Vec<Opt> {
+    ctx.cfg
+        .agents
+        .iter()
+        .filter(|a| a.active || Some(a.id) == keep)
+        .map(|a| Opt::new(a.id.0.to_string(), a.name.clone()))
+        .collect()
 }
 
-pub fn group_options(ctx: &Ctx) -> Vec<Opt> {
+pub fn group_options(ctx: &Ctx, keep: Option<GroupId>) -> Vec<Opt> {
     ctx.cfg
         .groups
         .iter()
-        .filter(|g| g.active)
+        .filter(|g| g.active || Some(g.id) == keep)
         .map(|g| Opt::new(g.id.0.to_string(), format!("{} · {}", g.name, ctx.t1("group-tier", "tier", g.tier))))
         .collect()
 }
@@ -208,11 +214,12 @@ pub fn priority_options(ctx: &Ctx) -> Vec<Opt> {
     Priority::ALL.iter().map(|p| Opt::new(p.as_str(), ctx.priority_label(*p))).collect()
 }
 
-pub fn status_options(ctx: &Ctx) -> Vec<Opt> {
+/// Active statuses (and `keep`, the current one, even when not).
+pub fn status_options(ctx: &Ctx, keep: Option<&str>) -> Vec<Opt> {
     ctx.cfg
         .statuses
         .iter()
-        .filter(|s| s.active)
+        .filter(|s| s.active || Some(s.key.as_str()) == keep)
         .map(|s| Opt::new(s.key.clone(), ctx.pick(&s.label_zh, &s.label_en).to_owned()))
         .collect()
 }
@@ -293,7 +300,7 @@ async fn list_page(
     if headers.contains_key("x-fragment") {
         return render(&ListFragment { ctx, views, rows, total, next, first, sorts });
     }
-    let agents = agent_options(&ctx);
+    let agents = agent_options(&ctx, None);
     let mut assignees = vec![Opt::new("none", ctx.t("assignee-none"))];
     assignees.extend(agents.iter().cloned());
     let val = |o: &Option<String>| o.clone().unwrap_or_default();
@@ -301,7 +308,7 @@ async fn list_page(
         FieldView::new("priority", ctx.t("field-priority"), "select", val(&lq.priority))
             .options(priority_options(&ctx), true),
         FieldView::new("group_id", ctx.t("field-group"), "select", val(&lq.group_id))
-            .options(group_options(&ctx), true),
+            .options(group_options(&ctx, None), true),
         FieldView::new("assignee_id", ctx.t("field-assignee"), "select", val(&lq.assignee_id)).options(assignees, true),
         FieldView::new("channel", ctx.t("field-channel"), "select", val(&lq.channel))
             .options(channel_options(&ctx), true),
@@ -312,9 +319,9 @@ async fn list_page(
     let bulk = vec![
         FieldView::new("assignee_id", ctx.t("field-assignee"), "select", "")
             .options(assignees_for_bulk(&ctx, agents), true),
-        FieldView::new("status", ctx.t("field-status"), "select", "").options(status_options(&ctx), true),
+        FieldView::new("status", ctx.t("field-status"), "select", "").options(status_options(&ctx, None), true),
         FieldView::new("priority", ctx.t("field-priority"), "select", "").options(priority_options(&ctx), true),
-        FieldView::new("group_id", ctx.t("field-group"), "select", "").options(group_options(&ctx), true),
+        FieldView::new("group_id", ctx.t("field-group"), "select", "").options(group_options(&ctx, None), true),
         FieldView::new("add_tags", ctx.t("field-add-tags"), "text", ""),
         FieldView::new("merge_into", ctx.t("field-merge-into"), "number", "").hint(ctx.t("bulk-merge-hint")),
     ];
@@ -357,7 +364,8 @@ fn bulk_change(form: &UiForm) -> Result<Option<UpdateTicket>, UiError> {
 async fn bulk(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
     let s = v.staff()?;
     let back = local_path(form.get("back"));
-    let ids: Vec<TicketId> = form.ids("ids").into_iter().map(TicketId).collect();
+    // At most 100 at a time, as the API's bulk update.
+    let ids: Vec<TicketId> = form.ids("ids").into_iter().take(100).map(TicketId).collect();
     if ids.is_empty() {
         return Ok(redirect_flash(&back, "flash-bulk-none"));
     }
@@ -370,7 +378,6 @@ async fn bulk(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
             }
         }
     } else if let Some(change) = bulk_change(&form)? {
-        let ids: Vec<TicketId> = ids.into_iter().take(100).collect();
         for (_, r) in app.bulk_update(&s.principal, &ids, &change, Via::Web).await? {
             if r.is_ok() { ok += 1 } else { failed += 1 }
         }

@@ -19,8 +19,8 @@ use super::super::{UiResult, redirect_flash, render};
 use super::ticket::{form_idempotency, refill, store_files};
 use super::{agent_options, channel_options, group_options, priority_options};
 
-pub fn router() -> Router<App> {
-    Router::new().route("/agent/tickets/new", get(new_page).post(create))
+pub fn router(uploads: axum::extract::DefaultBodyLimit) -> Router<App> {
+    Router::new().route("/agent/tickets/new", get(new_page).merge(axum::routing::post(create).layer(uploads)))
 }
 
 #[derive(Template)]
@@ -63,7 +63,7 @@ fn fields(ctx: &Ctx, agents: Vec<Opt>, category: Option<i64>) -> (Vec<FieldView>
         FieldView::new("priority", ctx.t("field-priority"), "select", Priority::Normal.as_str())
             .options(priority_options(ctx), false),
         FieldView::new("type", ctx.t("field-type"), "select", TicketType::Question.as_str()).options(types, false),
-        FieldView::new("group_id", ctx.t("field-group"), "select", "").options(group_options(ctx), true),
+        FieldView::new("group_id", ctx.t("field-group"), "select", "").options(group_options(ctx, None), true),
         FieldView::new("assignee_id", ctx.t("field-assignee"), "select", "").options(agents, true),
         FieldView::new("tags", ctx.t("field-tags"), "text", "").hint(ctx.t("field-tags-hint")),
     ];
@@ -80,7 +80,7 @@ async fn new_page(State(app): State<App>, v: Viewer, Query(q): Query<NewQuery>) 
         None => (String::new(), String::new()),
     };
     let ctx = v.ctx;
-    let (requester, main) = fields(&ctx, agent_options(&ctx), None);
+    let (requester, main) = fields(&ctx, agent_options(&ctx, None), None);
     let page = NewPage {
         requester,
         requester_id,
@@ -106,7 +106,7 @@ async fn create(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
         }
     }
     let ctx = v.ctx;
-    let (requester, main) = fields(&ctx, agent_options(&ctx), category);
+    let (requester, main) = fields(&ctx, agent_options(&ctx, None), category);
     let custom = ticket_fields(&ctx, category, &Default::default(), false);
     let page = NewPage {
         requester: with_errors(refill(requester, &form), &ctx, &errors),

@@ -26,10 +26,10 @@ use super::super::view::{FieldView, Opt, category_options, read_ticket_fields, t
 use super::super::{UiError, UiResult, redirect_flash, render};
 use super::{agent_options, group_options, priority_options, rows, status_options};
 
-pub fn router() -> Router<App> {
+pub fn router(uploads: axum::extract::DefaultBodyLimit) -> Router<App> {
     Router::new()
         .route("/agent/tickets/{id}", get(show))
-        .route("/agent/tickets/{id}/reply", post(reply))
+        .route("/agent/tickets/{id}/reply", post(reply).layer(uploads))
         .route("/agent/tickets/{id}/update", post(update))
         .route("/agent/tickets/{id}/links", post(add_link))
         .route("/agent/tickets/{id}/links/{link}/delete", post(delete_link))
@@ -151,6 +151,20 @@ pub fn event_entry(ctx: &Ctx, e: &Event, names: &BTreeMap<UserId, UserLabel>) ->
     })
 }
 
+/// Everyone a timeline names: authors, actors, and assignees before and after a change.
+fn timeline_people(comments: &[Comment], events: &[Event]) -> Vec<UserId> {
+    let mut people: Vec<UserId> = comments.iter().map(|c| c.author_id).collect();
+    people.extend(events.iter().filter_map(|e| e.actor_id));
+    for e in events.iter().filter(|e| e.field.as_deref() == Some("assignee_id")) {
+        for v in [&e.old_value, &e.new_value].into_iter().flatten() {
+            if let Ok(id) = v.parse() {
+                people.push(UserId(id));
+            }
+        }
+    }
+    people
+}
+
 /// Comments and events in time order.
 pub fn timeline(
     ctx: &Ctx,
@@ -260,20 +274,20 @@ fn head(ctx: &Ctx, t: &Ticket) -> TicketHead {
 }
 
 /// The side panel's inputs, from the ticket (or from what was posted, after an error).
-fn panel_fields(ctx: &Ctx, t: &Ticket, agents: Vec<Opt>) -> Vec<FieldView> {
+fn panel_fields(ctx: &Ctx, t: &Ticket) -> Vec<FieldView> {
     let id = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     let types = TicketType::ALL.iter().map(|k| Opt::new(k.as_str(), ctx.t(&format!("type-{}", k.as_str())))).collect();
     let due = t.due_at.map(|d| d.to_zoned(ctx.tz.clone()).strftime("%Y-%m-%dT%H:%M").to_string()).unwrap_or_default();
     vec![
         FieldView::new("status", ctx.t("field-status"), "select", t.status.key.clone())
-            .options(status_options(ctx), false),
+            .options(status_options(ctx, Some(&t.status.key)), false),
         FieldView::new("priority", ctx.t("field-priority"), "select", t.priority.as_str())
             .options(priority_options(ctx), false),
         FieldView::new("type", ctx.t("field-type"), "select", t.kind.as_str()).options(types, false),
         FieldView::new("group_id", ctx.t("field-group"), "select", id(t.group_id.map(|g| g.0)))
-            .options(group_options(ctx), true),
+            .options(group_options(ctx, t.group_id), true),
         FieldView::new("assignee_id", ctx.t("field-assignee"), "select", id(t.assignee_id.map(|a| a.0)))
-            .options(agents, true),
+            .options(agent_options(ctx, t.assignee_id), true),
         FieldView::new("category_id", ctx.t("field-category"), "tree", id(t.category_id.map(|c| c.0)))
             .options(category_options(ctx, &ctx.cfg.categories, t.category_id.map(|c| c.0)), true),
         FieldView::new("tags", ctx.t("field-tags"), "text", t.tags.join(" ")).hint(ctx.t("field-tags-hint")),
@@ -319,15 +333,7 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
     oq.with_total = false;
     let others: Vec<Ticket> =
         app.list_tickets(p, oq).await?.items.into_iter().filter(|o| o.id != t.id).take(5).collect();
-    let mut people: Vec<UserId> = comments.iter().map(|c| c.author_id).collect();
-    people.extend(events.iter().filter_map(|e| e.actor_id));
-    for e in events.iter().filter(|e| e.field.as_deref() == Some("assignee_id")) {
-        for v in [&e.old_value, &e.new_value].into_iter().flatten() {
-            if let Ok(id) = v.parse() {
-                people.push(UserId(id));
-            }
-        }
-    }
+    let mut people = timeline_people(&comments, &events);
     for o in &others {
         people.push(o.requester_id);
         people.extend(o.assignee_id);
@@ -341,7 +347,7 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
     let session_user_id = s.user.id;
     let ctx = v.ctx;
     let viewers = app.live.viewers(t.id).into_iter().filter(|x| x.user_id != session_user_id).map(|x| x.name).collect();
-    let mut panel = panel_fields(&ctx, &t, agent_options(&ctx));
+    let mut panel = panel_fields(&ctx, &t);
     let mut custom = ticket_fields(&ctx, t.category_id.map(|c| c.0), &t.custom_fields, true);
     if let Some(form) = &draft.panel {
         panel = refill(panel, form);
@@ -350,7 +356,7 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
     let panel = with_errors(panel, &ctx, &draft.panel_errors);
     let custom = with_errors(custom, &ctx, &draft.panel_errors);
     let mut reply_statuses = vec![Opt::new("", ctx.t("reply-keep-status"))];
-    reply_statuses.extend(status_options(&ctx));
+    reply_statuses.extend(status_options(&ctx, None));
     let reply_status = FieldView::new("reply_status", ctx.t("reply-submit-as"), "select", draft.reply_status.clone())
         .options(reply_statuses, false);
     let link_views = links
@@ -415,9 +421,7 @@ async fn show(State(app): State<App>, v: Viewer, Path(id): Path<i64>, headers: H
         let t = app.get_ticket(p, TicketId(id)).await?;
         let comments = app.list_comments(p, t.id, None, 500).await?;
         let events = app.list_events(p, t.id, None, 1000).await?;
-        let mut people: Vec<UserId> = comments.iter().map(|c| c.author_id).collect();
-        people.extend(events.iter().filter_map(|e| e.actor_id));
-        let names = app.user_labels(people).await?;
+        let names = app.user_labels(timeline_people(&comments, &events)).await?;
         let ctx = v.ctx;
         let entries = timeline(&ctx, t.id, &comments, &events, &names);
         return render(&TimelineFragment { t: head(&ctx, &t), entries, ctx });
