@@ -1322,16 +1322,18 @@ impl TicketStore for SqlStore {
         let counted: Vec<usize> = (0..queries.len()).filter(|i| countable(&queries[*i])).collect();
         let mut out = vec![0; queries.len()];
         if !counted.is_empty() {
-            // One round trip, one indexed sum per query (as a listing's own total).
+            // One scan of the counters (a few rows per status, group and agent), one conditional
+            // sum per query: cheaper than a lookup per query (measured on both engines).
             let mut qb = QueryBuilder::<Db>::new("SELECT ");
             for (n, i) in counted.iter().enumerate() {
                 if n > 0 {
                     qb.push(", ");
                 }
-                qb.push("(SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM ticket_counts c WHERE 1 = 1");
+                qb.push("CAST(COALESCE(SUM(CASE WHEN 1 = 1");
                 push_count_filters(&mut qb, &queries[*i]);
-                qb.push(")");
+                qb.push(" THEN c.n ELSE 0 END), 0) AS BIGINT)");
             }
+            qb.push(" FROM ticket_counts c");
             let row = qb.build().fetch_one(&self.read).await?;
             for (n, i) in counted.iter().enumerate() {
                 out[*i] = sqlx::Row::try_get::<i64, _>(&row, n)?;
