@@ -753,9 +753,21 @@ impl App {
 
     /// The totals of several listings at once, each in the caller's scope (a workspace's views).
     pub async fn count_tickets(&self, actor: &Principal, queries: Vec<TicketQuery>) -> Result<Vec<i64>> {
+        let cfg = self.config().await?;
         let mut prepared = Vec::with_capacity(queries.len());
         for q in queries {
-            prepared.push(self.scoped(actor, q).await?);
+            let mut q = self.scoped(actor, q).await?;
+            if q.status_ids.is_empty() && !q.status_categories.is_empty() {
+                // Counters are kept per status: name the statuses, not their categories, so the
+                // counting needs no lookup of its own.
+                q.status_ids =
+                    cfg.statuses.iter().filter(|s| q.status_categories.contains(&s.category)).map(|s| s.id).collect();
+                q.status_categories.clear();
+                if q.status_ids.is_empty() {
+                    q.status_ids.push(StatusId(-1));
+                }
+            }
+            prepared.push(q);
         }
         Ok(self.store.count_tickets(&prepared).await?)
     }
