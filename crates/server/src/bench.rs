@@ -319,13 +319,30 @@ async fn drive<F>(client: &reqwest::Client, n: usize, concurrency: usize, make: 
 where
     F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
+    drive_timed(client, n, concurrency, make).await.0
+}
+
+/// The server's own time for a response, from its `Server-Timing` header.
+fn server_time(r: &reqwest::Response) -> Option<Duration> {
+    let v = r.headers().get("server-timing")?.to_str().ok()?;
+    let ms: f64 = v.split("dur=").nth(1)?.split([';', ',']).next()?.trim().parse().ok()?;
+    Some(Duration::from_secs_f64(ms / 1000.0))
+}
+
+/// As `drive`, also returning the server's own times (`Server-Timing`).
+async fn drive_timed<F>(client: &reqwest::Client, n: usize, concurrency: usize, make: F) -> (Stats, Stats)
+where
+    F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
     let make = Arc::new(make);
+    let server = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let lat = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, make, lat, next) = (client.clone(), make.clone(), lat.clone(), next.clone());
+        let (client, make, lat, next, server) =
+            (client.clone(), make.clone(), lat.clone(), next.clone(), server.clone());
         tasks.push(tokio::spawn(async move {
             let mut errors = 0;
             loop {
@@ -336,8 +353,12 @@ where
                 let s = Instant::now();
                 match make(&client, i).send().await {
                     Ok(r) if r.status().is_success() => {
+                        let took = server_time(&r);
                         let _ = r.bytes().await;
                         lat.lock().await.push(s.elapsed());
+                        if let Some(t) = took {
+                            server.lock().await.push(t);
+                        }
                     }
                     Ok(r) => {
                         if errors == 0 {
@@ -362,7 +383,8 @@ where
     }
     let wall = t0.elapsed();
     let lat = std::mem::take(&mut *lat.lock().await);
-    Stats::from(lat, wall, errors)
+    let server = std::mem::take(&mut *server.lock().await);
+    (Stats::from(lat, wall, errors), Stats::from(server, wall, errors))
 }
 
 fn peak_rss_mb(pid: u32) -> Option<f64> {
@@ -539,12 +561,12 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     let queue_bytes = weigh(queue_path.clone()).await?;
     let ticket_bytes = weigh(ticket_path.clone()).await?;
     let assets_bytes = weigh(format!("{base}/static/app.css")).await? + weigh(format!("{base}/static/app.js")).await?;
-    let queue_html = drive(&client, args.reads, 4, {
+    let (queue_html, queue_server) = drive_timed(&client, args.reads, 4, {
         let (p, c) = (queue_path.clone(), cookie.clone());
         move |cl, _| cl.get(&p).header("cookie", &c)
     })
     .await;
-    let ticket_html = drive(&client, args.reads, 4, {
+    let (ticket_html, ticket_server) = drive_timed(&client, args.reads, 4, {
         let (p, c) = (ticket_path.clone(), cookie.clone());
         move |cl, _| cl.get(&p).header("cookie", &c)
     })
@@ -585,6 +607,8 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     row("ticket page: ticket / 50 comments / events (concurrency 4)", &page);
     row("browser: queue page, open in my group, 50 rows + 6 view counts (concurrency 4)", &queue_html);
     row("browser: ticket page, 50 comments + timeline + side panel (concurrency 4)", &ticket_html);
+    row("… queue page, server's own time (Server-Timing)", &queue_server);
+    row("… ticket page, server's own time (Server-Timing)", &ticket_server);
     println!();
     println!(
         "- page weight without images: queue {:.0} KB, ticket {:.0} KB, plus {:.0} KB of stylesheet and script (cached)",

@@ -89,6 +89,7 @@ pub fn router(app: App) -> Router {
             .into_response()
         }))
         .layer(axum::middleware::from_fn(ui::security_headers))
+        .layer(axum::middleware::from_fn(ui::server_timing))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

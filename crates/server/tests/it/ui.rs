@@ -145,6 +145,8 @@ fn assert_safe_page(p: &crate::support::Page, what: &str) {
     assert!(!csp.contains("unsafe-inline"), "{what}");
     assert_eq!(p.headers.get("x-frame-options").and_then(|v| v.to_str().ok()), Some("DENY"));
     assert_eq!(p.headers.get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"));
+    let timing = p.headers.get("server-timing").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(timing.starts_with("app;dur="), "{what}: Server-Timing {timing:?}");
     for (i, _) in p.html.match_indices("<script") {
         let tag = &p.html[i..i + p.html[i..].find('>').unwrap_or(0)];
         assert!(tag.contains(" src="), "{what}: inline script {tag}");
