@@ -40,6 +40,8 @@ pub(crate) struct AuthState {
     users: Mutex<HashMap<UserId, (std::sync::Arc<User>, Instant)>>,
     /// Who a ticket is for (organisation, role, active), for creates that name a requester.
     briefs: Mutex<HashMap<UserId, (gongdan_store::UserBrief, Instant)>>,
+    /// What rules may ask about a requester (VIP level, language, account manager …).
+    requesters: Mutex<HashMap<UserId, (gongdan_domain::rules::Requester, Instant)>>,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -132,6 +134,31 @@ impl App {
         if let Ok(mut map) = self.auth.briefs.lock() {
             map.clear();
         }
+        if let Ok(mut map) = self.auth.requesters.lock() {
+            map.clear();
+        }
+    }
+
+    /// What rules may ask about a requester, cached like briefs (an unknown id reads as a
+    /// requester with no facts).
+    pub(crate) async fn requester_facts(&self, id: UserId) -> Result<gongdan_domain::rules::Requester> {
+        let cached = self
+            .auth
+            .requesters
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&id).filter(|(_, at)| at.elapsed() < PRINCIPAL_TTL).map(|(r, _)| r.clone()));
+        if let Some(r) = cached {
+            return Ok(r);
+        }
+        let r = self.store.requesters(&[id]).await?.pop().unwrap_or(gongdan_domain::rules::Requester { id, ..Default::default() });
+        if let Ok(mut map) = self.auth.requesters.lock() {
+            if map.len() > 100_000 {
+                map.retain(|_, (_, at)| at.elapsed() < PRINCIPAL_TTL);
+            }
+            map.insert(id, (r.clone(), Instant::now()));
+        }
+        Ok(r)
     }
 
     /// A user's brief, cached a few seconds: a desk's busy customers raise ticket after ticket.

@@ -62,6 +62,16 @@ pub struct Config {
     pub desk: DeskSettings,
     /// Staff, for pickers: read with the configuration and refreshed with it.
     pub agents: Vec<Agent>,
+    /// The active triggers, compiled, with what running them needs.
+    pub rules: Arc<gongdan_domain::rules::RuleSet>,
+    /// The active automations, compiled, in order.
+    pub automations: Vec<Arc<gongdan_domain::rules::Automation>>,
+    /// Stored rules that no longer compile against this configuration (a group or status
+    /// they name is gone), by id: they are skipped until fixed.
+    pub rule_errors: std::collections::BTreeMap<i64, String>,
+    pub macros: Vec<gongdan_store::MacroRow>,
+    pub views: Vec<gongdan_store::ViewRow>,
+    pub webhooks: Vec<gongdan_store::WebhookRow>,
 }
 
 impl Config {
@@ -78,7 +88,7 @@ impl Config {
 #[derive(Default)]
 pub(crate) struct ConfigCache(RwLock<Option<(Arc<Config>, Instant)>>);
 
-fn require_admin(actor: &Principal) -> Result<()> {
+pub(crate) fn require_admin(actor: &Principal) -> Result<()> {
     if actor.can_configure() { Ok(()) } else { Err(CoreError::forbidden("only admins change the configuration")) }
 }
 
@@ -90,7 +100,7 @@ impl App {
         {
             return Ok(c.clone());
         }
-        let c = Arc::new(Config {
+        let mut c = Config {
             statuses: self.store.list_statuses().await?,
             categories: self.store.list_categories().await?,
             fields: self.store.list_fields().await?,
@@ -104,7 +114,17 @@ impl App {
                 .into_iter()
                 .map(|u| Agent { id: u.id, name: u.name, role: u.role, group_ids: u.group_ids, active: u.active })
                 .collect(),
-        });
+            rules: Arc::default(),
+            automations: vec![],
+            rule_errors: Default::default(),
+            macros: self.store.list_macros().await?,
+            views: self.store.list_views().await?,
+            webhooks: self.store.list_webhooks().await?,
+        };
+        let triggers = self.store.list_rules(gongdan_domain::rules::RuleKind::Trigger).await?;
+        let automations = self.store.list_rules(gongdan_domain::rules::RuleKind::Automation).await?;
+        crate::rules::compile_all(&mut c, &triggers, &automations);
+        let c = Arc::new(c);
         if let Ok(mut guard) = self.config.0.write() {
             *guard = Some((c.clone(), Instant::now()));
         }
@@ -280,6 +300,12 @@ impl App {
         require_admin(actor)?;
         g.name = people::validate_name(&g.name, "name")?;
         g.tier = people::validate_tier(g.tier)?;
+        if let Some(to) = g.escalation_group_id {
+            let cfg = self.config().await?;
+            if to == g.id || !cfg.groups.iter().any(|x| x.id == to) {
+                return Err(DomainError::invalid("escalation_group_id", "not_found", "another existing group").into());
+            }
+        }
         let saved = if g.id.0 == 0 { self.store.insert_group(&g).await? } else { self.store.update_group(&g).await? };
         self.config_changed();
         Ok(saved)

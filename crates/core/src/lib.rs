@@ -3,13 +3,20 @@
 //! both call into this crate, and it calls the pure rules in `gongdan_domain`.
 
 pub mod auth;
+pub mod automation;
 mod clock;
 pub mod config;
 mod error;
 pub mod files;
+pub mod jobs;
 pub mod live;
+pub mod macros;
+pub mod outbox;
 pub mod people;
+pub mod routing;
+pub mod rules;
 pub mod tickets;
+pub mod views;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,10 +59,18 @@ pub struct App {
     pub live: Arc<live::Live>,
     config: Arc<config::ConfigCache>,
     auth: Arc<auth::AuthState>,
+    /// Names this process in job leases.
+    node: Arc<str>,
+    /// Outgoing HTTP (webhooks), built on first use.
+    http: Arc<std::sync::OnceLock<reqwest::Client>>,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        // Outgoing TLS (webhooks, and every other HTTP client in the process) uses ring; the
+        // first App installs it, later calls find it there.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let node = auth::random_secret().map(|s| s[..8].to_owned()).unwrap_or_else(|_| "node".into());
         App {
             store,
             clock,
@@ -63,6 +78,8 @@ impl App {
             live: Arc::new(live::Live::default()),
             config: Arc::new(config::ConfigCache::default()),
             auth: Arc::new(auth::AuthState::default()),
+            node: format!("{node}-{}", std::process::id()).into(),
+            http: Arc::default(),
         }
     }
 

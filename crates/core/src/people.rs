@@ -7,6 +7,7 @@ use gongdan_domain::access::{Principal, Role};
 use gongdan_domain::fields::{self, FieldScope};
 use gongdan_domain::ids::{GroupId, OrganizationId, UserId};
 use gongdan_domain::people::{self, Identity, IdentityKind, Language, Organization, User};
+use gongdan_domain::routing::{self, Availability};
 use gongdan_store::{ClaimedResource, IdempotencyClaim, StoreError, UserQuery};
 use serde_json::Value;
 
@@ -31,6 +32,12 @@ pub struct UserInput {
     pub skills: Option<Vec<String>>,
     pub languages: Option<Vec<String>>,
     pub restricted_to_groups: Option<bool>,
+    /// Staff: online, away or offline (their own to set).
+    pub availability: Option<Availability>,
+    /// Staff: open tickets automatic assignment gives them at most; `Some(None)` is unlimited.
+    pub capacity: Option<Option<i64>>,
+    /// Customers: their dedicated account manager (an agent).
+    pub account_manager_id: Option<Option<UserId>>,
     pub custom_fields: BTreeMap<String, Value>,
     pub active: Option<bool>,
     pub password: Option<String>,
@@ -190,6 +197,23 @@ impl App {
         if let Some(r) = input.restricted_to_groups {
             u.restricted_to_groups = r;
         }
+        if let Some(a) = input.availability {
+            u.availability = a;
+        }
+        if let Some(c) = input.capacity {
+            u.capacity = routing::validate_capacity(c)?;
+        }
+        if let Some(m) = input.account_manager_id {
+            if let Some(id) = m
+                && !self.config().await?.agents.iter().any(|a| a.id == id && a.active)
+            {
+                return Err(DomainError::invalid("account_manager_id", "not_found", "no such active agent").into());
+            }
+            u.account_manager_id = m;
+        }
+        if u.role.is_staff() {
+            u.account_manager_id = None;
+        }
         if !input.custom_fields.is_empty() {
             let cfg = self.config().await?;
             for (k, v) in fields::check_values(&cfg.fields, FieldScope::User, &input.custom_fields)? {
@@ -257,6 +281,9 @@ impl App {
             skills: vec![],
             languages: vec![],
             restricted_to_groups: false,
+            availability: Availability::Offline,
+            capacity: None,
+            account_manager_id: None,
             custom_fields: BTreeMap::new(),
             active: true,
             created_at: now,
@@ -317,7 +344,9 @@ impl App {
             || input.active.is_some()
             || input.vip_level.is_some()
             || input.organization_id.is_some()
-            || input.external_id.is_some();
+            || input.external_id.is_some()
+            || input.capacity.is_some()
+            || input.account_manager_id.is_some();
         let manager = Self::may_manage(actor, u.role) && input.role.is_none_or(|r| Self::may_manage(actor, r));
         let allowed = if manager && actor.can_manage_people() {
             true

@@ -136,15 +136,7 @@ pub struct Idempotency {
     pub request_hash: String,
 }
 
-/// Turns plain text into safe HTML (escaped, paragraphs and line breaks kept).
-pub fn text_to_html(text: &str) -> String {
-    let escaped = ammonia::clean_text(text);
-    escaped
-        .split("&#10;&#10;")
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| format!("<p>{}</p>", p.replace("&#10;", "<br>")))
-        .collect()
-}
+pub use gongdan_domain::conversation::text_to_html;
 
 /// Cleans client HTML down to the safe subset.
 pub fn sanitize_html(html: &str) -> String {
@@ -216,7 +208,7 @@ impl App {
         }
     }
 
-    fn check_custom_fields(cfg: &Config, category: Option<CategoryId>, merged: &BTreeMap<String, Value>) -> Result<()> {
+    pub(crate) fn check_custom_fields(cfg: &Config, category: Option<CategoryId>, merged: &BTreeMap<String, Value>) -> Result<()> {
         if let Some(form) = cfg.form_for(category) {
             fields::check_required(form, &cfg.fields, merged)?;
         }
@@ -336,6 +328,11 @@ impl App {
             first_replied_at: None,
             solved_at: (status.category == StatusCategory::Solved).then_some(now),
             closed_at: None,
+            status_changed_at: now,
+            assigned_at: input.assignee_id.map(|_| now),
+            // The request itself is the customer's first word.
+            last_customer_reply_at: (!requester.role.is_staff()).then_some(now),
+            last_agent_reply_at: None,
         };
         // The description opens the conversation, written by the requester.
         let comment = (!description.trim().is_empty() || !input.attachment_ids.is_empty()).then(|| NewComment {
@@ -350,7 +347,8 @@ impl App {
             attachment_ids: input.attachment_ids.clone(),
         });
         let idem_again = idem.clone();
-        let batch = WriteBatch {
+        let opening = (true, true, t.description.clone());
+        let mut batch = WriteBatch {
             actor: Some(actor.user_id),
             via: via_for(actor, via),
             at: now,
@@ -368,7 +366,9 @@ impl App {
                 request_hash: i.request_hash,
                 resource: ClaimedResource::Ticket(0),
             }),
+            ..Default::default()
         };
+        self.run_triggers(&cfg, &mut batch, None, Some(opening), Some(actor)).await?;
         match self.write(batch).await {
             Ok(mut r) => r
                 .tickets
@@ -473,7 +473,7 @@ impl App {
         if input.category_id.is_some() || !input.custom_fields.is_empty() {
             Self::check_custom_fields(&cfg, next.category_id, &next.custom_fields)?;
         }
-        let batch = WriteBatch {
+        let mut batch = WriteBatch {
             actor: Some(actor.user_id),
             via: via_for(actor, via),
             at: next.updated_at,
@@ -483,10 +483,9 @@ impl App {
                 comment: None,
                 events: changes.into_iter().map(NewEvent::from).collect(),
             }],
-            links: vec![],
-            unlinks: vec![],
-            idempotency: None,
+            ..Default::default()
         };
+        self.run_triggers(&cfg, &mut batch, Some(&t), None, Some(actor)).await?;
         let mut r = self.write(batch).await?;
         r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))
     }
@@ -547,7 +546,7 @@ impl App {
             let changes = next.on_reply(by_customer, input.public, &open, now);
             let mut events = vec![NewEvent::plain(EventKind::CommentAdded, detail.clone())];
             events.extend(changes.into_iter().map(NewEvent::from));
-            let batch = WriteBatch {
+            let mut batch = WriteBatch {
                 actor: Some(actor.user_id),
                 via,
                 at: now,
@@ -557,10 +556,11 @@ impl App {
                     comment: Some(comment.clone()),
                     events,
                 }],
-                links: vec![],
-                unlinks: vec![],
                 idempotency: claim(ClaimedResource::Comment(0)),
+                ..Default::default()
             };
+            let said = Some((input.public, by_customer, input.body.clone()));
+            self.run_triggers(&cfg, &mut batch, Some(&target), said, Some(actor)).await?;
             match self.write(batch).await {
                 Ok(mut r) => {
                     let ticket = r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))?;
@@ -645,9 +645,14 @@ impl App {
             first_replied_at: None,
             solved_at: None,
             closed_at: None,
+            status_changed_at: now,
+            assigned_at: closed.assignee_id.map(|_| now),
+            last_customer_reply_at: (!actor.is_staff()).then_some(now),
+            last_agent_reply_at: None,
             ..closed.clone()
         };
-        let batch = WriteBatch {
+        let said = (true, !actor.is_staff(), comment.body.clone());
+        let mut batch = WriteBatch {
             actor: Some(actor.user_id),
             via,
             at: now,
@@ -665,9 +670,10 @@ impl App {
                 target: TicketRef::Id(closed.id),
                 kind: LinkKind::FollowUp,
             }],
-            unlinks: vec![],
             idempotency: idempotency.clone(),
+            ..Default::default()
         };
+        self.run_triggers(&cfg, &mut batch, None, Some(said), Some(actor)).await?;
         let mut r = match self.write(batch).await {
             Ok(r) => r,
             Err(StoreError::IdempotencyReplay) => {
@@ -866,12 +872,7 @@ impl App {
                     expected_version: Some(s.version),
                     comment: None,
                     events: vec![
-                        NewEvent {
-                            kind: EventKind::FieldChanged,
-                            field: Some("status".into()),
-                            old: Some(s.status.key.clone()),
-                            new: Some(closed.key),
-                        },
+                        NewEvent::field(EventKind::FieldChanged, "status", Some(s.status.key.clone()), Some(closed.key)),
                         NewEvent::plain(EventKind::MergedInto, Some(t.id.to_string())),
                     ],
                 },
@@ -882,9 +883,7 @@ impl App {
                     events: vec![NewEvent::plain(EventKind::Merged, Some(s.id.to_string()))],
                 },
             ],
-            links: vec![],
-            unlinks: vec![],
-            idempotency: None,
+            ..Default::default()
         };
         let mut r = self.write(batch).await?;
         r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))
@@ -938,12 +937,7 @@ impl App {
             return Err(DomainError::invalid("target_id", "invalid_link", "the ticket already has a parent").into());
         }
         let now = self.now();
-        let detail = |other: TicketId| NewEvent {
-            kind: EventKind::Linked,
-            field: Some(kind.as_str().into()),
-            old: None,
-            new: Some(other.to_string()),
-        };
+        let detail = |other: TicketId| NewEvent::field(EventKind::Linked, kind.as_str(), None, Some(other.to_string()));
         let mut s2 = s.clone();
         s2.version += 1;
         s2.updated_at = now;
@@ -969,8 +963,7 @@ impl App {
                 },
             ],
             links: vec![NewLink { source: TicketRef::Id(s.id), target: TicketRef::Id(t.id), kind }],
-            unlinks: vec![],
-            idempotency: None,
+            ..Default::default()
         };
         let mut r = self.write(batch).await.map_err(|e| match e {
             StoreError::Duplicate { .. } => CoreError::Duplicate { field: "target_id".into() },
@@ -1003,16 +996,10 @@ impl App {
                 ticket: t2,
                 expected_version: Some(t.version),
                 comment: None,
-                events: vec![NewEvent {
-                    kind: EventKind::Unlinked,
-                    field: Some(l.kind.as_str().into()),
-                    old: Some(other.to_string()),
-                    new: None,
-                }],
+                events: vec![NewEvent::field(EventKind::Unlinked, l.kind.as_str(), Some(other.to_string()), None)],
             }],
-            links: vec![],
             unlinks: vec![l.id],
-            idempotency: None,
+            ..Default::default()
         };
         self.write(batch).await?;
         Ok(())

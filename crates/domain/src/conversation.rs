@@ -42,6 +42,38 @@ pub struct Comment {
 
 pub const COMMENT_MAX: usize = 65_536;
 
+/// Plain text as safe HTML: every special character escaped, blank lines as paragraphs and
+/// single line breaks as `<br>`.
+pub fn text_to_html(text: &str) -> String {
+    let escape = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                '\r' => {}
+                _ => out.push(c),
+            }
+        }
+        out
+    };
+    text.replace("\r\n", "\n")
+        .split("\n\n")
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| format!("<p>{}</p>", escape(p).replace('\n', "<br>")))
+        .collect()
+}
+
+#[cfg(test)]
+#[test]
+fn plain_text_becomes_escaped_paragraphs() {
+    assert_eq!(text_to_html("a <b>&\"x\"\nnext\n\n第二段"), "<p>a &lt;b&gt;&amp;&quot;x&quot;<br>next</p><p>第二段</p>");
+    assert_eq!(text_to_html(" \n\n "), "");
+}
+
 pub fn validate_body(body: &str) -> Result<(), DomainError> {
     if body.trim().is_empty() {
         return Err(DomainError::required("body"));
@@ -63,6 +95,8 @@ pub struct Event {
     pub field: Option<String>,
     pub old_value: Option<String>,
     pub new_value: Option<String>,
+    /// The rule that made the change, when `via` is `rule`.
+    pub rule: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }

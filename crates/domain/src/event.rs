@@ -11,6 +11,9 @@ str_enum!(
     Via { Web = "web", Api = "api", Email = "email", Rule = "rule", System = "system" }
 );
 str_enum!(
+    /// What happened. `escalated` and `transferred` carry the reason in `new` (the group change
+    /// is its own event); `notified` names whom, `webhook_queued` which webhook, and
+    /// `rule_error` what a rule could not do (or that a chain of rules was cut off).
     EventKind {
         Created = "created",
         FieldChanged = "field_changed",
@@ -20,6 +23,11 @@ str_enum!(
         Linked = "linked",
         Unlinked = "unlinked",
         FollowUp = "follow_up",
+        Escalated = "escalated",
+        Transferred = "transferred",
+        Notified = "notified",
+        WebhookQueued = "webhook_queued",
+        RuleError = "rule_error",
     }
 );
 
@@ -30,17 +38,35 @@ pub struct NewEvent {
     pub field: Option<String>,
     pub old: Option<String>,
     pub new: Option<String>,
+    /// The rule that made this change (its via is then `rule`).
+    #[serde(default)]
+    pub rule: Option<String>,
 }
 
 impl NewEvent {
     pub fn plain(kind: EventKind, detail: Option<String>) -> Self {
-        NewEvent { kind, field: None, old: None, new: detail }
+        NewEvent { kind, field: None, old: None, new: detail, rule: None }
+    }
+
+    pub fn field(kind: EventKind, field: &str, old: Option<String>, new: Option<String>) -> Self {
+        NewEvent { kind, field: Some(field.to_owned()), old, new, rule: None }
+    }
+
+    /// The same event, made by a rule.
+    pub fn by_rule(mut self, rule: &str) -> Self {
+        self.rule = Some(rule.to_owned());
+        self
+    }
+
+    /// How this event reached the ticket, given how its write did.
+    pub fn via(&self, write: Via) -> Via {
+        if self.rule.is_some() { Via::Rule } else { write }
     }
 }
 
 impl From<FieldChange> for NewEvent {
     fn from(c: FieldChange) -> Self {
-        NewEvent { kind: EventKind::FieldChanged, field: Some(c.field), old: c.old, new: c.new }
+        NewEvent { kind: EventKind::FieldChanged, field: Some(c.field), old: c.old, new: c.new, rule: None }
     }
 }
 
@@ -51,6 +77,12 @@ pub fn customer_visible(kind: EventKind, field: Option<&str>, public_comment: bo
         EventKind::Created | EventKind::Merged | EventKind::MergedInto | EventKind::FollowUp => true,
         EventKind::FieldChanged => field == Some("status"),
         EventKind::CommentAdded => public_comment,
-        EventKind::Linked | EventKind::Unlinked => false,
+        EventKind::Linked
+        | EventKind::Unlinked
+        | EventKind::Escalated
+        | EventKind::Transferred
+        | EventKind::Notified
+        | EventKind::WebhookQueued
+        | EventKind::RuleError => false,
     }
 }

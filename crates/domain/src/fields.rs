@@ -258,7 +258,8 @@ pub struct FormField {
     pub required: bool,
 }
 
-fn is_empty(v: &Value) -> bool {
+/// Whether a stored value counts as no value (null, blank text, empty list).
+pub fn is_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::String(s) => s.trim().is_empty(),

@@ -2,7 +2,7 @@
 
 macro_rules! id_type {
     ($($name:ident),+ $(,)?) => {$(
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(transparent)]
         pub struct $name(pub i64);
@@ -30,3 +30,6 @@ id_type!(
     LinkId,
     TokenId,
 );
+
+/// The author of what rules write (internal notes): a user row that never signs in.
+pub const SYSTEM_USER: UserId = UserId(-1);

@@ -12,6 +12,9 @@ pub mod ids;
 pub mod page;
 pub mod people;
 pub mod progress;
+pub mod routing;
+pub mod rules;
+pub mod template;
 mod str_enum;
 pub mod ticket;
 

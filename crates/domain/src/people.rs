@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::Role;
 use crate::error::DomainError;
 use crate::ids::{GroupId, OrganizationId, UserId};
+use crate::routing::{Assignment, Availability};
 use crate::str_enum;
 
 str_enum!(
@@ -44,6 +45,12 @@ pub struct User {
     pub skills: Vec<String>,
     pub languages: Vec<String>,
     pub restricted_to_groups: bool,
+    /// Staff: whether they take new tickets now (groups may hand tickets to online agents only).
+    pub availability: Availability,
+    /// Staff: open tickets they take at most from automatic assignment; `None` is unlimited.
+    pub capacity: Option<i64>,
+    /// Customers: the agent who gets their tickets first (VIP account manager).
+    pub account_manager_id: Option<UserId>,
     pub custom_fields: BTreeMap<String, serde_json::Value>,
     pub active: bool,
     pub created_at: Timestamp,
@@ -92,6 +99,41 @@ pub struct Group {
     pub tier: i64,
     pub description: String,
     pub active: bool,
+    /// How tickets that land here unassigned get an agent.
+    pub assignment: Assignment,
+    /// Only agents who are online get tickets automatically.
+    pub online_only: bool,
+    /// Where escalation goes from here; else the first active group of the next tier.
+    pub escalation_group_id: Option<GroupId>,
+}
+
+impl Group {
+    /// A new group before its fields are filled in (id 0 until stored).
+    pub fn blank() -> Self {
+        Group {
+            id: GroupId(0),
+            name: String::new(),
+            tier: 1,
+            description: String::new(),
+            active: true,
+            assignment: Assignment::Manual,
+            online_only: false,
+            escalation_group_id: None,
+        }
+    }
+}
+
+/// The group an escalation from `from` goes to: its configured target if active, else the
+/// first active group (by id) of the next tier. `None` at the top tier.
+pub fn escalation_target(groups: &[Group], from: Option<GroupId>) -> Option<&Group> {
+    let current = from.and_then(|id| groups.iter().find(|g| g.id == id));
+    if let Some(target) = current.and_then(|g| g.escalation_group_id)
+        && let Some(g) = groups.iter().find(|g| g.id == target && g.active)
+    {
+        return Some(g);
+    }
+    let tier = current.map_or(1, |g| g.tier + 1);
+    groups.iter().filter(|g| g.active && g.tier == tier && Some(g.id) != from).min_by_key(|g| g.id)
 }
 
 pub fn validate_tier(tier: i64) -> Result<i64, DomainError> {
@@ -173,6 +215,23 @@ mod tests {
         assert!(normalize_phone("12", "phone").is_err());
         assert!(normalize_phone("1380x", "phone").is_err());
         assert!(normalize_phone("86+138001380", "phone").is_err());
+    }
+
+    #[test]
+    fn escalation_goes_to_the_configured_group_or_the_next_tier() {
+        let g = |id, tier, to: Option<i64>| Group {
+            id: GroupId(id),
+            name: format!("g{id}"),
+            tier,
+            escalation_group_id: to.map(GroupId),
+            ..Group::blank()
+        };
+        let groups = vec![g(1, 1, None), g(2, 2, None), g(3, 2, None), g(4, 3, None), g(5, 1, Some(3))];
+        assert_eq!(escalation_target(&groups, Some(GroupId(1))).map(|g| g.id), Some(GroupId(2)));
+        assert_eq!(escalation_target(&groups, Some(GroupId(5))).map(|g| g.id), Some(GroupId(3)));
+        assert_eq!(escalation_target(&groups, Some(GroupId(2))).map(|g| g.id), Some(GroupId(4)));
+        assert_eq!(escalation_target(&groups, Some(GroupId(4))).map(|g| g.id), None, "top tier");
+        assert_eq!(escalation_target(&groups, None).map(|g| g.id), Some(GroupId(1)), "no group: the desk");
     }
 
     #[test]

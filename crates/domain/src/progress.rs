@@ -113,6 +113,7 @@ mod tests {
             field: field.map(str::to_owned),
             old_value: old.map(str::to_owned),
             new_value: new.map(str::to_owned),
+            rule: None,
             created_at: Timestamp::from_second(1_700_000_000 + n).unwrap_or(Timestamp::UNIX_EPOCH),
         }
     }

@@ -155,6 +155,12 @@ pub struct Ticket {
     pub first_replied_at: Option<Timestamp>,
     pub solved_at: Option<Timestamp>,
     pub closed_at: Option<Timestamp>,
+    /// When the status last changed (creation counts): "hours since pending" and the like.
+    pub status_changed_at: Timestamp,
+    /// When the current assignee got the ticket; `None` while unassigned.
+    pub assigned_at: Option<Timestamp>,
+    pub last_customer_reply_at: Option<Timestamp>,
+    pub last_agent_reply_at: Option<Timestamp>,
 }
 
 pub const SUBJECT_MAX: usize = 255;
@@ -292,6 +298,9 @@ impl Ticket {
         }
         if let Some(a) = patch.assignee_id {
             next.assignee_id = a;
+            if a != self.assignee_id {
+                next.assigned_at = a.map(|_| now);
+            }
             record("assignee_id", show(&self.assignee_id), show(&a));
         }
         if let Some(g) = patch.group_id {
@@ -352,6 +361,9 @@ impl Ticket {
 
     /// Moves to a status and keeps the solved/closed timestamps in step with it.
     pub fn set_status(&mut self, status: StatusRef, now: Timestamp) {
+        if status.id != self.status.id {
+            self.status_changed_at = now;
+        }
         match status.category {
             StatusCategory::Solved => {
                 if self.status.category != StatusCategory::Solved {
@@ -387,6 +399,13 @@ impl Ticket {
         }
         if !by_customer && public && self.first_replied_at.is_none() {
             self.first_replied_at = Some(now);
+        }
+        if public {
+            if by_customer {
+                self.last_customer_reply_at = Some(now);
+            } else {
+                self.last_agent_reply_at = Some(now);
+            }
         }
         self.version += 1;
         self.updated_at = now;

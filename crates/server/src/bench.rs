@@ -105,13 +105,7 @@ async fn fixtures(app: &App) -> anyhow::Result<Fixture> {
     let admin_p = app.principal_for(&admin).await.map_err(|e| anyhow!("{e}"))?;
     let mut groups = Vec::new();
     for i in 0..10 {
-        let g = Group {
-            id: GroupId(0),
-            name: format!("bench group {i}"),
-            tier: 1 + i % 3,
-            description: String::new(),
-            active: true,
-        };
+        let g = Group { name: format!("bench group {i}"), tier: 1 + i % 3, ..Group::blank() };
         groups.push(app.save_group(&admin_p, g).await.map_err(|e| anyhow!("{e}"))?.id);
     }
     let mut agents = Vec::new();
@@ -182,6 +176,10 @@ fn new_ticket(subject: &str, description: &str, requester: UserId, status: Statu
         first_replied_at: None,
         solved_at: None,
         closed_at: None,
+        status_changed_at: at,
+        assigned_at: None,
+        last_customer_reply_at: Some(at),
+        last_agent_reply_at: None,
     }
 }
 
@@ -292,9 +290,7 @@ async fn raw_creates(
                         }),
                         events: vec![NewEvent::plain(EventKind::Created, Some("new".into()))],
                     }],
-                    links: vec![],
-                    unlinks: vec![],
-                    idempotency: None,
+                    ..Default::default()
                 };
                 let s = Instant::now();
                 match store.write(batch).await {

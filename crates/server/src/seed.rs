@@ -205,7 +205,7 @@ pub async fn demo(app: &App, tickets: usize) -> anyhow::Result<String> {
         ("研发 R&D", 3, "三线研发 engineering"),
         ("商务 Billing", 1, "发票与退款 invoices and refunds"),
     ] {
-        let g = Group { id: GroupId(0), name: name.into(), tier, description: desc.into(), active: true };
+        let g = Group { name: name.into(), tier, description: desc.into(), ..Group::blank() };
         groups.push(app.save_group(&admin, g).await.map_err(e)?.id);
     }
 

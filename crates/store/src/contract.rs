@@ -13,8 +13,12 @@ use gongdan_domain::ticket::{Channel, Priority, Status, StatusCategory, Ticket};
 use jiff::Timestamp;
 
 use crate::StoreError;
+use crate::flow::*;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// View totals the counters cannot answer stop at this (more reads as one more).
+pub const VIEW_COUNT_CAP: i64 = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -205,7 +209,8 @@ pub enum ClaimedResource {
     User,
 }
 
-/// Everything one user action changes, written in one transaction.
+/// Everything one user action changes, written in one transaction: the tickets with their
+/// comments and events, and what the rules that ran on the first ticket did besides.
 #[derive(Debug, Clone)]
 pub struct WriteBatch {
     pub actor: Option<UserId>,
@@ -215,6 +220,39 @@ pub struct WriteBatch {
     pub links: Vec<NewLink>,
     pub unlinks: Vec<LinkId>,
     pub idempotency: Option<IdempotencyClaim>,
+    /// Rules to run inside the transaction over the first ticket (see [`FlowRun`]).
+    pub flow: Option<Box<FlowRun>>,
+    /// Internal notes rules wrote on the first ticket.
+    pub notes: Vec<NewComment>,
+    pub notices: Vec<NewNotification>,
+    pub jobs: Vec<NewJob>,
+    /// Automations that fired on the first ticket (the ledger keeps them from firing twice).
+    pub firings: Vec<Firing>,
+    /// The job this write finishes, atomically with its effects.
+    pub complete_job: Option<JobLease>,
+    /// An automatic assignment made by the rules: (group, agent), for the group's turn order.
+    pub assigned: Option<(GroupId, UserId)>,
+}
+
+impl Default for WriteBatch {
+    fn default() -> Self {
+        WriteBatch {
+            actor: None,
+            via: Via::System,
+            at: Timestamp::UNIX_EPOCH,
+            writes: vec![],
+            links: vec![],
+            unlinks: vec![],
+            idempotency: None,
+            flow: None,
+            notes: vec![],
+            notices: vec![],
+            jobs: vec![],
+            firings: vec![],
+            complete_job: None,
+            assigned: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -359,7 +397,8 @@ pub trait TicketStore: Send + Sync {
     async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>>;
     async fn list_tickets(&self, q: &TicketQuery) -> Result<Page<Ticket>>;
     /// The totals of several listings at once (a workspace's views): those the queue counters
-    /// answer in one pass over the counters, any other by counting. Scopes, cursors and limits
+    /// answer in one pass over the counters, any other by counting, up to 10,000 (more reads
+    /// as 10,001). Scopes, cursors and limits
     /// are as in `list_tickets` (cursors and limits do not matter to a total).
     async fn count_tickets(&self, queries: &[TicketQuery]) -> Result<Vec<i64>>;
     /// Children (through parent links) that are not solved or closed.
@@ -387,7 +426,7 @@ pub trait TicketStore: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: PeopleStore + ConfigStore + AuthStore + TicketStore {
+pub trait Store: PeopleStore + ConfigStore + AuthStore + TicketStore + RuleStore + NotificationStore + JobStore {
     fn backend(&self) -> Backend;
     async fn migrate(&self) -> Result<()>;
     /// Refreshes planner statistics (and on PostgreSQL the visibility map, which index-only

@@ -22,6 +22,9 @@ pub enum StoreError {
     /// The shared commit of a group of batches failed; none of them was written.
     #[error("commit failed: {0}")]
     Commit(String),
+    /// A job's lease ran out and another worker took it: this one's write is void.
+    #[error("the job's lease was lost")]
+    LeaseLost,
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("database configuration: {0}")]
@@ -50,6 +53,8 @@ impl From<sqlx::Error> for StoreError {
                 "groups",
                 "organizations",
                 "ticket_links",
+                "automation_firings",
+                "views",
             ]
             .iter()
             .find(|k| text.contains(*k))
@@ -59,6 +64,8 @@ impl From<sqlx::Error> for StoreError {
                 "external_id" => "external_id",
                 "statuses" | "custom_fields" => "key",
                 "ticket_links" => "link",
+                "automation_firings" => "firing",
+                "views" => "key",
                 _ => "name",
             })
             .unwrap_or("value");

@@ -8,6 +8,7 @@
 
 mod contract;
 mod error;
+mod flow;
 pub mod postgres;
 pub mod sqlite;
 
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 pub use contract::*;
 pub use error::StoreError;
+pub use flow::*;
 
 /// Opens the database a URL names and runs pending migrations when asked to.
 pub async fn connect(url: &str, opts: ConnectOptions) -> std::result::Result<Arc<dyn Store>, StoreError> {

@@ -25,6 +25,11 @@ const LOCK_TICKETS: Option<&str> = Some("LOCK TABLE tickets IN EXCLUSIVE MODE");
 /// The next ticket id when ids are given explicitly: past the table and the identity.
 const NEXT_TICKET_ID: &str = "SELECT GREATEST((SELECT COALESCE(MAX(id), 10000) FROM tickets), \
      COALESCE(pg_sequence_last_value(pg_get_serial_sequence('tickets', 'id')::regclass), 10000)) + 1";
+/// Locks rows a decision depends on until commit (assignment: the group and its members);
+/// `NO KEY UPDATE` does not block the key-share locks of foreign-key checks.
+const LOCK_ROWS: &str = " FOR NO KEY UPDATE";
+/// Claims jobs without waiting for rows another node is claiming.
+const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 // Deliberate: the same implementation compiled against this backend's concrete types.
@@ -40,18 +45,21 @@ pub use sql::SqlStore as PgStore;
 const PLAIN_CREATE: &str = "WITH t AS ( \
         INSERT INTO tickets (subject, description, requester_id, organization_id, cc_ids, assignee_id, group_id, \
         status_id, status_category, channel, kind, priority, tags, due_at, category_id, custom_fields, merged_into_id, \
-        version, created_at, updated_at, first_replied_at, solved_at, closed_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
+        version, created_at, updated_at, first_replied_at, solved_at, closed_at, status_changed_at, assigned_at, \
+        last_customer_reply_at, last_agent_reply_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
+        $24, $25, $26, $27) \
         RETURNING id), \
-    g AS (INSERT INTO ticket_tags (tag, ticket_id) SELECT x, t.id FROM t, unnest($24::text[]) AS x), \
+    g AS (INSERT INTO ticket_tags (tag, ticket_id) SELECT x, t.id FROM t, unnest($28::text[]) AS x), \
     v AS (INSERT INTO ticket_field_values (ticket_id, field_key, value) \
-        SELECT t.id, u.k, u.val FROM t, unnest($25::text[], $26::text[]) AS u(k, val)), \
-    e AS (INSERT INTO ticket_events (ticket_id, actor_id, via, kind, field, old_value, new_value, created_at) \
-        SELECT t.id, $27, $28, u.k, u.f, u.o, u.n, $29 FROM t, unnest($30::text[], $31::text[], $32::text[], $33::text[]) AS u(k, f, o, n)), \
+        SELECT t.id, u.k, u.val FROM t, unnest($29::text[], $30::text[]) AS u(k, val)), \
+    e AS (INSERT INTO ticket_events (ticket_id, actor_id, via, kind, field, old_value, new_value, created_at, rule) \
+        SELECT t.id, $31, CASE WHEN u.r IS NULL THEN $32 ELSE 'rule' END, u.k, u.f, u.o, u.n, $33, u.r \
+        FROM t, unnest($34::text[], $35::text[], $36::text[], $37::text[], $38::text[]) AS u(k, f, o, n, r)), \
     c AS (INSERT INTO comments (ticket_id, author_id, public, body, html_body, via, created_at) \
-        SELECT t.id, $34, $35, $36, $37, $28, $29 FROM t WHERE $38 RETURNING id), \
+        SELECT t.id, $39, $40, $41, $42, $32, $33 FROM t WHERE $43 RETURNING id), \
     n AS (INSERT INTO ticket_counts (status_id, group_key, assignee_key, shard, n) \
-        SELECT $8, COALESCE($7, 0), COALESCE($6, 0), t.id % $39, 1 FROM t \
+        SELECT $8, COALESCE($7, 0), COALESCE($6, 0), t.id % $44, 1 FROM t \
         ON CONFLICT (status_id, group_key, assignee_key, shard) DO UPDATE SET n = ticket_counts.n + 1) \
     SELECT t.id, (SELECT id FROM c) FROM t";
 
@@ -83,6 +91,7 @@ async fn plain_create_now(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Resul
             .bind(w.events.iter().map(|e| e.field.clone()).collect::<Vec<_>>())
             .bind(w.events.iter().map(|e| e.old.clone()).collect::<Vec<_>>())
             .bind(w.events.iter().map(|e| e.new.clone()).collect::<Vec<_>>())
+            .bind(w.events.iter().map(|e| e.rule.clone()).collect::<Vec<_>>())
             .bind(c.map(|c| c.author_id.0))
             .bind(c.is_some_and(|c| c.public))
             .bind(c.map(|c| c.body.clone()))

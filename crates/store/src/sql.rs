@@ -14,6 +14,7 @@ use gongdan_domain::fields::{CustomFieldDef, FieldKind, FieldScope, Form};
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
 use gongdan_domain::people::{Group, Identity, IdentityKind, Language, Organization, User};
+use gongdan_domain::routing::{Assignment, Availability};
 use gongdan_domain::ticket::{Channel, Priority, Status, StatusCategory, StatusRef, Ticket, TicketType};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -21,7 +22,8 @@ use sqlx::{AssertSqlSafe, FromRow, Pool, QueryBuilder};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    BACKEND, BEGIN_WRITE, Conn, Db, FOR_UPDATE, LIKE, LOCK_TICKETS, MIGRATOR, NEXT_TICKET_ID, OPTIMIZE, RESEED_TICKETS,
+    BACKEND, BEGIN_WRITE, Conn, Db, FOR_UPDATE, LIKE, LOCK_ROWS, LOCK_TICKETS, MIGRATOR, NEXT_TICKET_ID, OPTIMIZE,
+    RESEED_TICKETS, SKIP_LOCKED,
 };
 use crate::StoreError;
 use crate::contract::*;
@@ -61,7 +63,7 @@ impl SqlStore {
     }
 }
 
-/// Binds the 23 ticket columns in table order with `$bind` (`bind` on a query, `push_bind` in a
+/// Binds the 27 ticket columns in table order with `$bind` (`bind` on a query, `push_bind` in a
 /// `push_values` row), so insert, update, bulk and grouped inserts cannot disagree on the order.
 /// `$cc` and `$cf` are the CC and custom-field JSON texts, made by the caller (which knows
 /// whether it may use `?`).
@@ -92,6 +94,10 @@ macro_rules! bind_ticket {
             .$bind(t.first_replied_at.map(ts))
             .$bind(t.solved_at.map(ts))
             .$bind(t.closed_at.map(ts))
+            .$bind(ts(t.status_changed_at))
+            .$bind(t.assigned_at.map(ts))
+            .$bind(t.last_customer_reply_at.map(ts))
+            .$bind(t.last_agent_reply_at.map(ts))
     }};
 }
 
@@ -237,7 +243,8 @@ pub(super) fn field_value_texts(v: &Value) -> Vec<String> {
 const TICKET_COLS: &str = "t.id, t.subject, t.description, t.requester_id, t.organization_id, t.cc_ids, \
     t.assignee_id, t.group_id, t.status_id, s.key AS status_key, t.status_category, t.channel, t.kind, \
     t.priority, t.tags, t.due_at, t.category_id, t.custom_fields, t.merged_into_id, t.version, \
-    t.created_at, t.updated_at, t.first_replied_at, t.solved_at, t.closed_at";
+    t.created_at, t.updated_at, t.first_replied_at, t.solved_at, t.closed_at, t.status_changed_at, t.assigned_at, \
+    t.last_customer_reply_at, t.last_agent_reply_at";
 const TICKET_FROM: &str = "tickets t JOIN statuses s ON s.id = t.status_id";
 
 #[derive(FromRow)]
@@ -267,6 +274,10 @@ struct TicketRow {
     first_replied_at: Option<i64>,
     solved_at: Option<i64>,
     closed_at: Option<i64>,
+    status_changed_at: i64,
+    assigned_at: Option<i64>,
+    last_customer_reply_at: Option<i64>,
+    last_agent_reply_at: Option<i64>,
 }
 
 impl TryFrom<TicketRow> for Ticket {
@@ -301,6 +312,10 @@ impl TryFrom<TicketRow> for Ticket {
             first_replied_at: opt_ts(r.first_replied_at)?,
             solved_at: opt_ts(r.solved_at)?,
             closed_at: opt_ts(r.closed_at)?,
+            status_changed_at: from_ts(r.status_changed_at)?,
+            assigned_at: opt_ts(r.assigned_at)?,
+            last_customer_reply_at: opt_ts(r.last_customer_reply_at)?,
+            last_agent_reply_at: opt_ts(r.last_agent_reply_at)?,
         })
     }
 }
@@ -323,10 +338,14 @@ struct UserRow {
     active: bool,
     created_at: i64,
     updated_at: i64,
+    availability: String,
+    capacity: Option<i64>,
+    account_manager_id: Option<i64>,
 }
 
 const USER_COLS: &str = "id, role, name, email, external_id, organization_id, language, time_zone, vip_level, \
-    skills, languages, restricted_to_groups, custom_fields, active, created_at, updated_at";
+    skills, languages, restricted_to_groups, custom_fields, active, created_at, updated_at, availability, capacity, \
+    account_manager_id";
 
 #[derive(FromRow)]
 struct OrgRow {
@@ -458,11 +477,12 @@ impl SqlStore {
         let sql = format!(
             "INSERT INTO tickets ({}subject, description, requester_id, organization_id, cc_ids, assignee_id, group_id, \
              status_id, status_category, channel, kind, priority, tags, due_at, category_id, custom_fields, merged_into_id, \
-             version, created_at, updated_at, first_replied_at, solved_at, closed_at) \
+             version, created_at, updated_at, first_replied_at, solved_at, closed_at, status_changed_at, assigned_at, \
+             last_customer_reply_at, last_agent_reply_at) \
              VALUES ({}{}) RETURNING id",
             if explicit_id { "id, " } else { "" },
-            if explicit_id { "$24, " } else { "" },
-            placeholders(1, 23)
+            if explicit_id { "$28, " } else { "" },
+            placeholders(1, 27)
         );
         let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.as_str()));
         q = bind_ticket!(q, t, bind, to_json(&t.cc_ids)?, to_json(&t.custom_fields)?);
@@ -476,8 +496,9 @@ impl SqlStore {
         let sql = "UPDATE tickets SET subject = $1, description = $2, requester_id = $3, organization_id = $4, cc_ids = $5, \
              assignee_id = $6, group_id = $7, status_id = $8, status_category = $9, channel = $10, kind = $11, priority = $12, \
              tags = $13, due_at = $14, category_id = $15, custom_fields = $16, merged_into_id = $17, version = $18, \
-             created_at = $19, updated_at = $20, first_replied_at = $21, solved_at = $22, closed_at = $23 \
-             WHERE id = $24 AND version = $25";
+             created_at = $19, updated_at = $20, first_replied_at = $21, solved_at = $22, closed_at = $23, \
+             status_changed_at = $24, assigned_at = $25, last_customer_reply_at = $26, last_agent_reply_at = $27 \
+             WHERE id = $28 AND version = $29";
         let mut q = sqlx::query(sql);
         q = bind_ticket!(q, t, bind, to_json(&t.cc_ids)?, to_json(&t.custom_fields)?);
         let done = q.bind(t.id.0).bind(expected).execute(&mut *conn).await?;
@@ -526,17 +547,18 @@ impl SqlStore {
     ) -> Result<()> {
         for e in events {
             sqlx::query(
-                "INSERT INTO ticket_events (ticket_id, actor_id, via, kind, field, old_value, new_value, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO ticket_events (ticket_id, actor_id, via, kind, field, old_value, new_value, created_at, rule) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(ticket.0)
             .bind(actor.map(|a| a.0))
-            .bind(via.as_str())
+            .bind(e.via(via).as_str())
             .bind(e.kind.as_str())
             .bind(e.field.as_deref())
             .bind(e.old.as_deref())
             .bind(e.new.as_deref())
             .bind(ts(at))
+            .bind(e.rule.as_deref())
             .execute(&mut *conn)
             .await?;
         }
@@ -686,6 +708,9 @@ impl SqlStore {
                     skills: json(&r.skills)?,
                     languages: json(&r.languages)?,
                     restricted_to_groups: r.restricted_to_groups,
+                    availability: Availability::parse(&r.availability, "availability").map_err(corrupt)?,
+                    capacity: r.capacity,
+                    account_manager_id: r.account_manager_id.map(UserId),
                     custom_fields: json(&r.custom_fields)?,
                     active: r.active,
                     created_at: from_ts(r.created_at)?,
@@ -698,7 +723,14 @@ impl SqlStore {
     async fn write_user_children(conn: &mut Conn, u: &User, fresh: bool) -> Result<()> {
         if !fresh {
             sqlx::query("DELETE FROM user_identities WHERE user_id = $1").bind(u.id.0).execute(&mut *conn).await?;
-            sqlx::query("DELETE FROM group_members WHERE user_id = $1").bind(u.id.0).execute(&mut *conn).await?;
+            // Memberships that stay keep their round-robin turn.
+            let mut qb = QueryBuilder::<Db>::new("DELETE FROM group_members WHERE user_id = ");
+            qb.push_bind(u.id.0);
+            if !u.group_ids.is_empty() {
+                qb.push(" AND group_id NOT IN ");
+                push_list(&mut qb, u.group_ids.iter().map(|g| g.0));
+            }
+            qb.build().execute(&mut *conn).await?;
         }
         for i in &u.identities {
             sqlx::query("INSERT INTO user_identities (user_id, kind, value) VALUES ($1, $2, $3)")
@@ -709,7 +741,7 @@ impl SqlStore {
                 .await?;
         }
         for g in &u.group_ids {
-            sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2)")
+            sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(g.0)
                 .bind(u.id.0)
                 .execute(&mut *conn)
@@ -955,6 +987,15 @@ impl SqlStore {
 
     /// Applies one batch on a connection inside an open transaction.
     async fn apply_batch(tx: &mut Conn, batch: &WriteBatch) -> Result<WriteResult> {
+        // Rules that must read inside the transaction run first and fold into the batch.
+        let ran;
+        let batch = match &batch.flow {
+            Some(run) => {
+                ran = Self::run_flow(tx, batch, run).await?;
+                &ran
+            }
+            None => batch,
+        };
         let mut tickets: Vec<Ticket> = Vec::with_capacity(batch.writes.len());
         let mut comments = Vec::with_capacity(batch.writes.len());
         let mut counts: BTreeMap<CountKey, i64> = BTreeMap::new();
@@ -1039,6 +1080,7 @@ impl SqlStore {
             let id = id.ok_or_else(|| StoreError::Invalid("idempotency claim names nothing in the batch".into()))?;
             Self::insert_claim(tx, claim, kind, id, batch.at).await?;
         }
+        Self::write_extras(tx, batch, &tickets).await?;
         Ok(WriteResult { tickets, comments, links })
     }
 
@@ -1139,7 +1181,8 @@ impl SqlStore {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO tickets (id, subject, description, requester_id, organization_id, cc_ids, assignee_id, group_id, \
              status_id, status_category, channel, kind, priority, tags, due_at, category_id, custom_fields, merged_into_id, \
-             version, created_at, updated_at, first_replied_at, solved_at, closed_at) ",
+             version, created_at, updated_at, first_replied_at, solved_at, closed_at, status_changed_at, assigned_at, \
+             last_customer_reply_at, last_agent_reply_at) ",
         );
         let cells = tickets
             .iter()
@@ -1181,17 +1224,18 @@ impl SqlStore {
             .collect();
         if !events.is_empty() {
             let mut qb = QueryBuilder::<Db>::new(
-                "INSERT INTO ticket_events (ticket_id, actor_id, via, kind, field, old_value, new_value, created_at) ",
+                "INSERT INTO ticket_events (ticket_id, actor_id, via, kind, field, old_value, new_value, created_at, rule) ",
             );
             qb.push_values(&events, |mut b, (id, batch, e)| {
                 b.push_bind(*id)
                     .push_bind(batch.actor.map(|a| a.0))
-                    .push_bind(batch.via.as_str())
+                    .push_bind(e.via(batch.via).as_str())
                     .push_bind(e.kind.as_str())
                     .push_bind(e.field.clone())
                     .push_bind(e.old.clone())
                     .push_bind(e.new.clone())
-                    .push_bind(ts(batch.at));
+                    .push_bind(ts(batch.at))
+                    .push_bind(e.rule.clone());
             });
             qb.build().execute(&mut *tx).await?;
         }
@@ -1234,7 +1278,8 @@ impl SqlStore {
 /// A batch that only creates one ticket (with events, an opening comment without attachments,
 /// tags and field values): the common case the group writer inserts many at a time.
 pub(super) fn is_plain_create(b: &WriteBatch) -> bool {
-    b.writes.len() == 1
+    !b.has_extras()
+        && b.writes.len() == 1
         && b.writes[0].expected_version.is_none()
         && b.writes[0].comment.as_ref().is_none_or(|c| c.attachment_ids.is_empty())
         && b.links.is_empty()
@@ -1339,9 +1384,12 @@ impl TicketStore for SqlStore {
                 out[*i] = sqlx::Row::try_get::<i64, _>(&row, n)?;
             }
         }
+        // Other filters count the rows they match, through their index, up to a cap: a view
+        // total must never cost a scan of the desk.
         for (i, q) in queries.iter().enumerate().filter(|(i, _)| !counted.contains(i)) {
-            let mut cq = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM tickets t WHERE 1 = 1");
+            let mut cq = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t WHERE 1 = 1");
             Self::push_ticket_filters(&mut cq, q);
+            cq.push(" LIMIT ").push_bind(VIEW_COUNT_CAP + 1).push(") x");
             out[i] = cq.build_query_scalar::<i64>().fetch_one(&self.read).await?;
         }
         Ok(out)
@@ -1428,9 +1476,10 @@ impl TicketStore for SqlStore {
     }
 
     async fn list_events(&self, ticket: TicketId, after: Option<EventId>, limit: i64) -> Result<Vec<Event>> {
-        type Row = (i64, i64, Option<i64>, String, String, Option<String>, Option<String>, Option<String>, i64);
+        type Row =
+            (i64, i64, Option<i64>, String, String, Option<String>, Option<String>, Option<String>, i64, Option<String>);
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, ticket_id, actor_id, via, kind, field, old_value, new_value, created_at FROM ticket_events \
+            "SELECT id, ticket_id, actor_id, via, kind, field, old_value, new_value, created_at, rule FROM ticket_events \
              WHERE ticket_id = $1 AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(ticket.0)
@@ -1439,7 +1488,7 @@ impl TicketStore for SqlStore {
         .fetch_all(&self.read)
         .await?;
         rows.into_iter()
-            .map(|(id, ticket_id, actor, via, kind, field, old_value, new_value, at)| {
+            .map(|(id, ticket_id, actor, via, kind, field, old_value, new_value, at, rule)| {
                 Ok(Event {
                     id: EventId(id),
                     ticket_id: TicketId(ticket_id),
@@ -1449,6 +1498,7 @@ impl TicketStore for SqlStore {
                     field,
                     old_value,
                     new_value,
+                    rule,
                     created_at: from_ts(at)?,
                 })
             })
@@ -1511,7 +1561,8 @@ impl TicketStore for SqlStore {
             let mut qb = QueryBuilder::<Db>::new(
                 "INSERT INTO tickets (id, subject, description, requester_id, organization_id, cc_ids, assignee_id, group_id, \
                  status_id, status_category, channel, kind, priority, tags, due_at, category_id, custom_fields, merged_into_id, \
-                 version, created_at, updated_at, first_replied_at, solved_at, closed_at) ",
+                 version, created_at, updated_at, first_replied_at, solved_at, closed_at, status_changed_at, assigned_at, \
+                 last_customer_reply_at, last_agent_reply_at) ",
             );
             let first_id = id;
             let cells = chunk
@@ -1615,8 +1666,9 @@ impl PeopleStore for SqlStore {
         let mut tx = self.write.begin_with(BEGIN_WRITE).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (role, name, email, external_id, organization_id, language, time_zone, vip_level, skills, \
-             languages, restricted_to_groups, custom_fields, password_hash, active, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+             languages, restricted_to_groups, custom_fields, password_hash, active, created_at, updated_at, availability, \
+             capacity, account_manager_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
         )
         .bind(u.role.as_str())
         .bind(&u.name)
@@ -1634,6 +1686,9 @@ impl PeopleStore for SqlStore {
         .bind(u.active)
         .bind(ts(u.created_at))
         .bind(ts(u.updated_at))
+        .bind(u.availability.as_str())
+        .bind(u.capacity)
+        .bind(u.account_manager_id.map(|a| a.0))
         .fetch_one(&mut *tx)
         .await?;
         let saved = User { id: UserId(id), ..u.clone() };
@@ -1650,7 +1705,7 @@ impl PeopleStore for SqlStore {
         let done = sqlx::query(
             "UPDATE users SET role = $1, name = $2, email = $3, external_id = $4, organization_id = $5, language = $6, \
              time_zone = $7, vip_level = $8, skills = $9, languages = $10, restricted_to_groups = $11, custom_fields = $12, \
-             active = $13, updated_at = $14 WHERE id = $15",
+             active = $13, updated_at = $14, availability = $15, capacity = $16, account_manager_id = $17 WHERE id = $18",
         )
         .bind(u.role.as_str())
         .bind(&u.name)
@@ -1666,6 +1721,9 @@ impl PeopleStore for SqlStore {
         .bind(to_json(&u.custom_fields)?)
         .bind(u.active)
         .bind(ts(u.updated_at))
+        .bind(u.availability.as_str())
+        .bind(u.capacity)
+        .bind(u.account_manager_id.map(|a| a.0))
         .bind(u.id.0)
         .execute(&mut *tx)
         .await?;
@@ -1728,7 +1786,8 @@ impl PeopleStore for SqlStore {
     }
 
     async fn list_users(&self, q: &UserQuery) -> Result<Vec<User>> {
-        let mut qb = QueryBuilder::<Db>::new(format!("SELECT {USER_COLS} FROM users u WHERE 1 = 1"));
+        // Ids below 1 are the system's own (the author of rule notes), never a person.
+        let mut qb = QueryBuilder::<Db>::new(format!("SELECT {USER_COLS} FROM users u WHERE id > 0"));
         if let Some(r) = q.role {
             qb.push(" AND role = ").push_bind(r.as_str());
         }
@@ -1762,7 +1821,7 @@ impl PeopleStore for SqlStore {
     }
 
     async fn count_users(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.read).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id > 0").fetch_one(&self.read).await?)
     }
 
     async fn password_hash(&self, id: UserId) -> Result<Option<String>> {
@@ -1874,24 +1933,34 @@ impl PeopleStore for SqlStore {
 
     async fn insert_group(&self, g: &Group) -> Result<Group> {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO groups (name, tier, description, active) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO groups (name, tier, description, active, assignment, online_only, escalation_group_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(&g.name)
         .bind(g.tier)
         .bind(&g.description)
         .bind(g.active)
+        .bind(g.assignment.as_str())
+        .bind(g.online_only)
+        .bind(g.escalation_group_id.map(|e| e.0))
         .fetch_one(&self.write)
         .await?;
         Ok(Group { id: GroupId(id), ..g.clone() })
     }
 
     async fn update_group(&self, g: &Group) -> Result<Group> {
-        let done = sqlx::query("UPDATE groups SET name = $1, tier = $2, description = $3, active = $4 WHERE id = $5")
-            .bind(&g.name)
-            .bind(g.tier)
-            .bind(&g.description)
-            .bind(g.active)
-            .bind(g.id.0)
+        let done = sqlx::query(
+            "UPDATE groups SET name = $1, tier = $2, description = $3, active = $4, assignment = $5, online_only = $6, \
+             escalation_group_id = $7 WHERE id = $8",
+        )
+        .bind(&g.name)
+        .bind(g.tier)
+        .bind(&g.description)
+        .bind(g.active)
+        .bind(g.assignment.as_str())
+        .bind(g.online_only)
+        .bind(g.escalation_group_id.map(|e| e.0))
+        .bind(g.id.0)
             .execute(&self.write)
             .await?;
         if done.rows_affected() == 0 {
@@ -1901,14 +1970,27 @@ impl PeopleStore for SqlStore {
     }
 
     async fn list_groups(&self) -> Result<Vec<Group>> {
-        let rows: Vec<(i64, String, i64, String, bool)> =
-            sqlx::query_as("SELECT id, name, tier, description, active FROM groups ORDER BY tier, name")
-                .fetch_all(&self.read)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, name, tier, description, active)| Group { id: GroupId(id), name, tier, description, active })
-            .collect())
+        type Row = (i64, String, i64, String, bool, String, bool, Option<i64>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, name, tier, description, active, assignment, online_only, escalation_group_id FROM groups \
+             ORDER BY tier, name",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|(id, name, tier, description, active, assignment, online_only, escalation)| {
+                Ok(Group {
+                    id: GroupId(id),
+                    name,
+                    tier,
+                    description,
+                    active,
+                    assignment: Assignment::parse(&assignment, "assignment").map_err(corrupt)?,
+                    online_only,
+                    escalation_group_id: escalation.map(GroupId),
+                })
+            })
+            .collect()
     }
 }
 
@@ -2267,3 +2349,7 @@ impl AuthStore for SqlStore {
         }))
     }
 }
+
+// The flow engine's tables and the parts of a write that rules add.
+#[path = "sql_flow.rs"]
+mod flow;

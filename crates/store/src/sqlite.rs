@@ -27,6 +27,9 @@ const NEXT_TICKET_ID: &str = "SELECT MAX(COALESCE((SELECT MAX(id) FROM tickets),
      COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'tickets'), 10000)) + 1";
 /// `ANALYZE` everything once, then let SQLite decide what needs it.
 const OPTIMIZE: &[&str] = &["PRAGMA analysis_limit = 1000", "ANALYZE", "PRAGMA optimize"];
+/// One writer at a time: nothing to lock, nothing to skip.
+const LOCK_ROWS: &str = "";
+const SKIP_LOCKED: &str = "";
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 // Deliberate: the same implementation compiled against this backend's concrete types.

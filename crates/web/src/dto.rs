@@ -7,6 +7,7 @@ use gongdan_domain::access::{Principal, Role};
 use gongdan_domain::conversation::Comment;
 use gongdan_domain::ids::*;
 use gongdan_domain::people::{Identity, Language, User};
+use gongdan_domain::routing::Availability;
 use gongdan_domain::ticket::{Channel, Priority, StatusCategory, Ticket, TicketType};
 use jiff::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -285,6 +286,12 @@ pub struct UserOut {
     pub skills: Vec<String>,
     pub languages: Vec<String>,
     pub restricted_to_groups: bool,
+    /// Staff: online, away or offline.
+    pub availability: Availability,
+    /// Staff: open tickets automatic assignment gives them at most (`null`: no limit).
+    pub capacity: Option<i64>,
+    /// Customers: the agent who gets their tickets first.
+    pub account_manager_id: Option<UserId>,
     #[schema(value_type = Object)]
     pub custom_fields: BTreeMap<String, Value>,
     pub active: bool,
@@ -309,6 +316,9 @@ impl From<User> for UserOut {
             skills: u.skills,
             languages: u.languages,
             restricted_to_groups: u.restricted_to_groups,
+            availability: u.availability,
+            capacity: u.capacity,
+            account_manager_id: u.account_manager_id,
             custom_fields: u.custom_fields,
             active: u.active,
             created_at: u.created_at,
@@ -338,6 +348,15 @@ pub struct UserIn {
     pub skills: Option<Vec<String>>,
     pub languages: Option<Vec<String>>,
     pub restricted_to_groups: Option<bool>,
+    /// Staff set their own: `online`, `away` or `offline`.
+    pub availability: Option<Availability>,
+    /// `null` for no limit.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub capacity: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub account_manager_id: Option<Option<UserId>>,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub custom_fields: BTreeMap<String, Value>,
@@ -362,6 +381,9 @@ impl From<UserIn> for gongdan_core::people::UserInput {
             skills: u.skills,
             languages: u.languages,
             restricted_to_groups: u.restricted_to_groups,
+            availability: u.availability,
+            capacity: u.capacity,
+            account_manager_id: u.account_manager_id,
             custom_fields: u.custom_fields,
             active: u.active,
             password: u.password,

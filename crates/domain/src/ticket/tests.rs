@@ -30,6 +30,10 @@ pub(crate) fn sample_ticket() -> Ticket {
         first_replied_at: None,
         solved_at: None,
         closed_at: None,
+        status_changed_at: t0,
+        assigned_at: None,
+        last_customer_reply_at: None,
+        last_agent_reply_at: None,
     }
 }
 

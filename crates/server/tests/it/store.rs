@@ -38,6 +38,10 @@ fn ticket(requester: UserId, status: StatusRef, at: Timestamp) -> Ticket {
         first_replied_at: None,
         solved_at: None,
         closed_at: None,
+        status_changed_at: at,
+        assigned_at: None,
+        last_customer_reply_at: None,
+        last_agent_reply_at: None,
     }
 }
 
@@ -52,7 +56,7 @@ async fn insert(store: &std::sync::Arc<dyn gongdan_store::Store>, ticket: Ticket
 }
 
 fn batch(at: Timestamp, writes: Vec<TicketWrite>) -> WriteBatch {
-    WriteBatch { actor: None, via: Via::System, at, writes, links: vec![], unlinks: vec![], idempotency: None }
+    WriteBatch { actor: None, via: Via::System, at, writes, ..Default::default() }
 }
 
 async fn setup(t: &TestApp) -> (UserId, StatusRef, Timestamp) {

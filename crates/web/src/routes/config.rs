@@ -12,6 +12,7 @@ use gongdan_domain::category::Category;
 use gongdan_domain::fields::{CustomFieldDef, FieldKind, FieldOption, FieldScope, Form, FormField};
 use gongdan_domain::ids::*;
 use gongdan_domain::people::Group;
+use gongdan_domain::routing::Assignment;
 use gongdan_domain::ticket::{Status, StatusCategory};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -51,6 +52,14 @@ struct GroupIn {
     tier: Option<i64>,
     description: Option<String>,
     active: Option<bool>,
+    /// How tickets landing here unassigned get an agent.
+    assignment: Option<Assignment>,
+    /// Only online agents get tickets automatically.
+    online_only: Option<bool>,
+    /// Where escalation from here goes (`null`: the next tier's first group).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    escalation_group_id: Option<Option<GroupId>>,
 }
 
 fn apply_group(g: &mut Group, i: GroupIn) {
@@ -66,11 +75,20 @@ fn apply_group(g: &mut Group, i: GroupIn) {
     if let Some(v) = i.active {
         g.active = v;
     }
+    if let Some(v) = i.assignment {
+        g.assignment = v;
+    }
+    if let Some(v) = i.online_only {
+        g.online_only = v;
+    }
+    if let Some(v) = i.escalation_group_id {
+        g.escalation_group_id = v;
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/groups", tag = "config", request_body = GroupIn, responses((status = 201, body = Group), (status = 403, body = Problem)))]
 async fn create_group(State(app): State<App>, Auth(p): Auth, body: ApiJson<GroupIn>) -> ApiResult<impl IntoResponse> {
-    let mut g = Group { id: GroupId(0), name: String::new(), tier: 1, description: String::new(), active: true };
+    let mut g = Group::blank();
     apply_group(&mut g, body.value);
     Ok((StatusCode::CREATED, Json(app.save_group(&p, g).await?)))
 }

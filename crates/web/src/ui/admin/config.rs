@@ -9,6 +9,7 @@ use gongdan_core::config::DeskSettings;
 use gongdan_domain::category::Category;
 use gongdan_domain::fields::{CustomFieldDef, FieldKind, FieldOption, FieldScope, Form, FormField};
 use gongdan_domain::ids::*;
+use gongdan_domain::routing::Assignment;
 use gongdan_domain::people::{Group, Language};
 use gongdan_domain::ticket::{Status, StatusCategory};
 
@@ -157,6 +158,38 @@ fn group_fields(ctx: &Ctx, g: Option<&Group>) -> Vec<FieldView> {
             g.map(|g| g.description.clone()).unwrap_or_default(),
         ),
         FieldView::new(
+            "assignment",
+            ctx.t("field-assignment"),
+            "select",
+            g.map(|g| g.assignment.as_str()).unwrap_or("manual"),
+        )
+        .options(
+            Assignment::ALL.iter().map(|a| Opt::new(a.as_str(), ctx.t(&format!("assignment-{}", a.as_str())))).collect(),
+            false,
+        ),
+        FieldView::new(
+            "online_only",
+            ctx.t("field-online-only"),
+            "checkbox",
+            g.map(|g| g.online_only.to_string()).unwrap_or("false".into()),
+        ),
+        FieldView::new(
+            "escalation_group_id",
+            ctx.t("field-escalation-group"),
+            "select",
+            g.and_then(|g| g.escalation_group_id).map(|e| e.to_string()).unwrap_or_default(),
+        )
+        .options(
+            ctx.cfg
+                .groups
+                .iter()
+                .filter(|x| g.is_none_or(|g| g.id != x.id))
+                .map(|x| Opt::new(x.id.to_string(), format!("{} · {}", x.name, ctx.t(&format!("tier-{}", x.tier)))))
+                .collect(),
+            true,
+        )
+        .hint(ctx.t("hint-escalation-group")),
+        FieldView::new(
             "active",
             ctx.t("field-active"),
             "checkbox",
@@ -191,6 +224,12 @@ async fn save_group(State(app): State<App>, v: Viewer, id: Option<i64>, form: Ui
         tier: form.text("tier").and_then(|t| t.parse().ok()).unwrap_or(0),
         description: form.get("description").unwrap_or_default().trim().to_owned(),
         active: form.checked("active"),
+        assignment: form
+            .text("assignment")
+            .and_then(|a| Assignment::parse(&a, "assignment").ok())
+            .unwrap_or(Assignment::Manual),
+        online_only: form.checked("online_only"),
+        escalation_group_id: form.text("escalation_group_id").and_then(|e| e.parse().ok()).map(GroupId),
     };
     let result = app.save_group(&s.principal, g).await;
     let fields = group_fields(&v.ctx, None);

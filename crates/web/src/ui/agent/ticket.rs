@@ -105,11 +105,34 @@ fn field_name(ctx: &Ctx, field: &str) -> String {
     ctx.t(&format!("event-field-{}", field.replace('_', "-")))
 }
 
+/// The group an escalation or transfer left (the group change beside it names where it went).
+fn group_name(ctx: &Ctx, e: &Event) -> String {
+    e.old_value.as_deref().and_then(|g| g.parse().ok()).map(|g| ctx.group_name(g)).unwrap_or_else(|| ctx.t("value-none"))
+}
+
+/// Whom a rule notified (`user:7`, `group:3`).
+fn recipient_name(ctx: &Ctx, whom: &str, names: &BTreeMap<UserId, UserLabel>) -> String {
+    match whom.split_once(':') {
+        Some(("user", id)) => {
+            let id = UserId(id.parse().unwrap_or(0));
+            names
+                .get(&id)
+                .map(|u| u.name.clone())
+                .or_else(|| ctx.cfg.agents.iter().find(|a| a.id == id).map(|a| a.name.clone()))
+                .unwrap_or_else(|| format!("#{id}"))
+        }
+        Some(("group", id)) => id.parse().map(|g| ctx.group_name(g)).unwrap_or_default(),
+        _ => whom.to_owned(),
+    }
+}
+
 /// An event in words, or `None` for events the comment itself shows.
 pub fn event_entry(ctx: &Ctx, e: &Event, names: &BTreeMap<UserId, UserLabel>) -> Option<Entry> {
-    let actor = match e.actor_id.and_then(|a| names.get(&a)) {
-        Some(u) => u.name.clone(),
-        None => ctx.t(&format!("via-{}", e.via.as_str())),
+    let actor = match (e.rule.as_deref(), e.actor_id.and_then(|a| names.get(&a))) {
+        // A rule's change names the rule: the timeline explains why the ticket moved.
+        (Some(rule), _) => ctx.t1("event-by-rule", "rule", rule),
+        (None, Some(u)) => u.name.clone(),
+        (None, None) => ctx.t(&format!("via-{}", e.via.as_str())),
     };
     let field = e.field.as_deref().unwrap_or_default();
     let new = e.new_value.as_deref().unwrap_or_default();
@@ -138,6 +161,15 @@ pub fn event_entry(ctx: &Ctx, e: &Event, names: &BTreeMap<UserId, UserLabel>) ->
             e.old_value.as_deref().unwrap_or_default(),
         ),
         EventKind::FollowUp => ctx.t1("event-follow-up", "ticket", new),
+        EventKind::Escalated => ctx.t2("event-escalated", "group", group_name(ctx, e), "reason", new),
+        EventKind::Transferred => ctx.t2("event-transferred", "group", group_name(ctx, e), "reason", new),
+        EventKind::Notified => ctx.t1("event-notified", "whom", recipient_name(ctx, new, names)),
+        EventKind::WebhookQueued => ctx.t1(
+            "event-webhook",
+            "webhook",
+            ctx.cfg.webhooks.iter().find(|w| w.id.to_string() == new).map(|w| w.name.clone()).unwrap_or_default(),
+        ),
+        EventKind::RuleError => ctx.t1("event-rule-error", "error", new),
     };
     Some(Entry {
         kind: "event",

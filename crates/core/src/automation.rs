@@ -1,0 +1,197 @@
+//! The automation pass: every minute, over the tickets the active automations can match, each
+//! automation fires at most once per ticket and window. A firing is one write: the
+//! automation's actions, the triggers they set off, and the ledger row that keeps a second
+//! run of the pass (after a crash, or on another node) from firing it again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gongdan_domain::access::Principal;
+use gongdan_domain::event::Via;
+use gongdan_domain::ids::{TicketId, UserId};
+use gongdan_domain::rules::{self, Automation, NeedRoster, RuleSpec, UpdateFacts};
+use gongdan_domain::ticket::{StatusCategory, Ticket};
+use gongdan_store::{Firing, FlowRun, StoreError, TicketWrite, WriteBatch};
+
+use crate::config::{Config, require_admin};
+use crate::rules::RuleInput;
+use crate::{App, CoreError, Result};
+
+/// Tickets read per page of a pass.
+const PAGE: i64 = 2000;
+/// Tickets a dry run lists at most.
+const DRY_RUN_LIST: usize = 200;
+
+/// What a pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassReport {
+    pub scanned: usize,
+    pub fired: usize,
+    /// Due but not fired: the ticket changed meanwhile, or another run fired it first.
+    pub skipped: usize,
+}
+
+/// Tickets an automation would change now.
+#[derive(Debug, Clone, Default)]
+pub struct DryRun {
+    pub scanned: usize,
+    pub matched: usize,
+    /// The first of them (id, subject).
+    pub tickets: Vec<(TicketId, String)>,
+}
+
+/// Every status category any of the automations can match (closed never).
+fn scope(autos: &[Arc<Automation>]) -> Vec<StatusCategory> {
+    let all: Vec<StatusCategory> =
+        StatusCategory::ALL.iter().copied().filter(|c| *c != StatusCategory::Closed).collect();
+    let mut out = Vec::new();
+    for a in autos {
+        match a.status_scope() {
+            Some(cats) => out.extend(cats),
+            None => return all,
+        }
+    }
+    out.sort();
+    out.dedup();
+    out.retain(|c| *c != StatusCategory::Closed);
+    out
+}
+
+/// One page of a pass: the tickets and, when asked for, their requesters' facts.
+struct ScanPage {
+    tickets: Vec<Ticket>,
+    requesters: BTreeMap<UserId, rules::Requester>,
+}
+
+impl App {
+    /// The next page of tickets in scope after `after`, or `None` past the last.
+    async fn scan_page(
+        &self,
+        categories: &[StatusCategory],
+        after: TicketId,
+        with_requesters: bool,
+    ) -> Result<Option<ScanPage>> {
+        let tickets = self.store.scan_tickets(categories, after, PAGE).await?;
+        if tickets.is_empty() {
+            return Ok(None);
+        }
+        let requesters = if with_requesters {
+            let mut ids: Vec<UserId> = tickets.iter().map(|t| t.requester_id).collect();
+            ids.sort();
+            ids.dedup();
+            self.store.requesters(&ids).await?.into_iter().map(|r| (r.id, r)).collect()
+        } else {
+            BTreeMap::new()
+        };
+        Ok(Some(ScanPage { tickets, requesters }))
+    }
+
+    /// One pass of the active automations at the clock's time.
+    pub async fn run_automations(&self) -> Result<PassReport> {
+        let cfg = self.config().await?;
+        let autos = cfg.automations.clone();
+        if autos.is_empty() {
+            return Ok(PassReport::default());
+        }
+        let now = self.now();
+        let categories = scope(&autos);
+        let with_requesters = autos.iter().any(|a| a.reads_requester());
+        let none = rules::Requester::default();
+        let mut report = PassReport::default();
+        let mut after = TicketId(0);
+        while let Some(page) = self.scan_page(&categories, after, with_requesters).await? {
+            for t in &page.tickets {
+                report.scanned += 1;
+                let requester = page.requesters.get(&t.requester_id).unwrap_or(&none);
+                for a in &autos {
+                    let Some(window) = a.window(t, requester, &cfg.categories, now) else { continue };
+                    if self.store.fired(a.id, t.id, &window).await? {
+                        continue;
+                    }
+                    match self.fire_automation(&cfg, a, t, window).await {
+                        Ok(()) => report.fired += 1,
+                        Err(CoreError::VersionConflict | CoreError::Duplicate { .. }) => report.skipped += 1,
+                        Err(e) => return Err(e),
+                    }
+                    // The ticket changed: the next pass judges it afresh.
+                    break;
+                }
+            }
+            after = page.tickets.last().map(|t| t.id).unwrap_or(after);
+            if (page.tickets.len() as i64) < PAGE {
+                break;
+            }
+        }
+        if report.fired > 0 {
+            tracing::info!(fired = report.fired, scanned = report.scanned, "automations fired");
+        }
+        Ok(report)
+    }
+
+    /// Fires one automation on one ticket, as one write with its ledger row.
+    async fn fire_automation(&self, cfg: &Config, a: &Arc<Automation>, t: &Ticket, window: String) -> Result<()> {
+        let update = UpdateFacts { created: false, via: Via::Rule.as_str(), comment: None };
+        let input = self.flow_input(cfg, t, Some(t), update, None).await?;
+        let mut batch = WriteBatch {
+            actor: None,
+            via: Via::Rule,
+            at: input.now,
+            writes: vec![TicketWrite { ticket: t.clone(), expected_version: Some(t.version), comment: None, events: vec![] }],
+            firings: vec![Firing { automation_id: a.id, window }],
+            ..Default::default()
+        };
+        match cfg.rules.run_automation(a, t.clone(), &input, &mut BTreeMap::new()) {
+            Ok(out) => batch.absorb(out),
+            Err(NeedRoster(_)) => {
+                batch.flow = Some(Box::new(FlowRun { rules: cfg.rules.clone(), input, automation: Some(a.clone()) }))
+            }
+        }
+        match self.write(batch).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::Duplicate { what }) if what == "firing" => {
+                Err(CoreError::Duplicate { field: "firing".into() })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Which tickets an automation (saved or not) would change now, without changing them.
+    pub async fn dry_run(&self, actor: &Principal, input: RuleInput, id: Option<i64>) -> Result<DryRun> {
+        require_admin(actor)?;
+        let cfg = self.config().await?;
+        let stored = match id {
+            Some(id) => Some(self.get_rule(actor, rules::RuleKind::Automation, id).await?.rule),
+            None => None,
+        };
+        let spec = RuleSpec {
+            conditions: input.conditions.or_else(|| stored.as_ref().map(|r| r.conditions.clone())).unwrap_or_default(),
+            actions: input.actions.or_else(|| stored.as_ref().map(|r| r.actions.clone())).unwrap_or_default(),
+        };
+        let once = input.once.or(stored.as_ref().map(|r| r.once)).unwrap_or(false);
+        let a = crate::rules::compile_automation(&cfg, id.unwrap_or(0), "dry run", &spec, once)?;
+        let categories = scope(&[Arc::new(a.clone())]);
+        let now = self.now();
+        let none = rules::Requester::default();
+        let mut out = DryRun::default();
+        let mut after = TicketId(0);
+        while let Some(page) = self.scan_page(&categories, after, a.reads_requester()).await? {
+            for t in &page.tickets {
+                out.scanned += 1;
+                let requester = page.requesters.get(&t.requester_id).unwrap_or(&none);
+                if let Some(window) = a.window(t, requester, &cfg.categories, now)
+                    && (a.id == 0 || !self.store.fired(a.id, t.id, &window).await?)
+                {
+                    out.matched += 1;
+                    if out.tickets.len() < DRY_RUN_LIST {
+                        out.tickets.push((t.id, t.subject.clone()));
+                    }
+                }
+            }
+            after = page.tickets.last().map(|t| t.id).unwrap_or(after);
+            if (page.tickets.len() as i64) < PAGE {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
