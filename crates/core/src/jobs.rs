@@ -206,6 +206,12 @@ impl App {
         })
     }
 
+    /// The job queue, for admins.
+    pub async fn list_jobs(&self, actor: &gongdan_domain::access::Principal, kind: Option<&str>) -> Result<Vec<Job>> {
+        crate::config::require_admin(actor)?;
+        Ok(self.store.list_jobs(kind).await?)
+    }
+
     /// When the next run of the automations is due (for status pages and tests).
     pub async fn next_automation_run(&self) -> Result<Option<Timestamp>> {
         Ok(self.store.list_jobs(Some(AUTOMATIONS)).await?.first().map(|j| j.run_at))

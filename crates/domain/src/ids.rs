@@ -31,5 +31,6 @@ id_type!(
     TokenId,
 );
 
-/// The author of what rules write (internal notes): a user row that never signs in.
-pub const SYSTEM_USER: UserId = UserId(-1);
+/// The author of what rules write (internal notes): user 0, a row that never signs in and
+/// that no list shows (ids of people start at 1).
+pub const SYSTEM_USER: UserId = UserId(0);

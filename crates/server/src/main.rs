@@ -138,12 +138,16 @@ async fn serve(cfg: config::Resolved) -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
     tracing::info!(addr = %listener.local_addr()?, database = %redact(&cfg.database_url), "Gongdan is listening");
     println!("Gongdan is listening on http://{}", listener.local_addr()?);
+    // Automations, webhook deliveries and (later) SLA timers: durable jobs in the database,
+    // shared by every node that runs on it.
+    let worker = app.spawn_worker();
     let router = gongdan_web::router(app);
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    worker.abort();
     Ok(())
 }
 

@@ -1786,7 +1786,7 @@ impl PeopleStore for SqlStore {
     }
 
     async fn list_users(&self, q: &UserQuery) -> Result<Vec<User>> {
-        // Ids below 1 are the system's own (the author of rule notes), never a person.
+        // User 0 is the system (the author of rule notes), never a person.
         let mut qb = QueryBuilder::<Db>::new(format!("SELECT {USER_COLS} FROM users u WHERE id > 0"));
         if let Some(r) = q.role {
             qb.push(" AND role = ").push_bind(r.as_str());

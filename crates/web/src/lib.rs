@@ -28,7 +28,7 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Gongdan API", description = "Tickets, people and configuration of the Gongdan helpdesk."),
-    tags((name = "tickets"), (name = "people"), (name = "config"), (name = "auth"), (name = "attachments")),
+    tags((name = "tickets"), (name = "people"), (name = "config"), (name = "rules"), (name = "auth"), (name = "attachments")),
     components(schemas(error::Problem))
 )]
 struct ApiDoc;
@@ -47,6 +47,7 @@ fn api(app: &App) -> (Router<App>, utoipa::openapi::OpenApi) {
         .merge(routes::tickets::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
         .merge(routes::people::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
         .merge(routes::config::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(routes::flow::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
         .merge(routes::files::router(app.settings.max_attachment_bytes))
         .split_for_parts()
 }

@@ -35,7 +35,7 @@ ALTER TABLE users ADD COLUMN capacity INTEGER;
 ALTER TABLE users ADD COLUMN account_manager_id INTEGER REFERENCES users (id);
 -- The author of notes that rules write. Never signs in, never listed.
 INSERT INTO users (id, role, name, language, time_zone, active, created_at, updated_at)
-    VALUES (-1, 'agent', 'Gongdan', 'zh-CN', 'Asia/Shanghai', FALSE, 0, 0);
+    VALUES (0, 'agent', 'Gongdan', 'zh-CN', 'Asia/Shanghai', FALSE, 0, 0);
 
 -- An agent's load: their counters over the statuses that count.
 CREATE INDEX ticket_counts_assignee ON ticket_counts (assignee_key, status_id);

@@ -138,7 +138,10 @@ mod tests {
         k.extend(FieldScope::ALL.iter().map(|c| format!("scope-{}", c.as_str())));
         k.extend(FieldKind::ALL.iter().map(|c| format!("kind-{}", c.as_str().replace('_', "-"))));
         k.extend(Language::ALL.iter().map(|c| format!("lang-{}", c.as_str())));
-        k.extend(crate::ui::agent::VIEWS.iter().map(|v| format!("view-{v}")));
+        k.extend(crate::ui::agent::BUILTIN_VIEWS.iter().map(|v| format!("view-{v}")));
+        k.extend(gongdan_core::views::COLUMNS.iter().map(|c| format!("column-{c}")));
+        k.extend(gongdan_domain::routing::Assignment::ALL.iter().map(|a| format!("assignment-{}", a.as_str())));
+        k.extend(gongdan_domain::routing::Availability::ALL.iter().map(|a| format!("availability-{}", a.as_str())));
         k.extend((1..=3).map(|t| format!("tier-{t}")));
         for l in ["related", "duplicate", "parent", "follow_up"] {
             k.push(format!("link-{l}"));

@@ -19,8 +19,8 @@ use gongdan_domain::access::Principal;
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
-use gongdan_domain::ticket::{Channel, Priority, StatusCategory, Ticket};
-use gongdan_store::{TicketQuery, TicketSort, UserLabel};
+use gongdan_domain::ticket::{Channel, Priority, Ticket};
+use gongdan_store::{TicketSort, UserLabel, VIEW_COUNT_CAP, ViewRow};
 
 use super::ctx::{Ctx, Viewer};
 use super::form::UiForm;
@@ -37,50 +37,50 @@ pub fn router(uploads: DefaultBodyLimit) -> Router<App> {
         .merge(new::router(uploads))
 }
 
-/// The built-in views. Each is a ticket query whose total comes from the queue counters (its
-/// filters touch only status, group and assignee), so the counts stay cheap at any size.
-pub const VIEWS: [&str; 6] = ["mine", "unassigned", "open", "pending", "on_hold", "solved"];
-
-const UNSOLVED: [StatusCategory; 4] =
-    [StatusCategory::New, StatusCategory::Open, StatusCategory::Pending, StatusCategory::OnHold];
-
-fn view_query(view: &str, p: &Principal) -> Option<TicketQuery> {
-    let mut q = TicketQuery::new(p.scope());
-    match view {
-        "mine" => {
-            q.assignee = Some(Some(p.user_id));
-            q.status_categories = UNSOLVED.to_vec();
-        }
-        "unassigned" => {
-            q.assignee = Some(None);
-            q.group_ids = p.group_ids.clone();
-            q.status_categories = UNSOLVED.to_vec();
-        }
-        "open" => q.status_categories = vec![StatusCategory::New, StatusCategory::Open],
-        "pending" => q.status_categories = vec![StatusCategory::Pending],
-        "on_hold" => q.status_categories = vec![StatusCategory::OnHold],
-        "solved" => q.status_categories = vec![StatusCategory::Solved],
-        _ => return None,
-    }
-    Some(q)
-}
+/// The keys of the built-in views (shared views the first migration made; their names are
+/// translated). Every other view is an admin's or an agent's, named by them.
+pub const BUILTIN_VIEWS: [&str; 6] = ["mine", "unassigned", "open", "pending", "on_hold", "solved"];
 
 pub struct ViewCount {
-    pub id: &'static str,
+    /// The view's key, or its id for a view without one.
+    pub id: String,
     pub label: String,
     pub count: i64,
+    /// The count stopped at the cap ("10000+").
+    pub more: bool,
     pub current: bool,
 }
 
-/// Every view with its count, for the left-hand menu: one pass over the queue counters.
+/// A view's name in the viewer's language: built-in views are translated.
+pub fn view_label(ctx: &Ctx, v: &ViewRow) -> String {
+    match v.key.as_deref() {
+        Some(k) if BUILTIN_VIEWS.contains(&k) => ctx.t(&format!("view-{k}")),
+        _ => v.name.clone(),
+    }
+}
+
+fn view_slug(v: &ViewRow) -> String {
+    v.key.clone().unwrap_or_else(|| v.id.to_string())
+}
+
+/// Every view the viewer has, with its count, for the left-hand menu: one pass over the
+/// queue counters (views with other filters count through their index, up to a cap).
 pub async fn view_counts(app: &App, p: &Principal, ctx: &Ctx, current: &str) -> UiResult<Vec<ViewCount>> {
-    let ids: Vec<&'static str> = VIEWS.iter().copied().filter(|id| view_query(id, p).is_some()).collect();
-    let queries = ids.iter().filter_map(|id| view_query(id, p)).collect();
-    let counts = app.count_tickets(p, queries).await?;
-    Ok(ids
-        .into_iter()
+    let views = app.my_views(p).await?;
+    let counts = app.view_counts(p, &views).await?;
+    Ok(views
+        .iter()
         .zip(counts)
-        .map(|(id, count)| ViewCount { id, label: ctx.t(&format!("view-{id}")), count, current: id == current })
+        .map(|(v, count)| {
+            let id = view_slug(v);
+            ViewCount {
+                label: view_label(ctx, v),
+                count: count.min(VIEW_COUNT_CAP),
+                more: count > VIEW_COUNT_CAP,
+                current: id == current,
+                id,
+            }
+        })
         .collect())
 }
 
@@ -96,6 +96,26 @@ pub struct Row {
     pub group: String,
     pub assignee: String,
     pub updated: String,
+    pub created: String,
+    pub category_name: String,
+    pub channel: String,
+    pub due: String,
+}
+
+/// A column of the list, as a view chose it.
+pub struct Col {
+    pub key: &'static str,
+    pub label: String,
+}
+
+/// The columns a view shows (its own choice, or the usual ones).
+pub fn columns(ctx: &Ctx, v: &ViewRow) -> Vec<Col> {
+    let chosen: Vec<&'static str> = if v.columns.is_empty() {
+        gongdan_core::views::DEFAULT_COLUMNS.to_vec()
+    } else {
+        gongdan_core::views::COLUMNS.iter().copied().filter(|c| v.columns.iter().any(|x| x == c)).collect()
+    };
+    chosen.into_iter().map(|key| Col { key, label: ctx.t(&format!("column-{key}")) }).collect()
 }
 
 pub fn rows(ctx: &Ctx, tickets: &[Ticket], names: &BTreeMap<UserId, UserLabel>) -> Vec<Row> {
@@ -113,6 +133,10 @@ pub fn rows(ctx: &Ctx, tickets: &[Ticket], names: &BTreeMap<UserId, UserLabel>) 
             group: t.group_id.map(|g| ctx.group_name(g.0)).unwrap_or_default(),
             assignee: name(t.assignee_id),
             updated: ctx.dt(&t.updated_at),
+            created: ctx.dt(&t.created_at),
+            category_name: t.category_id.map(|c| ctx.category_path(c.0)).unwrap_or_default(),
+            channel: ctx.t(&format!("channel-{}", t.channel.as_str())),
+            due: t.due_at.as_ref().map(|d| ctx.dt(d)).unwrap_or_default(),
         })
         .collect()
 }
@@ -169,6 +193,7 @@ struct ListPage {
     ctx: Ctx,
     view: String,
     views: Vec<ViewCount>,
+    cols: Vec<Col>,
     rows: Vec<Row>,
     total: i64,
     next: Option<String>,
@@ -184,6 +209,7 @@ struct ListPage {
 struct ListFragment {
     ctx: Ctx,
     views: Vec<ViewCount>,
+    cols: Vec<Col>,
     rows: Vec<Row>,
     total: i64,
     next: Option<String>,
@@ -238,7 +264,9 @@ async fn list_page(
     use super::view::FieldView;
     let p = v.staff()?.principal.clone();
     let p = &p;
-    let mut q = view_query(&view, p).ok_or(UiError::NotFound)?;
+    let saved = app.get_view(p, &view).await.map_err(|_| UiError::NotFound)?;
+    let mut q = gongdan_core::views::view_query(&v.ctx.cfg, p, &saved);
+
     if let Some(pr) = blank(&lq.priority) {
         q.priorities = vec![Priority::parse(pr, "priority").map_err(|_| UiError::BadRequest)?];
     }
@@ -258,9 +286,6 @@ async fn list_page(
     }
     if let Some(c) = blank(&lq.category_id) {
         q.category_ids = vec![CategoryId(c.parse().map_err(|_| UiError::BadRequest)?)];
-    }
-    if view == "solved" && lq.sort.is_none() {
-        q.sort = TicketSort::UpdatedDesc;
     }
     if let Some(sort) = blank(&lq.sort) {
         q.sort = TicketSort::ALL.iter().find(|(n, _)| *n == sort).map(|(_, s)| *s).ok_or(UiError::BadRequest)?;
@@ -295,10 +320,11 @@ async fn list_page(
     })
     .collect();
     let rows = rows(&ctx, &page.items, &names);
+    let cols = columns(&ctx, &saved);
     let total = page.total.unwrap_or(0);
     let back = ctx.here.clone();
     if headers.contains_key("x-fragment") {
-        return render(&ListFragment { ctx, views, rows, total, next, first, sorts });
+        return render(&ListFragment { ctx, views, cols, rows, total, next, first, sorts });
     }
     let agents = agent_options(&ctx, None);
     let mut assignees = vec![Opt::new("none", ctx.t("assignee-none"))];
@@ -325,7 +351,7 @@ async fn list_page(
         FieldView::new("add_tags", ctx.t("field-add-tags"), "text", ""),
         FieldView::new("merge_into", ctx.t("field-merge-into"), "number", "").hint(ctx.t("bulk-merge-hint")),
     ];
-    render(&ListPage { ctx, view, views, rows, total, next, first, sorts, filters, bulk, back })
+    render(&ListPage { ctx, view, views, cols, rows, total, next, first, sorts, filters, bulk, back })
 }
 
 fn assignees_for_bulk(ctx: &Ctx, agents: Vec<Opt>) -> Vec<Opt> {
