@@ -374,15 +374,15 @@ impl RuleStore for SqlStore {
     }
 
     async fn fired(&self, automation_id: i64, ticket: TicketId, window: &str) -> Result<bool> {
-        let hit: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM automation_firings WHERE automation_id = $1 AND ticket_id = $2 AND window_key = $3",
+        let hits: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM automation_firings WHERE automation_id = $1 AND ticket_id = $2 AND window_key = $3",
         )
         .bind(automation_id)
         .bind(ticket.0)
         .bind(window)
-        .fetch_optional(&self.read)
+        .fetch_one(&self.read)
         .await?;
-        Ok(hit.is_some())
+        Ok(hits > 0)
     }
 
     async fn scan_tickets(&self, categories: &[StatusCategory], after: TicketId, limit: i64) -> Result<Vec<Ticket>> {

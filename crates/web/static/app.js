@@ -368,6 +368,54 @@
     const page = $(".ticket-page");
     if (page) presence(page);
     $$("[data-live]").forEach(live);
+    $$("[data-rule-form]").forEach(ruleBuilder);
+    $$("select[data-autosubmit]").forEach((sel) => {
+      sel.addEventListener("change", () => sel.form.submit());
+      const button = sel.form.querySelector("button[type=submit]");
+      if (button) button.hidden = true;
+    });
     document.addEventListener("keydown", keys);
   });
+
+  // ---- rule builder: each row's value picker follows its field; rows can be added
+  function ruleBuilder(form) {
+    function fit(row) {
+      const pick = $("[data-field-pick]", row);
+      const value = $("[data-value]", row);
+      const notify = $("[data-notify]", row);
+      if (!pick || !value) return;
+      const opt = pick.selectedOptions[0];
+      const list = opt ? opt.dataset.list || "" : "";
+      if (list) value.setAttribute("list", list); else value.removeAttribute("list");
+      const isNotify = pick.value === "notify";
+      if (notify) notify.hidden = !isNotify;
+      value.hidden = isNotify;
+    }
+    $$("[data-row]", form).forEach((row) => {
+      fit(row);
+      const pick = $("[data-field-pick]", row);
+      if (pick) pick.addEventListener("change", () => fit(row));
+    });
+    $$("[data-add-row]", form).forEach((button) => {
+      button.addEventListener("click", () => {
+        const box = button.closest("[data-rows]");
+        const rowsHere = $$("[data-row]", box);
+        const last = rowsHere[rowsHere.length - 1];
+        if (!last) return;
+        const prefix = box.dataset.rows;
+        const copy = last.cloneNode(true);
+        const n = rowsHere.length;
+        $$("[name]", copy).forEach((el) => {
+          el.name = el.name.replace(new RegExp("^" + prefix.replace(".", "\\.") + "\\.\\d+"), prefix + "." + n);
+          if (el.tagName === "SELECT") el.selectedIndex = 0; else el.value = "";
+        });
+        $$(".error", copy).forEach((e) => e.remove());
+        copy.classList.remove("has-error");
+        last.after(copy);
+        fit(copy);
+        const pick = $("[data-field-pick]", copy);
+        if (pick) { pick.addEventListener("change", () => fit(copy)); pick.focus(); }
+      });
+    });
+  }
 })();

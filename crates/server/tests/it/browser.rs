@@ -393,17 +393,74 @@ async fn pages_fit_a_phone(t: TestApp) {
         ("admin-agents", "/admin/agents".to_owned()),
         ("admin-categories", "/admin/categories".to_owned()),
         ("admin-settings", "/admin/settings".to_owned()),
+        ("admin-trigger", "/admin/triggers/new".to_owned()),
+        ("agent-notifications", "/agent/notifications".to_owned()),
     ] {
         phone.go(&path).await;
         phone.el("#main").await;
         check(name).await;
     }
     eprintln!("screenshots in {}", dir.display());
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 10);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 12);
     phone.close().await;
 }
 
+/// An admin builds a trigger in the console that routes 退款 requests to billing; a customer
+/// asks for a refund in the portal; it lands, by round-robin, in a billing agent's own queue.
+async fn a_trigger_built_in_the_console_routes_a_portal_request(t: TestApp) {
+    let d = desk(&t).await;
+    let (_, billing) = t.post("/api/v1/groups", &t.admin, json!({"name": "商务 Billing", "tier": 1, "assignment": "round_robin"})).await;
+    let billing = billing["id"].as_i64().unwrap();
+    t.user("agent", "cash@desk.example", json!({"name": "钱多多", "group_ids": [billing], "password": "agent-password"})).await;
+    let Some(admin) = Chrome::open(&t, false).await else { return };
+    admin.sign_in("admin@test.example", "admin-password").await;
+    admin.go("/admin/triggers").await;
+    admin.click("#admin-new").await;
+    admin.typ("#f-name", "退款转财务").await;
+    admin.choose("select[name='conditions.all.0.field']", "subject").await;
+    admin.choose("select[name='conditions.all.0.operator']", "contains").await;
+    admin.typ("input[name='conditions.all.0.value']", "退款").await;
+    // The value picker follows the field: a group's picker for a group action.
+    admin.choose("select[name='actions.0.field']", "group_id").await;
+    assert_eq!(admin.js("return document.querySelector(\"input[name='actions.0.value']\").getAttribute('list')").await, json!("dl-group"));
+    admin.typ("input[name='actions.0.value']", "99999").await;
+    admin.click("#admin-save").await;
+    // A bad value is refused beside its row; what was typed stays.
+    admin.wait_text(".rule-row.has-error", "未找到").await;
+    assert_eq!(admin.el("#f-name").await.value().await.unwrap().as_deref(), Some("退款转财务"));
+    admin.typ("input[name='actions.0.value']", &billing.to_string()).await;
+    admin.click("#add-action").await;
+    admin.choose("select[name='actions.1.field']", "tags_add").await;
+    admin.typ("input[name='actions.1.value']", "refund").await;
+    admin.click("#admin-save").await;
+    admin.wait_text("#flash", "已保存").await;
+    // (The console's table was squeezed to nothing on desktops once: its text would be empty.)
+    admin.wait_text(".admin-table", "退款转财务").await;
+
+    let Some(customer) = Chrome::open(&t, false).await else { return };
+    customer.sign_in("li@example.com", "customer-password").await;
+    customer.click("#portal-new").await;
+    customer.typ("#f-subject", "申请退款：重复扣款").await;
+    customer.typ("#f-description", "同一笔订单扣了两次。").await;
+    customer.click("#request-submit").await;
+    customer.wait_text("#flash", "我们已收到您的请求").await;
+
+    let Some(agent) = Chrome::open(&t, false).await else { return };
+    agent.sign_in("cash@desk.example", "agent-password").await;
+    agent.click("#view-mine").await;
+    agent.wait_text("#list", "申请退款：重复扣款").await;
+    agent.click("#list .subject a").await;
+    agent.wait_text("#timeline", "退款转财务").await;
+    let (_, list) = t.get(&format!("/api/v1/tickets?group_id={billing}&tag=refund"), &t.admin).await;
+    assert_eq!(list["total"], 1);
+    let _ = d;
+    admin.close().await;
+    customer.close().await;
+    agent.close().await;
+}
+
 on_both!(
+    a_trigger_built_in_the_console_routes_a_portal_request,
     agent_and_customer_work_a_ticket,
     portal_request_lands_in_the_queue,
     agents_see_each_other_on_a_ticket,

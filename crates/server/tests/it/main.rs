@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod config;
 mod errors;
+mod flow;
 mod store;
 mod tickets;
 mod ui;

@@ -62,6 +62,10 @@ pub struct Ctx {
     /// This page's path and query, for "back here" links (language switch, sign in).
     pub here: String,
     pub cfg: Arc<Config>,
+    /// Staff: whether they take new tickets (`online`, `away`, `offline`).
+    pub availability: &'static str,
+    /// Unread notifications, counted for full pages only (not fragments or posts).
+    pub unread: i64,
 }
 
 impl Ctx {
@@ -258,7 +262,15 @@ impl FromRequestParts<App> for Viewer {
                 .map(|p| super::view::local_path(Some(&p)))
                 .unwrap_or_else(|| "/".into())
         };
+        let full_page = parts.method == axum::http::Method::GET && !parts.headers.contains_key("x-fragment");
+        let unread = match &session {
+            Some(s) if full_page => app.unread_notifications(&s.principal).await.unwrap_or(0),
+            _ => 0,
+        };
+        let availability = session.as_ref().filter(|s| s.principal.is_staff()).map_or("", |s| s.user.availability.as_str());
         let ctx = Ctx {
+            availability,
+            unread,
             lang,
             tz,
             csrf,

@@ -193,8 +193,56 @@ mod tests {
             "invalid_pattern",
             "cycle",
             "too_deep",
+            "invalid_operator",
+            "invalid_field",
+            "read_only_field",
+            "conflicting_actions",
+            "rule_loop",
+            "automation_loop",
+            "unknown_placeholder",
+            "macro_not_applicable",
+            "invalid_url",
         ] {
             k.push(format!("error-{code}"));
+        }
+        // The rule builders' pickers.
+        for f in [
+            "status", "priority", "type", "channel", "group_id", "assignee_id", "requester_id", "organization_id",
+            "category_id", "tags", "subject", "description", "requester.vip_level", "requester.language", "due_at",
+            "comment", "text", "update", "via",
+        ] {
+            k.push(format!("rule-field-{}", f.replace(['.', '_'], "-")));
+        }
+        for unit in ["hours", "minutes"] {
+            for a in [
+                "created", "updated", "status-changed", "pending", "on-hold", "solved", "assigned", "customer-reply",
+                "agent-reply", "due", "until-due",
+            ] {
+                k.push(format!("rule-time-{unit}-{a}"));
+            }
+        }
+        for a in [
+            "status", "priority", "type", "group-id", "assignee-id", "category-id", "tags-add", "tags-remove",
+            "escalate", "internal-note", "notify", "webhook",
+        ] {
+            k.push(format!("rule-action-{a}"));
+        }
+        k.extend(gongdan_domain::rules::Operator::ALL.iter().map(|o| format!("rule-op-{}", o.as_str().replace('_', "-"))));
+        k.extend(
+            gongdan_domain::rules::UpdateKind::ALL.iter().map(|u| format!("rule-update-{}", u.as_str().replace('_', "-"))),
+        );
+        for w in ["requester", "assignee", "group", "user"] {
+            k.push(format!("rule-notify-{w}"));
+        }
+        for s in ["updated_at", "created_at", "priority", "due_at"] {
+            k.push(format!("view-sort-{s}"));
+        }
+        for s in ["personal", "group", "shared"] {
+            k.push(format!("view-scope-{s}"));
+        }
+        for sec in ["triggers", "automations", "macros", "views", "webhooks"] {
+            k.push(format!("admin-edit-{sec}"));
+            k.push(format!("admin-new-{sec}"));
         }
         k
     }

@@ -30,6 +30,8 @@ pub fn router(uploads: axum::extract::DefaultBodyLimit) -> Router<App> {
         .route("/portal/requests/{id}", get(show))
         .route("/portal/requests/{id}/reply", post(reply).layer(uploads))
         .route("/portal/requests/{id}/solve", post(solve))
+        .route("/portal/notifications", get(notifications))
+        .route("/portal/notifications/read", post(read_notifications))
 }
 
 pub struct RequestRow {
@@ -366,4 +368,20 @@ async fn solve(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: Ui
             page(&app, v, id, String::new(), errors).await
         }
     }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct NotesQuery {
+    before: Option<i64>,
+}
+
+/// What the desk's rules told the customer (reminders, updates), newest first.
+async fn notifications(State(app): State<App>, v: Viewer, axum::extract::Query(q): axum::extract::Query<NotesQuery>) -> UiResult {
+    v.customer()?;
+    super::agent::flow::notifications_page(&app, v, "portal", q.before).await
+}
+
+async fn read_notifications(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
+    v.customer()?;
+    super::agent::flow::mark_read(&app, &v, &form, "portal").await
 }

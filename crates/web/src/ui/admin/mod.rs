@@ -6,6 +6,7 @@
 
 mod config;
 mod people;
+mod rules;
 
 use askama::Template;
 use axum::Router;
@@ -21,7 +22,7 @@ use super::view::{FieldView, urlencode};
 use super::{UiError, UiResult, render};
 
 pub fn router() -> Router<App> {
-    Router::new().route("/admin", get(home)).merge(people::router()).merge(config::router())
+    Router::new().route("/admin", get(home)).merge(people::router()).merge(config::router()).merge(rules::router())
 }
 
 /// The console's first page: agents for those who may manage people.
@@ -31,9 +32,14 @@ async fn home(v: Viewer) -> UiResult {
 }
 
 /// The sections, in menu order: (path, label key, admins only).
-const SECTIONS: [(&str, &str, bool); 10] = [
+const SECTIONS: [(&str, &str, bool); 15] = [
     ("agents", "admin-agents", false),
     ("groups", "admin-groups", true),
+    ("triggers", "admin-triggers", true),
+    ("automations", "admin-automations", true),
+    ("macros", "admin-macros", false),
+    ("views", "admin-views", false),
+    ("webhooks", "admin-webhooks", true),
     ("customers", "admin-customers", false),
     ("organizations", "admin-organizations", false),
     ("categories", "admin-categories", true),

@@ -145,6 +145,20 @@ async fn user_fields(app: &App, ctx: &Ctx, u: Option<&User>, agents: bool) -> Ui
         );
         fields.push(FieldView::new("languages", ctx.t("field-languages"), "text", text(|u| u.languages.join(" "))));
         fields.push(FieldView::new("skills", ctx.t("field-skills"), "text", text(|u| u.skills.join(" "))));
+        fields.push(
+            FieldView::new("capacity", ctx.t("field-capacity"), "number", text(|u| u.capacity.map(|c| c.to_string()).unwrap_or_default()))
+                .hint(ctx.t("field-capacity-hint")),
+        );
+        fields.push(
+            FieldView::new("availability", ctx.t("field-availability"), "select", u.map(|u| u.availability.as_str()).unwrap_or("offline"))
+                .options(
+                    gongdan_domain::routing::Availability::ALL
+                        .iter()
+                        .map(|a| Opt::new(a.as_str(), ctx.t(&format!("availability-{}", a.as_str()))))
+                        .collect(),
+                    false,
+                ),
+        );
     } else {
         let ident = |kind: IdentityKind, skip: Option<&str>| {
             u.map(|u| {
@@ -200,6 +214,16 @@ async fn user_fields(app: &App, ctx: &Ctx, u: Option<&User>, agents: bool) -> Ui
             "number",
             u.map(|u| u.vip_level.to_string()).unwrap_or("0".into()),
         ));
+        fields.push(
+            FieldView::new(
+                "account_manager_id",
+                ctx.t("field-account-manager"),
+                "select",
+                u.and_then(|u| u.account_manager_id).map(|a| a.0.to_string()).unwrap_or_default(),
+            )
+            .options(super::super::agent::agent_options(ctx, u.and_then(|u| u.account_manager_id)), true)
+            .hint(ctx.t("field-account-manager-hint")),
+        );
         for d in ctx.cfg.fields.iter().filter(|d| d.active && d.scope == gongdan_domain::fields::FieldScope::User) {
             fields.push(super::super::view::custom_field(ctx, d, u.and_then(|u| u.custom_fields.get(&d.key)), false));
         }
@@ -302,6 +326,14 @@ fn user_input(ctx: &Ctx, form: &UiForm, agents: bool, existing: Option<&User>) -
         input.restricted_to_groups = Some(form.checked("restricted_to_groups"));
         input.languages = Some(list("languages"));
         input.skills = Some(list("skills"));
+        input.capacity = Some(
+            form.text("capacity")
+                .map(|c| c.parse::<i64>())
+                .transpose()
+                .map_err(|_| FormErrors::one("capacity", "error-invalid_value"))?,
+        );
+        input.availability =
+            form.text("availability").and_then(|a| gongdan_domain::routing::Availability::parse(&a, "availability").ok());
     } else {
         input.role = existing.is_none().then_some(Role::Customer);
         let mut identities = Vec::new();
@@ -317,6 +349,7 @@ fn user_input(ctx: &Ctx, form: &UiForm, agents: bool, existing: Option<&User>) -
         input.identities = Some(identities);
         input.external_id = Some(form.text("external_id"));
         input.organization_id = Some(form.id("organization_id")?.map(OrganizationId));
+        input.account_manager_id = Some(form.id("account_manager_id")?.map(UserId));
         input.vip_level = Some(
             form.text("vip_level")
                 .unwrap_or("0".into())

@@ -2,6 +2,7 @@
 //! sorting, keyset paging and bulk actions in the centre; the ticket page and the create form
 //! live in their own modules.
 
+pub mod flow;
 mod new;
 pub mod ticket;
 
@@ -35,6 +36,7 @@ pub fn router(uploads: DefaultBodyLimit) -> Router<App> {
         .route("/agent/bulk", post(bulk))
         .merge(ticket::router(uploads))
         .merge(new::router(uploads))
+        .merge(flow::router())
 }
 
 /// The keys of the built-in views (shared views the first migration made; their names are
@@ -142,7 +144,7 @@ pub fn rows(ctx: &Ctx, tickets: &[Ticket], names: &BTreeMap<UserId, UserLabel>) 
 }
 
 /// The list's filters, as they came in the query string.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize)]
 pub struct ListQuery {
     pub sort: Option<String>,
     pub cursor: Option<String>,
@@ -202,6 +204,8 @@ struct ListPage {
     filters: Vec<super::view::FieldView>,
     bulk: Vec<super::view::FieldView>,
     back: String,
+    /// The filters as a query string, for "save as view".
+    query: String,
 }
 
 #[derive(Template)]
@@ -351,7 +355,7 @@ async fn list_page(
         FieldView::new("add_tags", ctx.t("field-add-tags"), "text", ""),
         FieldView::new("merge_into", ctx.t("field-merge-into"), "number", "").hint(ctx.t("bulk-merge-hint")),
     ];
-    render(&ListPage { ctx, view, views, cols, rows, total, next, first, sorts, filters, bulk, back })
+    render(&ListPage { ctx, view, views, cols, rows, total, next, first, sorts, filters, bulk, back, query })
 }
 
 fn assignees_for_bulk(ctx: &Ctx, agents: Vec<Opt>) -> Vec<Opt> {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -75,7 +75,7 @@ pub fn comment_entry(ctx: &Ctx, c: &Comment, ticket: TicketId, names: &BTreeMap<
 }
 
 /// A value of a changed field, in words.
-fn field_value(ctx: &Ctx, field: &str, v: Option<&str>, names: &BTreeMap<UserId, UserLabel>) -> String {
+pub(crate) fn field_value(ctx: &Ctx, field: &str, v: Option<&str>, names: &BTreeMap<UserId, UserLabel>) -> String {
     let Some(v) = v.filter(|v| !v.is_empty()) else { return ctx.t("value-none") };
     let id = || v.parse::<i64>().ok();
     match field {
@@ -92,7 +92,7 @@ fn field_value(ctx: &Ctx, field: &str, v: Option<&str>, names: &BTreeMap<UserId,
     }
 }
 
-fn field_name(ctx: &Ctx, field: &str) -> String {
+pub(crate) fn field_name(ctx: &Ctx, field: &str) -> String {
     if let Some(key) = field.strip_prefix("custom_fields.") {
         return ctx
             .cfg
@@ -235,6 +235,10 @@ struct Draft {
     panel: Option<UiForm>,
     panel_errors: FormErrors,
     link_errors: FormErrors,
+    /// Macros, escalation and transfer.
+    flow_errors: FormErrors,
+    /// The macro to preview.
+    preview: Option<i64>,
 }
 
 #[derive(Template)]
@@ -259,6 +263,7 @@ struct TicketPage {
     link_kinds: Vec<Opt>,
     idem: String,
     viewers: Vec<String>,
+    flow: super::flow::FlowPanel,
 }
 
 #[derive(Template)]
@@ -377,6 +382,7 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
         None => String::new(),
     };
     let session_user_id = s.user.id;
+    let flow = super::flow::panel(app, &v.ctx, p, t.id, draft.preview, &draft.flow_errors).await?;
     let ctx = v.ctx;
     let viewers = app.live.viewers(t.id).into_iter().filter(|x| x.user_id != session_user_id).map(|x| x.name).collect();
     let mut panel = panel_fields(&ctx, &t);
@@ -436,9 +442,13 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
         link_kinds,
         idem: gongdan_core::auth::random_secret()?,
         viewers,
+        flow,
         ctx,
     };
-    let failed = !draft.reply_errors.is_empty() || !draft.panel_errors.is_empty() || !draft.link_errors.is_empty();
+    let failed = !draft.reply_errors.is_empty()
+        || !draft.panel_errors.is_empty()
+        || !draft.link_errors.is_empty()
+        || !draft.flow_errors.is_empty();
     let mut res = render(&page)?;
     if failed {
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -446,7 +456,25 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
     Ok(res)
 }
 
-async fn show(State(app): State<App>, v: Viewer, Path(id): Path<i64>, headers: HeaderMap) -> UiResult {
+#[derive(serde::Deserialize, Default)]
+pub struct ShowQuery {
+    /// A macro to preview on the page.
+    #[serde(rename = "macro")]
+    preview: Option<i64>,
+}
+
+/// The ticket page again, with an error from a macro, an escalation or a transfer.
+pub async fn page_with_flow_errors(app: &App, v: Viewer, id: i64, errors: FormErrors) -> UiResult {
+    page(app, v, id, Draft { public: true, flow_errors: errors, ..Default::default() }).await
+}
+
+async fn show(
+    State(app): State<App>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    Query(q): Query<ShowQuery>,
+    headers: HeaderMap,
+) -> UiResult {
     if headers.get("x-fragment").and_then(|h| h.to_str().ok()) == Some("timeline") {
         let s = v.staff()?;
         let p = &s.principal;
@@ -458,7 +486,7 @@ async fn show(State(app): State<App>, v: Viewer, Path(id): Path<i64>, headers: H
         let entries = timeline(&ctx, t.id, &comments, &events, &names);
         return render(&TimelineFragment { t: head(&ctx, &t), entries, ctx });
     }
-    page(&app, v, id, Draft { public: true, ..Default::default() }).await
+    page(&app, v, id, Draft { public: true, preview: q.preview, ..Default::default() }).await
 }
 
 /// Stores the files that came with a form, as uploads of this user.
