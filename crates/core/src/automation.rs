@@ -9,8 +9,8 @@ use std::sync::Arc;
 use gongdan_domain::access::Principal;
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::{TicketId, UserId};
-use gongdan_domain::rules::{self, Automation, NeedRoster, RuleSpec, UpdateFacts};
-use gongdan_domain::ticket::{StatusCategory, Ticket};
+use gongdan_domain::rules::{self, Automation, NeedRoster, Prefilter, RuleSpec, UpdateFacts};
+use gongdan_domain::ticket::Ticket;
 use gongdan_store::{Firing, FlowRun, StoreError, TicketWrite, WriteBatch};
 
 use crate::config::{Config, require_admin};
@@ -25,6 +25,7 @@ const DRY_RUN_LIST: usize = 200;
 /// What a pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PassReport {
+    /// Candidates read (a ticket due for two automations counts twice).
     pub scanned: usize,
     pub fired: usize,
     /// Due but not fired: the ticket changed meanwhile, or another run fired it first.
@@ -34,27 +35,11 @@ pub struct PassReport {
 /// Tickets an automation would change now.
 #[derive(Debug, Clone, Default)]
 pub struct DryRun {
+    /// Candidates read: tickets in its status categories and time bounds.
     pub scanned: usize,
     pub matched: usize,
     /// The first of them (id, subject).
     pub tickets: Vec<(TicketId, String)>,
-}
-
-/// Every status category any of the automations can match (closed never).
-fn scope(autos: &[Arc<Automation>]) -> Vec<StatusCategory> {
-    let all: Vec<StatusCategory> =
-        StatusCategory::ALL.iter().copied().filter(|c| *c != StatusCategory::Closed).collect();
-    let mut out = Vec::new();
-    for a in autos {
-        match a.status_scope() {
-            Some(cats) => out.extend(cats),
-            None => return all,
-        }
-    }
-    out.sort();
-    out.dedup();
-    out.retain(|c| *c != StatusCategory::Closed);
-    out
 }
 
 /// One page of a pass: the tickets and, when asked for, their requesters' facts.
@@ -64,14 +49,9 @@ struct ScanPage {
 }
 
 impl App {
-    /// The next page of tickets in scope after `after`, or `None` past the last.
-    async fn scan_page(
-        &self,
-        categories: &[StatusCategory],
-        after: TicketId,
-        with_requesters: bool,
-    ) -> Result<Option<ScanPage>> {
-        let tickets = self.store.scan_tickets(categories, after, PAGE).await?;
+    /// The next page of an automation's candidates after `after`, or `None` past the last.
+    async fn scan_page(&self, filter: &Prefilter, after: TicketId, with_requesters: bool) -> Result<Option<ScanPage>> {
+        let tickets = self.store.scan_tickets(filter, after, PAGE).await?;
         if tickets.is_empty() {
             return Ok(None);
         }
@@ -86,40 +66,37 @@ impl App {
         Ok(Some(ScanPage { tickets, requesters }))
     }
 
-    /// One pass of the active automations at the clock's time.
+    /// One pass of the active automations at the clock's time. Each reads only its own
+    /// candidates (its status categories and time bounds, through the indexes), one after the
+    /// other, so a later one sees what an earlier one did.
     pub async fn run_automations(&self) -> Result<PassReport> {
         let cfg = self.config().await?;
-        let autos = cfg.automations.clone();
-        if autos.is_empty() {
-            return Ok(PassReport::default());
-        }
         let now = self.now();
-        let categories = scope(&autos);
-        let with_requesters = autos.iter().any(|a| a.reads_requester());
         let none = rules::Requester::default();
         let mut report = PassReport::default();
-        let mut after = TicketId(0);
-        while let Some(page) = self.scan_page(&categories, after, with_requesters).await? {
-            for t in &page.tickets {
-                report.scanned += 1;
-                let requester = page.requesters.get(&t.requester_id).unwrap_or(&none);
-                for a in &autos {
+        for a in cfg.automations.clone() {
+            let filter = a.prefilter(now);
+            let mut after = TicketId(0);
+            while let Some(page) = self.scan_page(&filter, after, a.reads_requester()).await? {
+                for t in &page.tickets {
+                    report.scanned += 1;
+                    let requester = page.requesters.get(&t.requester_id).unwrap_or(&none);
                     let Some(window) = a.window(t, requester, &cfg.categories, now) else { continue };
                     if self.store.fired(a.id, t.id, &window).await? {
                         continue;
                     }
-                    match self.fire_automation(&cfg, a, t, window).await {
+                    match self.fire_automation(&cfg, &a, t, window).await {
                         Ok(()) => report.fired += 1,
+                        // The ticket changed since it was read, or another run fired first:
+                        // the next pass judges it afresh.
                         Err(CoreError::VersionConflict | CoreError::Duplicate { .. }) => report.skipped += 1,
                         Err(e) => return Err(e),
                     }
-                    // The ticket changed: the next pass judges it afresh.
+                }
+                after = page.tickets.last().map(|t| t.id).unwrap_or(after);
+                if (page.tickets.len() as i64) < PAGE {
                     break;
                 }
-            }
-            after = page.tickets.last().map(|t| t.id).unwrap_or(after);
-            if (page.tickets.len() as i64) < PAGE {
-                break;
             }
         }
         if report.fired > 0 {
@@ -169,12 +146,12 @@ impl App {
         };
         let once = input.once.or(stored.as_ref().map(|r| r.once)).unwrap_or(false);
         let a = crate::rules::compile_automation(&cfg, id.unwrap_or(0), "dry run", &spec, once)?;
-        let categories = scope(&[Arc::new(a.clone())]);
         let now = self.now();
+        let filter = a.prefilter(now);
         let none = rules::Requester::default();
         let mut out = DryRun::default();
         let mut after = TicketId(0);
-        while let Some(page) = self.scan_page(&categories, after, a.reads_requester()).await? {
+        while let Some(page) = self.scan_page(&filter, after, a.reads_requester()).await? {
             for t in &page.tickets {
                 out.scanned += 1;
                 let requester = page.requesters.get(&t.requester_id).unwrap_or(&none);

@@ -182,6 +182,11 @@ impl App {
         Ok(d)
     }
 
+    /// Drops this node's configuration snapshot, so the next read sees what other nodes changed.
+    pub fn reload_config(&self) {
+        self.config_changed();
+    }
+
     pub(crate) fn config_changed(&self) {
         if let Ok(mut guard) = self.config.0.write() {
             *guard = None;

@@ -42,10 +42,14 @@ pub struct BenchArgs {
     /// Keep the seeded database afterwards (SQLite: in --data-dir).
     #[arg(long)]
     pub keep: bool,
+    /// Open tickets of the automation-pass scenario (a database of its own).
+    #[arg(long, default_value_t = 100_000)]
+    pub pass_tickets: usize,
 }
 
 struct Fixture {
     agent_token: String,
+    admin_token: String,
     agent_groups: Vec<GroupId>,
     customers: Vec<UserId>,
     agents: Vec<(UserId, Vec<GroupId>)>,
@@ -55,7 +59,7 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-struct Stats {
+pub(crate) struct Stats {
     count: usize,
     wall: Duration,
     p50: f64,
@@ -133,7 +137,8 @@ async fn fixtures(app: &App) -> anyhow::Result<Fixture> {
         customers.push(app.create_user(Some(&admin_p), input).await.map_err(|e| anyhow!("{e}"))?.id);
     }
     let (token, _) = app.create_token(None, agents[0].0, "bench", None).await.map_err(|e| anyhow!("{e}"))?;
-    Ok(Fixture { agent_token: token, agent_groups: agents[0].1.clone(), customers, agents })
+    let (admin_token, _) = app.create_token(None, admin.id, "bench admin", None).await.map_err(|e| anyhow!("{e}"))?;
+    Ok(Fixture { agent_token: token, admin_token, agent_groups: agents[0].1.clone(), customers, agents })
 }
 
 const BENCH_PASSWORD: &str = "bench-password";
@@ -151,7 +156,7 @@ const CREATE_SUBJECT: &str = "打印机无法连接网络";
 const CREATE_DESCRIPTION: &str = "办公室的打印机连不上公司 Wi-Fi。";
 
 /// A new, unassigned ticket; the scenarios change what they need.
-fn new_ticket(subject: &str, description: &str, requester: UserId, status: StatusRef, at: Timestamp) -> Ticket {
+pub(crate) fn new_ticket(subject: &str, description: &str, requester: UserId, status: StatusRef, at: Timestamp) -> Ticket {
     Ticket {
         id: TicketId(0),
         subject: subject.into(),
@@ -311,7 +316,7 @@ async fn raw_creates(
 }
 
 /// Runs `n` requests made by `make(i)` with `concurrency` clients.
-async fn drive<F>(client: &reqwest::Client, n: usize, concurrency: usize, make: F) -> Stats
+pub(crate) async fn drive<F>(client: &reqwest::Client, n: usize, concurrency: usize, make: F) -> Stats
 where
     F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
@@ -466,6 +471,7 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
         .context("no ticket")?;
 
     let raw = raw_creates(&store, &fx, &new_status, args.creates.min(20_000), args.concurrency).await?;
+    crate::bench_flow::quiet_automations(&store).await?;
     drop(app);
     drop(store);
 
@@ -567,6 +573,18 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
         move |cl, _| cl.get(&p).header("cookie", &c)
     })
     .await;
+    // The flow engine, on the same server: triggers, then automatic assignment. An app of our
+    // own over the same database reads the triggers back to time their cycle in process.
+    let probe = App::new(
+        gongdan_store::connect(&url, ConnectOptions { migrate: false, max_connections: 4 }).await?,
+        Arc::new(SystemClock),
+        Settings::new(data_dir.clone()),
+    );
+    let admin_auth = format!("Bearer {}", fx.admin_token);
+    let all_groups: Vec<GroupId> = fx.agents.iter().flat_map(|(_, g)| g.clone()).collect();
+    let flow = crate::bench_flow::http_scenarios(&client, &base, &admin_auth, &auth, &probe, &all_groups, &fx.customers, args.reads)
+        .await?;
+    drop(probe);
     let rss = peak_rss_mb(pid);
     let _ = child.kill().await;
     if !args.keep {
@@ -623,6 +641,67 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
         Some(mb) => println!("- server peak RSS: {mb:.0} MB"),
         None => println!("- server peak RSS: unavailable"),
     }
+
+    // The automation pass, over a desk of open tickets of its own.
+    let pass = {
+        let (pass_url, pass_dir, pass_schema) = if sqlite {
+            let dir = cfg.data_dir.join("bench-pass");
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir)?;
+            (format!("sqlite://{}", dir.join("pass.db").display()), dir, None)
+        } else {
+            let schema = format!("bench_pass_{}", std::process::id());
+            sqlx_schema(&cfg.database_url, &schema).await?;
+            let sep = if cfg.database_url.contains('?') { '&' } else { '?' };
+            (format!("{}{sep}options=-c%20search_path%3D{schema}", cfg.database_url), cfg.data_dir.join("bench-pass"), Some(schema))
+        };
+        eprintln!("automation pass over {} open tickets", args.pass_tickets);
+        let r = crate::bench_flow::automation_pass(&pass_url, &pass_dir, args.pass_tickets).await;
+        match &pass_schema {
+            Some(schema) => drop_schema(&cfg.database_url, schema).await?,
+            None => {
+                let _ = std::fs::remove_dir_all(&pass_dir);
+            }
+        }
+        r?
+    };
+
+    println!("\n#### Flow engine\n");
+    println!("| scenario | requests | rate | p50 ms | p95 ms | p99 ms | errors |");
+    println!("|---|---|---|---|---|---|---|");
+    row("update ticket via API, no triggers (concurrency 4)", &flow.update_plain);
+    row("update ticket via API, 200 active triggers (concurrency 4)", &flow.update_triggers);
+    row("create into a manual group (concurrency 32)", &flow.create_manual);
+    row(&format!("create into a round-robin group of {} agents, capacity {} (concurrency 32)", flow.agents, flow.capacity), &flow.create_auto);
+    println!();
+    println!(
+        "- 200 triggers add {:+.2} ms to an update at p99 ({:+.2} ms at p50) over HTTP; their cycle alone takes {:.0} µs at p50, {:.0} µs at p99 (in process, 10,000 updates)",
+        flow.update_triggers.p99 - flow.update_plain.p99,
+        flow.update_triggers.p50 - flow.update_plain.p50,
+        flow.cycle_us.0,
+        flow.cycle_us.1
+    );
+    let over = flow.loads.iter().filter(|l| **l > flow.capacity).count();
+    println!(
+        "- assignment under 32 concurrent creates: {} of {} tickets assigned, per agent {:?} (capacity {}): {} over capacity",
+        flow.assigned, flow.create_auto.count, flow.loads, flow.capacity, over
+    );
+    println!(
+        "- a decision's own cost (one create at a time, in process): {:+.2} ms at p50, {:+.2} ms at p99 over a create into a manual group ({:.2} / {:.2} ms)",
+        flow.decide_auto.0 - flow.decide_manual.0,
+        flow.decide_auto.1 - flow.decide_manual.1,
+        flow.decide_manual.0,
+        flow.decide_manual.1
+    );
+    println!(
+        "- automation pass over {} open tickets (seeded in {:.1} s): first pass {:.2} s, firing on {} stale tickets; second pass {:.2} s over {} tickets, firing on none",
+        pass.tickets,
+        pass.seed.as_secs_f64(),
+        pass.first.as_secs_f64(),
+        pass.first_fired,
+        pass.again.as_secs_f64(),
+        pass.scanned
+    );
     Ok(())
 }
 

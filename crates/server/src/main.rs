@@ -1,6 +1,7 @@
 //! `gongdan`: the helpdesk server and its command line.
 
 mod bench;
+mod bench_flow;
 mod config;
 mod seed;
 

@@ -466,13 +466,102 @@ pub async fn demo(app: &App, tickets: usize) -> anyhow::Result<String> {
         .await
         .map_err(e)?;
     }
+    let rules = flow(&app, &admin, &groups, &agents).await?;
     Ok(format!(
-        "demo desk seeded: {} groups, {} agents, {} customers, {} organisations, {} categories, {made} tickets, {comments} comments. \
-         Agents and the first three customers sign in with password `demo-password` (e.g. wang.fang@desk.example.com).",
+        "demo desk seeded: {} groups, {} agents, {} customers, {} organisations, {} categories, {made} tickets, {comments} comments, \
+         {rules}. Agents and the first three customers sign in with password `demo-password` (e.g. wang.fang@desk.example.com).",
         groups.len(),
         agents.len(),
         customers.len(),
         orgs.len(),
         11
     ))
+}
+
+/// The flow of the demo desk, made after its history so that history stays as written: the
+/// desk hands out its tickets round-robin to agents who are online, refunds and invoices go to
+/// billing, VIPs jump the queue, and a few macros and a shared view are ready to use.
+async fn flow(app: &App, admin: &Principal, groups: &[GroupId], agents: &[User]) -> anyhow::Result<String> {
+    use gongdan_core::rules::RuleInput;
+    use gongdan_domain::rules::RuleKind;
+    let e = |e: gongdan_core::CoreError| anyhow!("{e}");
+    let cfg = app.config().await.map_err(e)?;
+    // The service desk (tier 1) and billing hand out tickets themselves.
+    for (i, strategy) in [(0usize, gongdan_domain::routing::Assignment::RoundRobin), (3, gongdan_domain::routing::Assignment::LeastLoaded)] {
+        if let Some(g) = groups.get(i).and_then(|id| cfg.group(*id)) {
+            let g = Group { assignment: strategy, escalation_group_id: (i == 0).then(|| groups.get(1).copied()).flatten(), ..g.clone() };
+            app.save_group(admin, g).await.map_err(e)?;
+        }
+    }
+    for a in agents {
+        let input = UserInput {
+            capacity: Some(Some(20)),
+            availability: Some(gongdan_domain::routing::Availability::Online),
+            ..Default::default()
+        };
+        app.update_user(admin, a.id, input).await.map_err(e)?;
+    }
+    fn spec<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> anyhow::Result<T> {
+        serde_json::from_value(v).map_err(|err| anyhow!("{err}"))
+    }
+    let billing = groups.get(3).copied().unwrap_or(groups[0]);
+    let triggers = [
+        (
+            "退款与发票转商务 · Refunds and invoices to billing",
+            json!({"all": [], "any": [{"field": "text", "operator": "contains", "value": "退款"},
+                                      {"field": "text", "operator": "contains", "value": "发票"},
+                                      {"field": "text", "operator": "contains", "value": "refund"}]}),
+            json!([{"field": "group_id", "value": billing.0}, {"field": "tags_add", "value": ["billing"]}]),
+        ),
+        (
+            "VIP 新工单加急 · VIP tickets jump the queue",
+            json!({"all": [{"field": "update", "operator": "is", "value": "created"},
+                           {"field": "requester.vip_level", "operator": "greater_than", "value": 0}]}),
+            json!([{"field": "priority", "value": "high"}, {"field": "tags_add", "value": ["vip"]}]),
+        ),
+        (
+            "客户回复通知处理人 · Tell the assignee when the customer replies",
+            json!({"all": [{"field": "update", "operator": "is", "value": "customer_replied"}]}),
+            json!([{"field": "notify", "value": {"to": "assignee", "subject": "客户回复了 #{{ticket.number}} · The customer replied",
+                                                 "body": "{{requester.name}}: {{ticket.subject}}"}}]),
+        ),
+    ];
+    for (name, conditions, actions) in triggers {
+        app.create_rule(admin, RuleKind::Trigger, RuleInput {
+            name: Some(name.into()),
+            category: Some("demo".into()),
+            conditions: Some(spec(conditions)?),
+            actions: Some(spec(actions)?),
+            ..Default::default()
+        })
+        .await
+        .map_err(e)?;
+    }
+    let macros = [
+        ("请提供订单号 · Ask for the order number", json!([{"field": "status", "value": "pending"}]),
+         "{{requester.name}}您好，请提供订单号，以便我们尽快查询。— {{current_user.name}}"),
+        ("已解决，欢迎再联系 · Solved, write any time", json!([{"field": "status", "value": "solved"}]),
+         "{{requester.name}}您好，工单 #{{ticket.number}} 已处理完毕。如有问题，直接回复即可。"),
+    ];
+    for (name, actions, reply) in macros {
+        app.create_macro(admin, gongdan_core::macros::MacroInput {
+            name: Some(name.into()),
+            shared: Some(true),
+            actions: Some(spec(actions)?),
+            reply_body: Some(reply.into()),
+            ..Default::default()
+        })
+        .await
+        .map_err(e)?;
+    }
+    app.create_view(admin, gongdan_core::views::ViewInput {
+        name: Some("VIP 工单 · VIP tickets".into()),
+        scope: Some("shared".into()),
+        filters: Some(json!({"tag": "vip", "status": ["new", "open", "pending", "on_hold"]})),
+        sort: Some("-priority".into()),
+        ..Default::default()
+    })
+    .await
+    .map_err(e)?;
+    Ok("3 triggers, 2 macros, a VIP view and round-robin assignment".into())
 }

@@ -9,9 +9,9 @@ use gongdan_domain::conversation::text_to_html;
 use gongdan_domain::event::{EventKind, NewEvent};
 use gongdan_domain::ids::{GroupId, SYSTEM_USER, TicketId, UserId};
 use gongdan_domain::rules::{
-    ActionSpec, Automation, ConditionsSpec, FlowInput, Outcome, Recipient, Requester, RuleKind, RuleSet,
+    ActionSpec, Automation, ConditionsSpec, FlowInput, Outcome, Prefilter, Recipient, Requester, RuleKind, RuleSet,
 };
-use gongdan_domain::ticket::{StatusCategory, Ticket};
+use gongdan_domain::ticket::Ticket;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -246,7 +246,8 @@ impl WriteBatch {
         }
     }
 
-    /// Whether the batch carries anything beyond its tickets, comments and events.
+    /// Whether the batch carries anything beyond its tickets, comments, events and the turn
+    /// an automatic assignment took (which the grouped inserts write too).
     pub fn has_extras(&self) -> bool {
         self.flow.is_some()
             || !self.notes.is_empty()
@@ -254,7 +255,6 @@ impl WriteBatch {
             || !self.jobs.is_empty()
             || !self.firings.is_empty()
             || self.complete_job.is_some()
-            || self.assigned.is_some()
     }
 }
 
@@ -267,13 +267,9 @@ pub trait RuleStore: Send + Sync {
     async fn delete_rule(&self, id: i64) -> Result<()>;
     /// Whether an automation already fired on a ticket in a window.
     async fn fired(&self, automation_id: i64, ticket: TicketId, window: &str) -> Result<bool>;
-    /// Tickets in these status categories, in id order after `after` (an automation pass).
-    async fn scan_tickets(
-        &self,
-        categories: &[StatusCategory],
-        after: TicketId,
-        limit: i64,
-    ) -> Result<Vec<Ticket>>;
+    /// An automation's candidates, in id order after `after`: tickets in the filter's
+    /// categories whose anchors lie within its bounds (an automation pass).
+    async fn scan_tickets(&self, filter: &Prefilter, after: TicketId, limit: i64) -> Result<Vec<Ticket>>;
     /// What rules may ask about these requesters (unknown ids are left out).
     async fn requesters(&self, ids: &[UserId]) -> Result<Vec<Requester>>;
 

@@ -64,6 +64,10 @@ const PLAIN_CREATE: &str = "WITH t AS ( \
     SELECT t.id, (SELECT id FROM c) FROM t";
 
 async fn plain_create(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Option<Result<crate::WriteResult, StoreError>> {
+    // An assignment's turn is written by the transaction path (or the grouped inserts).
+    if b.assigned.is_some() {
+        return None;
+    }
     Some(plain_create_now(pool, b).await)
 }
 

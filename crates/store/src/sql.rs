@@ -1126,11 +1126,26 @@ impl SqlStore {
         use sqlx::Connection;
         let mut tx = pool.begin_with(BEGIN_WRITE).await?;
         let mut results: Vec<Option<Result<WriteResult>>> = (0..jobs.len()).map(|_| None).collect();
+        // Rules that assign decide first, one batch after another over one read of each
+        // roster (this writer is the only one, so the rosters stay true while it holds them);
+        // the batches they leave are ordinary writes, most of them plain creates.
+        let mut rosters = BTreeMap::new();
+        let mut decided: Vec<Option<WriteBatch>> = (0..jobs.len()).map(|_| None).collect();
+        for (i, (batch, _)) in jobs.iter().enumerate() {
+            if let Some(run) = &batch.flow {
+                match Self::run_flow_with(&mut tx, batch, run, &mut rosters).await {
+                    Ok(b) => decided[i] = Some(b),
+                    Err(e) => results[i] = Some(Err(e)),
+                }
+            }
+        }
+        let batch_of = |i: usize| decided[i].as_ref().unwrap_or(&jobs[i].0);
         // Plain creates go in together: a handful of multi-row statements for the whole group
         // instead of several round trips each. If that fails, each is retried on its own below.
-        let plain: Vec<usize> = (0..jobs.len()).filter(|i| is_plain_create(&jobs[*i].0)).collect();
+        let plain: Vec<usize> =
+            (0..jobs.len()).filter(|i| results[*i].is_none() && is_plain_create(batch_of(*i))).collect();
         if plain.len() > 1 {
-            let batches: Vec<&WriteBatch> = plain.iter().map(|i| &jobs[*i].0).collect();
+            let batches: Vec<&WriteBatch> = plain.iter().map(|i| batch_of(*i)).collect();
             let mut savepoint = Connection::begin(&mut *tx).await?;
             match Self::insert_many(&mut savepoint, &batches).await {
                 Ok(written) => {
@@ -1145,12 +1160,12 @@ impl SqlStore {
                 }
             }
         }
-        for (i, (batch, _)) in jobs.iter().enumerate() {
+        for i in 0..jobs.len() {
             if results[i].is_some() {
                 continue;
             }
             let mut savepoint = Connection::begin(&mut *tx).await?;
-            match Self::apply_batch(&mut savepoint, batch).await {
+            match Self::apply_batch(&mut savepoint, batch_of(i)).await {
                 Ok(r) => {
                     savepoint.commit().await?;
                     results[i] = Some(Ok(r));
@@ -1266,6 +1281,11 @@ impl SqlStore {
                     .push_bind(ts(c.created_at));
             });
             qb.build().execute(&mut *tx).await?;
+        }
+        for b in batches {
+            if let Some((group, agent)) = b.assigned {
+                Self::take_turn(tx, group, agent).await?;
+            }
         }
         Ok(tickets
             .into_iter()

@@ -10,7 +10,7 @@ use gongdan_domain::event::Via;
 use gongdan_domain::ids::{GroupId, SYSTEM_USER, TicketId, UserId};
 use gongdan_domain::people::Language;
 use gongdan_domain::routing::{Assignment, Availability, Member, Roster, language_skill};
-use gongdan_domain::rules::{NeedRoster, Recipient, Requester, RuleKind};
+use gongdan_domain::rules::{Anchor, Cmp, NeedRoster, Prefilter, Recipient, Requester, RuleKind};
 use gongdan_domain::template;
 use gongdan_domain::ticket::{StatusCategory, Ticket};
 use jiff::Timestamp;
@@ -33,13 +33,24 @@ impl SqlStore {
     /// Runs a batch's rules inside its transaction: each roster they ask for is read here,
     /// under lock, and the rules run again with it. Returns the batch with the outcome folded in.
     pub(super) async fn run_flow(tx: &mut Conn, batch: &WriteBatch, run: &FlowRun) -> Result<WriteBatch> {
+        Self::run_flow_with(tx, batch, run, &mut BTreeMap::new()).await
+    }
+
+    /// As `run_flow`, over rosters the caller keeps: the SQLite group writer decides a whole
+    /// group of batches over one read of each roster (it is the only writer, so nothing else
+    /// changes them meanwhile, and each decision updates the roster the next one sees).
+    pub(super) async fn run_flow_with(
+        tx: &mut Conn,
+        batch: &WriteBatch,
+        run: &FlowRun,
+        rosters: &mut BTreeMap<GroupId, Roster>,
+    ) -> Result<WriteBatch> {
         let mut out = batch.clone();
         out.flow = None;
         let ticket = out.writes.first().map(|w| w.ticket.clone()).ok_or_else(|| StoreError::Invalid("empty batch".into()))?;
-        let mut rosters = BTreeMap::new();
         // Each pass either finishes or names a group not yet loaded, so this ends.
         for _ in 0..64 {
-            match run.execute(ticket.clone(), &mut rosters) {
+            match run.execute(ticket.clone(), rosters) {
                 Ok(outcome) => {
                     out.absorb(outcome);
                     return Ok(out);
@@ -51,6 +62,21 @@ impl SqlStore {
             }
         }
         Err(StoreError::Invalid("the rules asked for too many groups".into()))
+    }
+
+    /// The turn an automatic assignment took: the agent goes to the back of the group's
+    /// round-robin order.
+    pub(super) async fn take_turn(conn: &mut Conn, group: GroupId, agent: UserId) -> Result<()> {
+        sqlx::query(
+            "UPDATE group_members SET last_assigned = \
+             (SELECT COALESCE(MAX(last_assigned), 0) + 1 FROM group_members WHERE group_id = $1) \
+             WHERE group_id = $1 AND user_id = $2",
+        )
+        .bind(group.0)
+        .bind(agent.0)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
     }
 
     /// A group's roster as it stands, with the group and its members locked until commit so a
@@ -65,42 +91,39 @@ impl SqlStore {
         let Some((strategy, online_only)) = settings else {
             return Ok(Roster { group, strategy: Assignment::Manual, online_only: false, members: vec![] });
         };
-        type Row = (i64, String, Option<i64>, String, String, i64);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT u.id, u.availability, u.capacity, u.skills, u.languages, m.last_assigned FROM group_members m \
-             JOIN users u ON u.id = m.user_id WHERE m.group_id = $1 AND u.active AND u.role <> 'customer' ORDER BY u.id",
-        )
+        if !LOCK_ROWS.is_empty() {
+            // The members' rows too, in id order (so two decisions never lock in opposite
+            // orders): their load may also change through their other groups.
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT u.id FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = $1 \
+                 ORDER BY u.id{LOCK_ROWS}"
+            )))
+            .bind(group.0)
+            .fetch_all(&mut *tx)
+            .await?;
+        }
+        // Each member's load: their queue counters over the statuses that count.
+        type Row = (i64, String, Option<i64>, String, String, i64, i64);
+        let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT u.id, u.availability, u.capacity, u.skills, u.languages, m.last_assigned, \
+             (SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM ticket_counts c JOIN statuses s ON s.id = c.status_id \
+              WHERE c.assignee_key = u.id AND s.category IN ({LOAD_CATEGORIES})) \
+             FROM group_members m JOIN users u ON u.id = m.user_id \
+             WHERE m.group_id = $1 AND u.active AND u.role <> 'customer' ORDER BY u.id"
+        )))
         .bind(group.0)
         .fetch_all(&mut *tx)
         .await?;
-        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        let mut loads: BTreeMap<i64, i64> = BTreeMap::new();
-        if !ids.is_empty() {
-            if !LOCK_ROWS.is_empty() {
-                let mut qb = QueryBuilder::<Db>::new("SELECT id FROM users WHERE id IN ");
-                push_list(&mut qb, ids.iter().copied());
-                qb.push(" ORDER BY id").push(LOCK_ROWS);
-                qb.build().fetch_all(&mut *tx).await?;
-            }
-            let mut qb = QueryBuilder::<Db>::new(format!(
-                "SELECT c.assignee_key, CAST(SUM(c.n) AS BIGINT) FROM ticket_counts c JOIN statuses s ON s.id = c.status_id \
-                 WHERE s.category IN ({LOAD_CATEGORIES}) AND c.assignee_key IN "
-            ));
-            push_list(&mut qb, ids.iter().copied());
-            qb.push(" GROUP BY c.assignee_key");
-            let counted: Vec<(i64, i64)> = qb.build_query_as().fetch_all(&mut *tx).await?;
-            loads.extend(counted);
-        }
         let members = rows
             .into_iter()
-            .map(|(id, availability, capacity, skills, languages, last_assigned)| {
+            .map(|(id, availability, capacity, skills, languages, last_assigned, load)| {
                 let mut all: Vec<String> = json::<Vec<String>>(&skills)?.iter().map(|s| s.to_lowercase()).collect();
                 all.extend(json::<Vec<String>>(&languages)?.iter().map(|l| language_skill(l)));
                 Ok(Member {
                     id: UserId(id),
                     availability: Availability::parse(&availability, "availability").map_err(corrupt)?,
                     capacity,
-                    load: loads.get(&id).copied().unwrap_or(0),
+                    load,
                     skills: all,
                     last_assigned,
                 })
@@ -179,20 +202,7 @@ impl SqlStore {
             }
         }
         if let Some((group, agent)) = batch.assigned {
-            // The agent's turn in the group's round-robin order.
-            let seq: Option<i64> =
-                sqlx::query_scalar("UPDATE groups SET rr_seq = rr_seq + 1 WHERE id = $1 RETURNING rr_seq")
-                    .bind(group.0)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(seq) = seq {
-                sqlx::query("UPDATE group_members SET last_assigned = $1 WHERE group_id = $2 AND user_id = $3")
-                    .bind(seq)
-                    .bind(group.0)
-                    .bind(agent.0)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            Self::take_turn(tx, group, agent).await?;
         }
         if let Some(lease) = &batch.complete_job {
             Self::finish_job(tx, lease).await?;
@@ -385,12 +395,31 @@ impl RuleStore for SqlStore {
         Ok(hits > 0)
     }
 
-    async fn scan_tickets(&self, categories: &[StatusCategory], after: TicketId, limit: i64) -> Result<Vec<Ticket>> {
+    async fn scan_tickets(&self, filter: &Prefilter, after: TicketId, limit: i64) -> Result<Vec<Ticket>> {
         let mut qb = QueryBuilder::<Db>::new(format!("SELECT {TICKET_COLS} FROM {TICKET_FROM} WHERE t.id > "));
         qb.push_bind(after.0);
-        if !categories.is_empty() {
-            qb.push(" AND t.status_category IN ");
-            push_list(&mut qb, categories.iter().map(|c| c.as_str()));
+        let categories: Vec<&str> =
+            filter.categories.iter().filter(|c| **c != StatusCategory::Closed).map(|c| c.as_str()).collect();
+        qb.push(" AND t.status_category IN ");
+        push_list(&mut qb, if categories.is_empty() { vec!["-"] } else { categories });
+        for b in &filter.bounds {
+            let column = match b.anchor {
+                Anchor::Created => "t.created_at",
+                Anchor::Updated => "t.updated_at",
+                Anchor::StatusChanged | Anchor::Pending | Anchor::OnHold => "t.status_changed_at",
+                Anchor::Solved => "t.solved_at",
+                Anchor::Assigned => "t.assigned_at",
+                Anchor::CustomerReply => "t.last_customer_reply_at",
+                Anchor::AgentReply => "t.last_agent_reply_at",
+                Anchor::Due | Anchor::UntilDue => "t.due_at",
+            };
+            let op = match b.cmp {
+                Cmp::Lt => " < ",
+                Cmp::Le => " <= ",
+                Cmp::Gt => " > ",
+                Cmp::Ge => " >= ",
+            };
+            qb.push(" AND ").push(column).push(op).push_bind(ts(b.at));
         }
         qb.push(" ORDER BY t.id LIMIT ").push_bind(limit);
         let rows: Vec<TicketRow> = qb.build_query_as().fetch_all(&self.read).await?;

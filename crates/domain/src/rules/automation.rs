@@ -10,7 +10,7 @@
 //! right after firing is refused. Triggers fire at most once per update, so they cannot loop on
 //! their own; two triggers that flip a field back and forth are refused when saved.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use super::eval::{Ctx, Requester, anchor_time};
 use super::{Action, Anchor, Automation, Condition, Field, Operand, Operator, StatusMatch, Trigger};
@@ -60,6 +60,68 @@ impl Automation {
             _ => None,
         })
     }
+
+    /// What a pass can ask the database for before evaluating anything: the status categories
+    /// and, for each time condition in `all`, the range its anchor must lie in now. A ticket
+    /// outside them cannot match, so the pass reads only the candidates (through the queue
+    /// indexes) instead of every open ticket; the candidates are then judged in full.
+    pub fn prefilter(&self, now: Timestamp) -> Prefilter {
+        let mut bounds = Vec::new();
+        for c in &self.conditions.all {
+            let (Field::Time { anchor, unit }, Operand::Int(n)) = (&c.field, &c.value) else { continue };
+            let span = |k: i64| SignedDuration::from_mins(k.saturating_mul(*unit));
+            let at = |k: i64| {
+                if *anchor == Anchor::UntilDue { now.checked_add(span(k)) } else { now.checked_sub(span(k)) }
+            };
+            let (Ok(lo), Ok(hi)) = (at(*n), at(n.saturating_add(1))) else { continue };
+            // Since the anchor: more time passed means an earlier anchor; until due: later.
+            let until = *anchor == Anchor::UntilDue;
+            match (c.op, until) {
+                (Operator::GreaterThan, false) => bounds.push(TimeBound { anchor: *anchor, cmp: Cmp::Lt, at: lo }),
+                (Operator::LessThan, false) => bounds.push(TimeBound { anchor: *anchor, cmp: Cmp::Gt, at: lo }),
+                (Operator::Is, false) => {
+                    bounds.push(TimeBound { anchor: *anchor, cmp: Cmp::Le, at: lo });
+                    bounds.push(TimeBound { anchor: *anchor, cmp: Cmp::Gt, at: hi });
+                }
+                (Operator::GreaterThan, true) => bounds.push(TimeBound { anchor: *anchor, cmp: Cmp::Gt, at: lo }),
+                (Operator::LessThan, true) => bounds.push(TimeBound { anchor: *anchor, cmp: Cmp::Lt, at: lo }),
+                (Operator::Is, true) => {
+                    bounds.push(TimeBound { anchor: *anchor, cmp: Cmp::Ge, at: lo });
+                    bounds.push(TimeBound { anchor: *anchor, cmp: Cmp::Lt, at: hi });
+                }
+                _ => {}
+            }
+        }
+        let categories = self.status_scope().unwrap_or_else(|| {
+            crate::ticket::StatusCategory::ALL.iter().copied().filter(|c| c.is_active() || *c == crate::ticket::StatusCategory::Solved).collect()
+        });
+        Prefilter { categories, bounds }
+    }
+}
+
+/// How a ticket's moment compares with a bound (`anchor cmp at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// One side of the range an anchor must lie in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBound {
+    pub anchor: Anchor,
+    pub cmp: Cmp,
+    pub at: Timestamp,
+}
+
+/// The candidates of an automation: tickets in these categories (never closed) whose anchors
+/// lie within these bounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefilter {
+    pub categories: Vec<crate::ticket::StatusCategory>,
+    pub bounds: Vec<TimeBound>,
 }
 
 /// Whether doing `a` makes `c` false on a ticket it held on.

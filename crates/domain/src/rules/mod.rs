@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use automation::{check_automation, check_trigger_loops};
+pub use automation::{Cmp, Prefilter, TimeBound, check_automation, check_trigger_loops};
 pub use cycle::{FlowInput, NeedRoster, Notice, Outcome, Recipient, RuleNote, Update, WebhookCall};
 pub use eval::{Requester, UpdateFacts};
 

@@ -553,3 +553,56 @@ fn macros_apply_as_the_agent() {
     assert_eq!(out.ticket.group_id, Some(GroupId(7)), "the assignee brings their group");
     assert!(out.events.iter().all(|e| e.rule.is_none()));
 }
+
+/// Whether a ticket lies within a prefilter's bounds, as the database would judge it.
+fn within(p: &Prefilter, t: &Ticket) -> bool {
+    p.categories.contains(&t.status.category)
+        && p.bounds.iter().all(|b| {
+            let Some(at) = super::eval::anchor_time(b.anchor, t) else { return false };
+            match b.cmp {
+                Cmp::Lt => at < b.at,
+                Cmp::Le => at <= b.at,
+                Cmp::Gt => at > b.at,
+                Cmp::Ge => at >= b.at,
+            }
+        })
+}
+
+#[test]
+fn the_prefilter_never_drops_a_ticket_the_automation_would_fire_on() {
+    let d = desk();
+    let specs = [
+        json!({"all": [{"field": "status", "operator": "is", "value": "pending"},
+                       {"field": "hours_since_pending", "operator": "greater_than", "value": 48}]}),
+        json!({"all": [{"field": "status", "operator": "is", "value": "solved"},
+                       {"field": "hours_since_solved", "operator": "is", "value": 3}]}),
+        json!({"all": [{"field": "minutes_since_updated", "operator": "less_than", "value": 90}]}),
+        json!({"all": [{"field": "hours_until_due", "operator": "is", "value": 2}]}),
+        json!({"all": [{"field": "hours_until_due", "operator": "greater_than", "value": 5},
+                       {"field": "hours_since_created", "operator": "greater_than", "value": 1}]}),
+    ];
+    let statuses = [
+        status(2, "open", StatusCategory::Open),
+        status(3, "pending", StatusCategory::Pending),
+        status(5, "solved", StatusCategory::Solved),
+    ];
+    for spec in specs {
+        let a = automation(&d, json!({"conditions": spec, "actions": [{"field": "priority", "value": "high"}]}), true)
+            .expect("valid");
+        let now = at(500);
+        let p = a.prefilter(now);
+        // Tickets whose anchors sit around every boundary, a minute apart.
+        for minutes in (0..600 * 60).step_by(7) {
+            for s in &statuses {
+                let mut t = sample_ticket();
+                let moment = now.checked_sub(SignedDuration::from_mins(minutes)).unwrap_or(now);
+                t.set_status(s.clone(), moment);
+                t.updated_at = moment;
+                t.created_at = moment;
+                t.due_at = now.checked_add(SignedDuration::from_mins(minutes - 300 * 60)).ok();
+                let fires = a.window(&t, &Requester::default(), &d.categories, now).is_some();
+                assert!(!fires || within(&p, &t), "{spec} fires at {minutes} min but is filtered out");
+            }
+        }
+    }
+}

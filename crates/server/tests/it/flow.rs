@@ -257,6 +257,57 @@ async fn concurrent_creates_never_exceed_capacity(t: TestApp) {
     }
 }
 
+/// Two nodes on one database (as behind a load balancer): round-robin stays fair and nobody
+/// goes over capacity, whichever node a create reaches.
+async fn two_nodes_share_fair_turns_and_capacity(t: TestApp) {
+    let (_, fair) = t.post("/api/v1/groups", &t.admin, json!({"name": "Fair", "tier": 1, "assignment": "round_robin"})).await;
+    let (_, capped) = t.post("/api/v1/groups", &t.admin, json!({"name": "Capped", "tier": 1, "assignment": "least_loaded"})).await;
+    let (fair, capped) = (id(&fair), id(&capped));
+    for i in 0..4 {
+        t.user("agent", &format!("f{i}@desk.example"), json!({"group_ids": [fair]})).await;
+        t.user("agent", &format!("c{i}@desk.example"), json!({"group_ids": [capped], "capacity": 3})).await;
+    }
+    // The second node: an app of its own (caches, writer, job runner) and a server of its own.
+    let store = gongdan_store::connect(&t.url, gongdan_store::ConnectOptions::default()).await.unwrap();
+    let node2 = gongdan_core::App::new(store, t.clock.clone(), gongdan_core::Settings::new(crate::support::temp_dir()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = format!("http://{}", listener.local_addr().unwrap());
+    let router = gongdan_web::router(node2);
+    tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.ok()
+    });
+    for (group, n) in [(fair, 40), (capped, 20)] {
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let base = if i % 2 == 0 { t.base.clone() } else { second.clone() };
+            let (client, token) = (t.client.clone(), t.admin.clone());
+            tasks.push(tokio::spawn(async move {
+                let r = client
+                    .post(format!("{base}/api/v1/tickets"))
+                    .bearer_auth(token)
+                    .json(&json!({"subject": format!("n{i}"), "group_id": group, "requester": {"email": format!("n{i}@example.com")}}))
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(r.status(), StatusCode::CREATED);
+                r.json::<Value>().await.expect("json")["assignee_id"].as_i64()
+            }));
+        }
+        let mut per: std::collections::BTreeMap<i64, usize> = Default::default();
+        for task in tasks {
+            if let Some(a) = task.await.expect("task") {
+                *per.entry(a).or_default() += 1;
+            }
+        }
+        let counts: Vec<usize> = per.values().copied().collect();
+        if group == fair {
+            assert_eq!(counts, vec![10, 10, 10, 10], "[{}] fair turns across nodes: {per:?}", t.backend);
+        } else {
+            assert_eq!(counts, vec![3, 3, 3, 3], "[{}] capacity across nodes: {per:?}", t.backend);
+        }
+    }
+}
+
 async fn automations_close_remind_and_solve_on_the_clock(t: TestApp) {
     let (cid, customer) = t.user("customer", "li@example.com", json!({"name": "李雷"})).await;
     let solved = t.ticket(&customer, json!({"subject": "已解决的"})).await;
@@ -537,6 +588,7 @@ on_both!(
     bad_rules_are_refused_naming_the_row,
     round_robin_least_loaded_and_skills,
     concurrent_creates_never_exceed_capacity,
+    two_nodes_share_fair_turns_and_capacity,
     automations_close_remind_and_solve_on_the_clock,
     automation_dry_run_and_unassigned_alert,
     the_job_runner_survives_a_crash_without_doubling,

@@ -472,7 +472,8 @@ on_both!(
 );
 
 /// An upgrade keeps the data: a database made by migration 0001 alone, holding tickets, gets
-/// 0002's queue counters filled from those tickets when the current store opens it.
+/// 0002's queue counters and 0005's time columns filled from its tickets, events and comments
+/// when the current store opens it.
 async fn upgrade_keeps_data(url: String, backend: &str) {
     use sqlx::Connection;
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../store/migrations").join(backend);
@@ -486,6 +487,11 @@ async fn upgrade_keeps_data(url: String, backend: &str) {
         "INSERT INTO tickets (id, subject, description, requester_id, group_id, status_id, status_category, channel, kind, priority, version, created_at, updated_at) \
          VALUES (20001, 'a', '', 1, 5, 2, 'open', 'web', 'question', 2, 1, 0, 0), (20002, 'b', '', 1, 5, 2, 'open', 'web', 'question', 2, 1, 0, 0), \
          (20003, 'c', '', 1, NULL, 1, 'new', 'web', 'question', 2, 1, 0, 0)",
+        // A status change and a customer's reply, which 0005's time columns are filled from.
+        "INSERT INTO ticket_events (ticket_id, via, kind, field, old_value, new_value, created_at) \
+         VALUES (20001, 'web', 'field_changed', 'status', 'new', 'open', 500)",
+        "INSERT INTO comments (ticket_id, author_id, public, body, html_body, via, created_at) \
+         VALUES (20001, 1, TRUE, 'hi', '<p>hi</p>', 'web', 700)",
     ];
     if backend == "sqlite" {
         let mut conn = sqlx::SqliteConnection::connect(&format!("{url}?mode=rwc")).await.unwrap();
@@ -506,7 +512,19 @@ async fn upgrade_keeps_data(url: String, backend: &str) {
     q.status_categories = vec![StatusCategory::Open];
     q.group_ids = vec![GroupId(5)];
     assert_eq!(store.list_tickets(&q).await.unwrap().total, Some(2), "[{backend}] counters backfilled");
-    assert_eq!(store.get_ticket(TicketId(20_001)).await.unwrap().unwrap().subject, "a");
+    let t = store.get_ticket(TicketId(20_001)).await.unwrap().unwrap();
+    assert_eq!(t.subject, "a");
+    assert_eq!(t.status_changed_at.as_microsecond(), 500, "[{backend}] status time from the events");
+    assert_eq!(t.last_customer_reply_at.map(|x| x.as_microsecond()), Some(700), "[{backend}] from the comments");
+    assert_eq!(t.last_agent_reply_at, None);
+    let t2 = store.get_ticket(TicketId(20_002)).await.unwrap().unwrap();
+    assert_eq!(t2.status_changed_at, t2.created_at, "no status event: the creation");
+    let g = store.list_groups().await.unwrap();
+    assert_eq!(g[0].assignment, gongdan_domain::routing::Assignment::Manual, "groups keep assigning by hand");
+    // The shipped automations and views are there; user 0 (the rules' author) is nobody's to see.
+    assert_eq!(store.list_rules(gongdan_domain::rules::RuleKind::Automation).await.unwrap().len(), 4);
+    assert_eq!(store.list_views().await.unwrap().len(), 6);
+    assert_eq!(store.count_users().await.unwrap(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

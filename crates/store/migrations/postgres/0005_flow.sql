@@ -26,8 +26,8 @@ ALTER TABLE ticket_events ADD COLUMN rule TEXT;
 ALTER TABLE groups ADD COLUMN assignment TEXT NOT NULL DEFAULT 'manual';
 ALTER TABLE groups ADD COLUMN online_only BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE groups ADD COLUMN escalation_group_id BIGINT  REFERENCES groups (id);
--- Round-robin turn counter; a member's last_assigned is the counter when they last got one.
-ALTER TABLE groups ADD COLUMN rr_seq BIGINT  NOT NULL DEFAULT 0;
+-- A member's turn in the group's round-robin order: 1 + the group's highest when they last got
+-- a ticket from it (0: never).
 ALTER TABLE group_members ADD COLUMN last_assigned BIGINT  NOT NULL DEFAULT 0;
 
 ALTER TABLE users ADD COLUMN availability TEXT NOT NULL DEFAULT 'offline';

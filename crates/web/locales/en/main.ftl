@@ -605,3 +605,6 @@ rule-time-minutes-customer-reply = Minutes since the customer's last reply
 rule-time-minutes-agent-reply = Minutes since the last agent reply
 rule-time-minutes-due = Minutes since the due date passed
 rule-time-minutes-until-due = Minutes until due
+field-rule-name = Name
+field-rule-description = Description
+field-visibility = Who sees it

@@ -605,3 +605,6 @@ rule-time-minutes-customer-reply = 客户最后回复后（分钟）
 rule-time-minutes-agent-reply = 客服最后回复后（分钟）
 rule-time-minutes-due = 超过截止时间后（分钟）
 rule-time-minutes-until-due = 距截止时间（分钟）
+field-rule-name = 名称
+field-rule-description = 说明
+field-visibility = 可见范围

@@ -551,7 +551,8 @@ fn rule_page(ctx: Ctx, kind: RuleKind, id: Option<i64>, f: RuleForm, errors: &Fo
 
 fn rule_fields(ctx: &Ctx, kind: RuleKind, r: Option<&gongdan_store::RuleRow>) -> Vec<FieldView> {
     let mut fields = vec![
-        FieldView::new("name", ctx.t("field-name"), "text", r.map(|r| r.name.clone()).unwrap_or_default()).required(true),
+        FieldView::new("name", ctx.t("field-rule-name"), "text", r.map(|r| r.name.clone()).unwrap_or_default())
+            .required(true),
     ];
     if kind == RuleKind::Trigger {
         fields.push(
@@ -561,7 +562,7 @@ fn rule_fields(ctx: &Ctx, kind: RuleKind, r: Option<&gongdan_store::RuleRow>) ->
     }
     fields.push(FieldView::new(
         "description",
-        ctx.t("field-description"),
+        ctx.t("field-rule-description"),
         "textarea",
         r.map(|r| r.description.clone()).unwrap_or_default(),
     ));
@@ -601,7 +602,7 @@ async fn list_rules(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery
             AdminRow { href: format!("/admin/{}/{}", section(kind), r.rule.id), cells, depth: 0 }
         })
         .collect();
-    let mut columns = vec![ctx.t("field-name")];
+    let mut columns = vec![ctx.t("field-rule-name")];
     if kind == RuleKind::Trigger {
         columns.push(ctx.t("field-rule-category"));
     }
@@ -723,14 +724,14 @@ async fn list_macros(State(app): State<App>, v: Viewer, Query(q): Query<ListQuer
             depth: 0,
         })
         .collect();
-    let columns = vec![ctx.t("field-name"), ctx.t("field-scope"), ctx.t("field-active")];
+    let columns = vec![ctx.t("field-rule-name"), ctx.t("field-visibility"), ctx.t("field-active")];
     let (rows, next, first) = paged(rows, &q, "/admin/macros");
     list_view(ctx, "macros", "admin-macros", q, columns, rows, next, first)
 }
 
 fn macro_fields(ctx: &Ctx, m: Option<&gongdan_store::MacroRow>) -> Vec<FieldView> {
     vec![
-        FieldView::new("name", ctx.t("field-name"), "text", m.map(|m| m.name.clone()).unwrap_or_default()).required(true),
+        FieldView::new("name", ctx.t("field-rule-name"), "text", m.map(|m| m.name.clone()).unwrap_or_default()).required(true),
         FieldView::new(
             "shared",
             ctx.t("field-macro-shared"),
@@ -819,7 +820,7 @@ async fn list_views(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery
             depth: 0,
         })
         .collect();
-    let columns = vec![ctx.t("field-name"), ctx.t("field-scope"), ctx.t("field-position"), ctx.t("field-active")];
+    let columns = vec![ctx.t("field-rule-name"), ctx.t("field-visibility"), ctx.t("field-position"), ctx.t("field-active")];
     let (rows, next, first) = paged(rows, &q, "/admin/views");
     list_view(ctx, "views", "admin-views", q, columns, rows, next, first)
 }
@@ -852,8 +853,8 @@ fn view_fields(ctx: &Ctx, v: Option<&gongdan_store::ViewRow>) -> Vec<FieldView> 
     };
     let sorts = TicketSort::ALL.iter().map(|(n, _)| Opt::new(*n, ctx.t(&format!("view-sort-{}", n.trim_start_matches('-'))) + if n.starts_with('-') { " ↓" } else { " ↑" })).collect();
     vec![
-        FieldView::new("name", ctx.t("field-name"), "text", v.map(|v| v.name.clone()).unwrap_or_default()).required(true),
-        FieldView::new("scope", ctx.t("field-scope"), "select", scope).options(
+        FieldView::new("name", ctx.t("field-rule-name"), "text", v.map(|v| v.name.clone()).unwrap_or_default()).required(true),
+        FieldView::new("scope", ctx.t("field-visibility"), "select", scope).options(
             ["personal", "group", "shared"].iter().map(|s| Opt::new(*s, ctx.t(&format!("view-scope-{s}")))).collect(),
             false,
         ),
@@ -998,14 +999,14 @@ async fn list_webhooks(State(app): State<App>, v: Viewer, Query(q): Query<ListQu
             depth: 0,
         })
         .collect();
-    let columns = vec![ctx.t("field-name"), ctx.t("field-url"), ctx.t("field-active")];
+    let columns = vec![ctx.t("field-rule-name"), ctx.t("field-url"), ctx.t("field-active")];
     let (rows, next, first) = paged(rows, &q, "/admin/webhooks");
     list_view(ctx, "webhooks", "admin-webhooks", q, columns, rows, next, first)
 }
 
 fn webhook_fields(ctx: &Ctx, w: Option<&gongdan_store::WebhookRow>) -> Vec<FieldView> {
     vec![
-        FieldView::new("name", ctx.t("field-name"), "text", w.map(|w| w.name.clone()).unwrap_or_default()).required(true),
+        FieldView::new("name", ctx.t("field-rule-name"), "text", w.map(|w| w.name.clone()).unwrap_or_default()).required(true),
         FieldView::new("url", ctx.t("field-url"), "text", w.map(|w| w.url.clone()).unwrap_or_default()).required(true),
         FieldView::new("secret", ctx.t("field-secret"), "text", w.map(|w| w.secret.clone()).unwrap_or_default())
             .hint(ctx.t("hint-webhook-secret")),
