@@ -4,6 +4,8 @@
 //! run of the pass (after a crash, or on another node) from firing it again.
 
 use std::collections::BTreeMap;
+
+use futures_util::StreamExt;
 use std::sync::Arc;
 
 use gongdan_domain::access::Principal;
@@ -19,6 +21,8 @@ use crate::{App, CoreError, Result};
 
 /// Tickets read per page of a pass.
 const PAGE: i64 = 2000;
+/// Firings written at once in a pass.
+const FIRING_AT_ONCE: usize = 16;
 /// Tickets a dry run lists at most.
 const DRY_RUN_LIST: usize = 200;
 
@@ -78,14 +82,22 @@ impl App {
             let filter = a.prefilter(now);
             let mut after = TicketId(0);
             while let Some(page) = self.scan_page(&filter, after, a.reads_requester()).await? {
+                let mut due = Vec::new();
                 for t in &page.tickets {
                     report.scanned += 1;
                     let requester = page.requesters.get(&t.requester_id).unwrap_or(&none);
                     let Some(window) = a.window(t, requester, &cfg.categories, now) else { continue };
-                    if self.store.fired(a.id, t.id, &window).await? {
-                        continue;
+                    if !self.store.fired(a.id, t.id, &window).await? {
+                        due.push((t.clone(), window));
                     }
-                    match self.fire_automation(&cfg, &a, t, window).await {
+                }
+                // Firings are independent writes: several at once share the store's commits.
+                let (cfg, a) = (&cfg, &a);
+                let fires: Vec<_> =
+                    due.into_iter().map(|(t, window)| async move { self.fire_automation(cfg, a, &t, window).await }).collect();
+                let mut firing = futures_util::stream::iter(fires).buffer_unordered(FIRING_AT_ONCE);
+                while let Some(r) = firing.next().await {
+                    match r {
                         Ok(()) => report.fired += 1,
                         // The ticket changed since it was read, or another run fired first:
                         // the next pass judges it afresh.

@@ -85,8 +85,33 @@ impl Config {
     }
 }
 
+/// The node's snapshot: when it was read and under which generation. A change on this node
+/// bumps the generation, so the next read waits for a snapshot that has it; an expired one
+/// (other nodes may have changed something) is reloaded by one request while the others keep
+/// using it, so a busy node does not reload once per request in flight.
 #[derive(Default)]
-pub(crate) struct ConfigCache(RwLock<Option<(Arc<Config>, Instant)>>);
+pub(crate) struct ConfigCache {
+    snap: RwLock<Option<(Arc<Config>, Instant, u64)>>,
+    generation: std::sync::atomic::AtomicU64,
+    loading: tokio::sync::Mutex<()>,
+}
+
+enum Cached {
+    Fresh(Arc<Config>),
+    Expired(Arc<Config>),
+    Missing,
+}
+
+impl ConfigCache {
+    fn get(&self) -> Cached {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        match self.snap.read().ok().and_then(|g| g.clone()) {
+            Some((c, at, g)) if g == generation && at.elapsed() < TTL => Cached::Fresh(c),
+            Some((c, _, g)) if g == generation => Cached::Expired(c),
+            _ => Cached::Missing,
+        }
+    }
+}
 
 pub(crate) fn require_admin(actor: &Principal) -> Result<()> {
     if actor.can_configure() { Ok(()) } else { Err(CoreError::forbidden("only admins change the configuration")) }
@@ -94,12 +119,32 @@ pub(crate) fn require_admin(actor: &Principal) -> Result<()> {
 
 impl App {
     pub async fn config(&self) -> Result<Arc<Config>> {
-        if let Ok(guard) = self.config.0.read()
-            && let Some((c, at)) = guard.as_ref()
-            && at.elapsed() < TTL
-        {
-            return Ok(c.clone());
+        let _loading = match self.config.get() {
+            Cached::Fresh(c) => return Ok(c),
+            Cached::Expired(stale) => match self.config.loading.try_lock() {
+                Ok(guard) => guard,
+                // Someone is reloading it already: the last snapshot serves meanwhile.
+                Err(_) => return Ok(stale),
+            },
+            Cached::Missing => {
+                let guard = self.config.loading.lock().await;
+                // Another request may have loaded it while this one waited.
+                if let Cached::Fresh(c) = self.config.get() {
+                    return Ok(c);
+                }
+                guard
+            }
+        };
+        let generation = self.config.generation.load(std::sync::atomic::Ordering::Acquire);
+        let c = Arc::new(self.load_config().await?);
+        if let Ok(mut guard) = self.config.snap.write() {
+            // A change made while this load ran leaves it under the old generation: not used.
+            *guard = Some((c.clone(), Instant::now(), generation));
         }
+        Ok(c)
+    }
+
+    async fn load_config(&self) -> Result<Config> {
         let mut c = Config {
             statuses: self.store.list_statuses().await?,
             categories: self.store.list_categories().await?,
@@ -124,10 +169,6 @@ impl App {
         let triggers = self.store.list_rules(gongdan_domain::rules::RuleKind::Trigger).await?;
         let automations = self.store.list_rules(gongdan_domain::rules::RuleKind::Automation).await?;
         crate::rules::compile_all(&mut c, &triggers, &automations);
-        let c = Arc::new(c);
-        if let Ok(mut guard) = self.config.0.write() {
-            *guard = Some((c.clone(), Instant::now()));
-        }
         Ok(c)
     }
 
@@ -188,9 +229,7 @@ impl App {
     }
 
     pub(crate) fn config_changed(&self) {
-        if let Ok(mut guard) = self.config.0.write() {
-            *guard = None;
-        }
+        self.config.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Creates (id 0) or updates a status.
