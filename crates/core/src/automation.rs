@@ -102,7 +102,11 @@ impl App {
                         // The ticket changed since it was read, or another run fired first:
                         // the next pass judges it afresh.
                         Err(CoreError::VersionConflict | CoreError::Duplicate { .. }) => report.skipped += 1,
-                        Err(e) => return Err(e),
+                        // One ticket that cannot take the automation must not stop the others.
+                        Err(e) => {
+                            tracing::error!(automation = a.id, error = %e, "automation could not fire on a ticket");
+                            report.skipped += 1;
+                        }
                     }
                 }
                 after = page.tickets.last().map(|t| t.id).unwrap_or(after);
@@ -120,7 +124,7 @@ impl App {
     /// Fires one automation on one ticket, as one write with its ledger row.
     async fn fire_automation(&self, cfg: &Config, a: &Arc<Automation>, t: &Ticket, window: String) -> Result<()> {
         let update = UpdateFacts { created: false, via: Via::Rule.as_str(), comment: None };
-        let input = self.flow_input(cfg, t, Some(t), update, None).await?;
+        let input = self.flow_input(cfg, t, Some(t), update, None, rules::solves(&a.actions)).await?;
         let mut batch = WriteBatch {
             actor: None,
             via: Via::Rule,

@@ -25,8 +25,8 @@ pub const WEBHOOK: &str = "webhook";
 pub const AUTOMATION_EVERY: SignedDuration = SignedDuration::from_secs(60);
 /// How long a claim holds a job before another worker may take it.
 const LEASE: SignedDuration = SignedDuration::from_secs(120);
-/// Jobs one claim takes at most.
-const CLAIM: i64 = 16;
+/// Jobs one round of the worker runs at most before it looks again.
+const CLAIM: usize = 16;
 /// A webhook endpoint gets this long to answer.
 const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -88,12 +88,15 @@ impl App {
     /// Claims the jobs due now and runs them; returns how many ran. The worker calls this
     /// every second; tests call it after moving the clock.
     pub async fn run_due_jobs(&self) -> Result<usize> {
-        let now = self.now();
-        let until = now.checked_add(LEASE).unwrap_or(now);
-        let jobs = self.store.claim(&self.claim_token(), now, until, &[], CLAIM).await?;
-        let n = jobs.len();
-        for job in jobs {
+        // One job per claim, each leased when it starts: a lease taken for a batch of jobs
+        // could run out while the first ones run, and another node would run the rest again.
+        let mut n = 0;
+        while n < CLAIM {
+            let now = self.now();
+            let until = now.checked_add(LEASE).unwrap_or(now);
+            let Some(job) = self.store.claim(&self.claim_token(), now, until, &[], 1).await?.pop() else { break };
             self.run_job(job).await?;
+            n += 1;
         }
         Ok(n)
     }
@@ -137,8 +140,9 @@ impl App {
     /// Posts one webhook delivery: the ticket as it is now, signed.
     async fn deliver_webhook(&self, job: &Job) -> std::result::Result<(), String> {
         let hook_id = job.payload.get("webhook_id").and_then(Value::as_i64).ok_or("no webhook_id")?;
-        let cfg = self.config().await.map_err(|e| e.to_string())?;
-        let Some(hook) = cfg.webhooks.iter().find(|w| w.id == hook_id && w.active) else {
+        // From the store, not this node's snapshot, which may predate the webhook or its secret.
+        let hooks = self.store.list_webhooks().await.map_err(|e| e.to_string())?;
+        let Some(hook) = hooks.iter().find(|w| w.id == hook_id && w.active) else {
             // Deleted or switched off since: nothing to deliver to.
             tracing::info!(webhook = hook_id, "webhook gone; delivery dropped");
             return Ok(());

@@ -36,6 +36,8 @@ pub struct MacroPreview {
     pub reply: Option<(String, bool)>,
     /// The ticket as it would be.
     pub ticket: Ticket,
+    /// The ticket as it was read, which the preview was made from.
+    pub read: Ticket,
 }
 
 fn compile(cfg: &Config, actions: &[ActionSpec]) -> Result<Vec<rules::Action>> {
@@ -85,7 +87,7 @@ impl App {
             m.active = a;
         }
         if let Some(p) = input.position {
-            m.position = p;
+            m.position = crate::rules::check_position(p)?;
         }
         if let Some(a) = input.actions {
             compile(cfg, &a)?;
@@ -122,7 +124,7 @@ impl App {
             name: String::new(),
             owner_id: Some(actor.user_id),
             active: true,
-            position: cfg.macros.iter().map(|m| m.position).max().unwrap_or(0) + 10,
+            position: cfg.macros.iter().map(|m| m.position).max().unwrap_or(0).min(crate::rules::POSITION_MAX) + 10,
             actions: vec![],
             reply_body: String::new(),
             reply_public: true,
@@ -171,7 +173,7 @@ impl App {
         let cfg = self.config().await?;
         let actions = compile(&cfg, &m.actions)?;
         let update = UpdateFacts { created: false, via: Via::Web.as_str(), comment: None };
-        let input = self.flow_input(&cfg, &t, Some(&t), update, Some(actor)).await?;
+        let input = self.flow_input(&cfg, &t, Some(&t), update, Some(actor), rules::solves(&actions)).await?;
         let out = cfg.rules.apply_macro(&actions, t.clone(), &input);
         let errors: Vec<&NewEvent> = out.events.iter().filter(|e| e.kind == EventKind::RuleError).collect();
         if let Some(e) = errors.first() {
@@ -185,7 +187,7 @@ impl App {
             .collect();
         let reply = (!m.reply_body.is_empty())
             .then(|| (cfg.rules.render_text(&m.reply_body, &out.ticket, &input), m.reply_public));
-        Ok(MacroPreview { changes, reply, ticket: out.ticket })
+        Ok(MacroPreview { changes, reply, ticket: out.ticket, read: t })
     }
 
     /// Applies a macro as the agent's own update: its changes, its reply, then the triggers.
@@ -198,7 +200,9 @@ impl App {
         via: Via,
     ) -> Result<Ticket> {
         let preview = self.preview_macro(actor, ticket, id).await?;
-        let t = self.get_ticket(actor, ticket).await?;
+        // Everything below is built from the ticket the preview read, and written only if it
+        // is still that version: a change made meanwhile is never overwritten.
+        let t = preview.read.clone();
         if expected_version.is_some_and(|v| v != t.version) {
             return Err(CoreError::VersionConflict);
         }

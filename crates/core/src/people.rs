@@ -352,8 +352,9 @@ impl App {
         let allowed = if manager && actor.can_manage_people() {
             true
         } else if manager {
-            // Agents keep customers' everyday details current, nothing that lets one sign in.
-            !(identity || input.organization_id.is_some())
+            // Agents keep customers' everyday details current, nothing that lets one sign in
+            // or steers whose tickets they become.
+            !(identity || input.organization_id.is_some() || input.account_manager_id.is_some())
         } else if is_self {
             !privileged && input.email.is_none() && input.identities.is_none() && input.phone.is_none()
         } else {

@@ -43,7 +43,9 @@ pub struct RuleView {
 fn with_catalog<T>(c: &Config, f: impl FnOnce(&Catalog) -> T) -> T {
     let agents: Vec<(UserId, Vec<GroupId>)> =
         c.agents.iter().filter(|a| a.active).map(|a| (a.id, a.group_ids.clone())).collect();
-    let webhooks: Vec<i64> = c.webhooks.iter().filter(|w| w.active).map(|w| w.id).collect();
+    // Every webhook, switched off or not: a rule calling one that is off keeps its other
+    // actions (the delivery drops calls to webhooks that are off).
+    let webhooks: Vec<i64> = c.webhooks.iter().map(|w| w.id).collect();
     let cat = Catalog {
         statuses: &c.statuses,
         categories: &c.categories,
@@ -96,6 +98,17 @@ pub(crate) fn compile_all(c: &mut Config, triggers: &[RuleRow], automations: &[R
     });
     c.automations = autos;
     c.rule_errors = errors;
+}
+
+/// Positions order lists; they stay in a range that ordering never overflows.
+pub(crate) const POSITION_MAX: i64 = 1_000_000_000;
+
+pub(crate) fn check_position(p: i64) -> Result<i64> {
+    if (-POSITION_MAX..=POSITION_MAX).contains(&p) {
+        Ok(p)
+    } else {
+        Err(DomainError::invalid("position", "invalid_value", format!("a position is within ±{POSITION_MAX}")).into())
+    }
 }
 
 fn clean_text(v: Option<&str>, field: &str, max: usize) -> Result<String> {
@@ -156,7 +169,7 @@ impl App {
             r.active = a;
         }
         if let Some(p) = input.position {
-            r.position = p;
+            r.position = check_position(p)?;
         }
         if let Some(o) = input.once {
             r.once = o;
@@ -181,7 +194,7 @@ impl App {
         let cfg = self.config().await?;
         let now = self.now();
         // New rules go last, as in every desk that orders them.
-        let last = self.store.list_rules(kind).await?.iter().map(|r| r.position).max().unwrap_or(0);
+        let last = self.store.list_rules(kind).await?.iter().map(|r| r.position).max().unwrap_or(0).min(POSITION_MAX);
         let mut r = RuleRow {
             id: 0,
             kind,
@@ -221,7 +234,9 @@ impl App {
         Ok(())
     }
 
-    /// The facts rules may read about a ticket's requester, cached a few seconds.
+    /// What the rules may read besides the ticket: the requester's facts (cached a few
+    /// seconds) and, when the rules about to run can solve or close (`solving`, or a trigger
+    /// can), the children still open.
     pub(crate) async fn flow_input(
         &self,
         cfg: &Config,
@@ -229,9 +244,10 @@ impl App {
         before: Option<&Ticket>,
         update: UpdateFacts,
         actor: Option<&Principal>,
+        solving: bool,
     ) -> Result<FlowInput> {
         let requester = self.requester_facts(ticket.requester_id).await?;
-        let open_children = if cfg.rules.may_solve() && ticket.id.0 != 0 {
+        let open_children = if (solving || cfg.rules.may_solve()) && ticket.id.0 != 0 {
             self.store.open_children(ticket.id).await?
         } else {
             0
@@ -261,7 +277,7 @@ impl App {
             return Ok(());
         }
         let update = UpdateFacts { created: before.is_none(), via: batch.via.as_str(), comment };
-        let input = self.flow_input(cfg, &ticket, before, update, actor).await?;
+        let input = self.flow_input(cfg, &ticket, before, update, actor, false).await?;
         match cfg.rules.run(ticket, &input, &mut BTreeMap::new()) {
             Ok(out) => {
                 if out.capped {

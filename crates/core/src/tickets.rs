@@ -722,6 +722,10 @@ impl App {
             events.retain(|e| {
                 event::customer_visible(e.kind, e.field.as_deref(), e.new_value.as_deref() == Some("public"))
             });
+            // Rules are the desk's own business: the customer sees the change, not its rule.
+            for e in &mut events {
+                e.rule = None;
+            }
             // Status values as the customer sees them: on-hold reads as open.
             let cfg = self.config().await?;
             let shown = |key: &mut Option<String>| {

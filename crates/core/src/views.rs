@@ -210,7 +210,7 @@ impl App {
             v.active = a;
         }
         if let Some(p) = input.position {
-            v.position = p;
+            v.position = crate::rules::check_position(p)?;
         }
         if let Some(f) = &input.filters {
             v.filters = serde_json::to_value(parse_filters(cfg, f)?).map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -253,7 +253,7 @@ impl App {
             owner_id: Some(actor.user_id),
             group_id: None,
             active: true,
-            position: cfg.views.iter().map(|v| v.position).max().unwrap_or(0) + 10,
+            position: cfg.views.iter().map(|v| v.position).max().unwrap_or(0).min(crate::rules::POSITION_MAX) + 10,
             filters: Value::Object(Default::default()),
             columns: vec![],
             sort: "-updated_at".into(),

@@ -228,8 +228,6 @@ pub struct WriteBatch {
     pub jobs: Vec<NewJob>,
     /// Automations that fired on the first ticket (the ledger keeps them from firing twice).
     pub firings: Vec<Firing>,
-    /// The job this write finishes, atomically with its effects.
-    pub complete_job: Option<JobLease>,
     /// An automatic assignment made by the rules: (group, agent), for the group's turn order.
     pub assigned: Option<(GroupId, UserId)>,
 }
@@ -249,7 +247,6 @@ impl Default for WriteBatch {
             notices: vec![],
             jobs: vec![],
             firings: vec![],
-            complete_job: None,
             assigned: None,
         }
     }

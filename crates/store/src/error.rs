@@ -22,9 +22,6 @@ pub enum StoreError {
     /// The shared commit of a group of batches failed; none of them was written.
     #[error("commit failed: {0}")]
     Commit(String),
-    /// A job's lease ran out and another worker took it: this one's write is void.
-    #[error("the job's lease was lost")]
-    LeaseLost,
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("database configuration: {0}")]

@@ -254,7 +254,6 @@ impl WriteBatch {
             || !self.notices.is_empty()
             || !self.jobs.is_empty()
             || !self.firings.is_empty()
-            || self.complete_job.is_some()
     }
 }
 

@@ -33,6 +33,7 @@ type Job = (WriteBatch, oneshot::Sender<Result<WriteResult>>);
 /// Batches committed together at most: bounds the wait of the first one.
 const GROUP_MAX: usize = 64;
 
+
 pub struct SqlStore {
     pub(super) write: Pool<Db>,
     pub(super) read: Pool<Db>,
@@ -903,7 +904,7 @@ impl SqlStore {
     /// in a transaction of its own.
     async fn write_batch(&self, batch: WriteBatch) -> Result<WriteResult> {
         if let Some((queue, grouped)) = &self.group_commit
-            && (*grouped == Grouped::All || is_plain_create(&batch))
+            && (*grouped == Grouped::All || is_plain_create(&batch) || is_assigning_create(&batch))
         {
             let (done, result) = oneshot::channel();
             queue.send((batch, done)).await.map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
@@ -1106,7 +1107,13 @@ impl SqlStore {
                 }
                 continue;
             }
-            match Self::commit_group(&pool, &jobs).await {
+            let mut outcome = Self::commit_group(&pool, &jobs).await;
+            if matches!(outcome, Err(StoreError::VersionConflict)) {
+                // A deadlock with another node's writer (their rosters locked in another
+                // order): the group rolled back whole, and once more is nearly always enough.
+                outcome = Self::commit_group(&pool, &jobs).await;
+            }
+            match outcome {
                 Ok(results) => {
                     for ((_, done), r) in jobs.into_iter().zip(results) {
                         let _ = done.send(r);
@@ -1129,11 +1136,24 @@ impl SqlStore {
         // Rules that assign decide first, one batch after another over one read of each
         // roster (this writer is the only one, so the rosters stay true while it holds them);
         // the batches they leave are ordinary writes, most of them plain creates.
-        let mut rosters = BTreeMap::new();
+        let mut decisions = flow::Decisions::default();
+        // The groups the creates land in, locked in id order before any decision, so two
+        // nodes' writers never wait for each other's rosters in opposite orders (a rule that
+        // routes elsewhere may still lock another one later).
+        let mut landing: Vec<GroupId> = jobs
+            .iter()
+            .filter(|(b, _)| b.flow.is_some())
+            .filter_map(|(b, _)| b.writes.first().and_then(|w| w.ticket.group_id))
+            .collect();
+        landing.sort();
+        landing.dedup();
+        for g in landing {
+            Self::preload_roster(&mut tx, g, &mut decisions).await?;
+        }
         let mut decided: Vec<Option<WriteBatch>> = (0..jobs.len()).map(|_| None).collect();
         for (i, (batch, _)) in jobs.iter().enumerate() {
             if let Some(run) = &batch.flow {
-                match Self::run_flow_with(&mut tx, batch, run, &mut rosters).await {
+                match Self::run_flow_with(&mut tx, batch, run, &mut decisions).await {
                     Ok(b) => decided[i] = Some(b),
                     Err(e) => results[i] = Some(Err(e)),
                 }
@@ -1298,13 +1318,24 @@ impl SqlStore {
 /// A batch that only creates one ticket (with events, an opening comment without attachments,
 /// tags and field values): the common case the group writer inserts many at a time.
 pub(super) fn is_plain_create(b: &WriteBatch) -> bool {
-    !b.has_extras()
-        && b.writes.len() == 1
+    !b.has_extras() && creates_one(b)
+}
+
+/// A batch that creates one ticket and nothing beside it (no links, claims or attachments).
+fn creates_one(b: &WriteBatch) -> bool {
+    b.writes.len() == 1
         && b.writes[0].expected_version.is_none()
         && b.writes[0].comment.as_ref().is_none_or(|c| c.attachment_ids.is_empty())
         && b.links.is_empty()
         && b.unlinks.is_empty()
         && b.idempotency.is_none()
+}
+
+/// A create whose rules assign it: the group writer decides a whole group of them over one
+/// read of each roster (held locked until the group commits), where a transaction each would
+/// take the rosters' locks one create at a time.
+fn is_assigning_create(b: &WriteBatch) -> bool {
+    b.flow.is_some() && creates_one(b)
 }
 
 #[async_trait]

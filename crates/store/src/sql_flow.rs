@@ -33,35 +33,51 @@ impl SqlStore {
     /// Runs a batch's rules inside its transaction: each roster they ask for is read here,
     /// under lock, and the rules run again with it. Returns the batch with the outcome folded in.
     pub(super) async fn run_flow(tx: &mut Conn, batch: &WriteBatch, run: &FlowRun) -> Result<WriteBatch> {
-        Self::run_flow_with(tx, batch, run, &mut BTreeMap::new()).await
+        Self::run_flow_with(tx, batch, run, &mut Decisions::default()).await
     }
 
-    /// As `run_flow`, over rosters the caller keeps: the SQLite group writer decides a whole
+    /// As `run_flow`, over decisions the caller keeps: the SQLite group writer decides a whole
     /// group of batches over one read of each roster (it is the only writer, so nothing else
-    /// changes them meanwhile, and each decision updates the roster the next one sees).
+    /// changes them meanwhile, and each decision updates the rosters the next one sees).
     pub(super) async fn run_flow_with(
         tx: &mut Conn,
         batch: &WriteBatch,
         run: &FlowRun,
-        rosters: &mut BTreeMap<GroupId, Roster>,
+        decided: &mut Decisions,
     ) -> Result<WriteBatch> {
         let mut out = batch.clone();
         out.flow = None;
         let ticket = out.writes.first().map(|w| w.ticket.clone()).ok_or_else(|| StoreError::Invalid("empty batch".into()))?;
         // Each pass either finishes or names a group not yet loaded, so this ends.
         for _ in 0..64 {
-            match run.execute(ticket.clone(), rosters) {
+            match run.execute(ticket.clone(), &mut decided.rosters) {
                 Ok(outcome) => {
+                    if let Some((_, agent)) = outcome.assigned {
+                        *decided.taken.entry(agent).or_default() += 1;
+                    }
                     out.absorb(outcome);
                     return Ok(out);
                 }
                 Err(NeedRoster(g)) => {
-                    let roster = Self::load_roster(tx, g).await?;
-                    rosters.insert(g, roster);
+                    let mut roster = Self::load_roster(tx, g).await?;
+                    // Tickets this writer gave its members earlier are not written yet.
+                    for m in &mut roster.members {
+                        m.load += decided.taken.get(&m.id).copied().unwrap_or(0);
+                    }
+                    decided.rosters.insert(g, roster);
                 }
             }
         }
         Err(StoreError::Invalid("the rules asked for too many groups".into()))
+    }
+
+    /// Reads (and on PostgreSQL locks) a group's roster ahead of the decisions that may need it.
+    pub(super) async fn preload_roster(tx: &mut Conn, group: GroupId, decided: &mut Decisions) -> Result<()> {
+        if !decided.rosters.contains_key(&group) {
+            let roster = Self::load_roster(tx, group).await?;
+            decided.rosters.insert(group, roster);
+        }
+        Ok(())
     }
 
     /// The turn an automatic assignment took: the agent goes to the back of the group's
@@ -204,9 +220,6 @@ impl SqlStore {
         if let Some((group, agent)) = batch.assigned {
             Self::take_turn(tx, group, agent).await?;
         }
-        if let Some(lease) = &batch.complete_job {
-            Self::finish_job(tx, lease).await?;
-        }
         Ok(())
     }
 
@@ -225,18 +238,24 @@ impl SqlStore {
         .await?)
     }
 
-    /// Deletes a finished job; a lost lease voids the whole write.
-    async fn finish_job(conn: &mut Conn, lease: &JobLease) -> Result<()> {
+    /// Deletes a finished job; false when its lease was lost.
+    async fn finish_job(conn: &mut Conn, lease: &JobLease) -> Result<bool> {
         let done = sqlx::query("DELETE FROM jobs WHERE id = $1 AND locked_by = $2")
             .bind(lease.id)
             .bind(&lease.token)
             .execute(&mut *conn)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::LeaseLost);
-        }
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
+}
+
+/// What one writer decided so far in a group commit: the rosters it read (kept up to date by
+/// each decision) and how many tickets it gave each agent (for rosters it reads later, whose
+/// loads do not show them yet).
+#[derive(Default)]
+pub(super) struct Decisions {
+    rosters: BTreeMap<GroupId, Roster>,
+    taken: BTreeMap<UserId, i64>,
 }
 
 // ---- rows ----------------------------------------------------------------------------------
@@ -672,11 +691,7 @@ impl JobStore for SqlStore {
 
     async fn complete(&self, lease: &JobLease) -> Result<bool> {
         let mut conn = self.write.acquire().await?;
-        match Self::finish_job(&mut conn, lease).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::LeaseLost) => Ok(false),
-            Err(e) => Err(e),
-        }
+        Self::finish_job(&mut conn, lease).await
     }
 
     async fn retry(&self, lease: &JobLease, run_at: Timestamp, error: &str, now: Timestamp) -> Result<bool> {

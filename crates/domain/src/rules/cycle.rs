@@ -10,7 +10,8 @@
 //! Assignment needs the group's roster as it is inside the writing transaction. The cycle is
 //! pure, so instead of reading it asks: it returns [`NeedRoster`], the caller loads that roster
 //! (under a lock) and runs the cycle again from the start with it. The same input and rosters
-//! always give the same outcome.
+//! always give the same outcome; a run changes the caller's rosters only by the assignment
+//! that stands at its end (so one writer can decide several tickets over the same rosters).
 
 use std::collections::BTreeMap;
 
@@ -183,14 +184,25 @@ impl RuleSet {
     ) -> Result<Outcome, NeedRoster> {
         // The write bumps the version once, however many rules change the ticket.
         let version = ticket.version;
-        let mut run = Run { rules: self, input, rosters, out: Outcome::new(ticket), notices: vec![] };
+        // Picks made along the way go to a copy: a run that must start again (it needs another
+        // roster) or a pick a later rule undoes leaves the caller's rosters as they were.
+        let mut work = rosters.clone();
+        let mut run = Run { rules: self, input, rosters: &mut work, out: Outcome::new(ticket), notices: vec![] };
         if let Some((name, actions)) = first {
             run.out.fired.push(name.to_owned());
             run.apply(Some(name), actions)?;
         }
         run.cycle()?;
         run.out.ticket.version = version;
-        Ok(run.finish())
+        let mut out = run.finish();
+        if let Some((group, agent)) = out.assigned {
+            if out.ticket.assignee_id != Some(agent) || out.ticket.group_id != Some(group) {
+                out.assigned = None;
+            } else {
+                take(rosters, group, agent);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -354,14 +366,10 @@ impl Run<'_> {
             return Ok(false);
         };
         let needs = self.needs();
-        let roster = self.rosters.get_mut(&group).ok_or(NeedRoster(group))?;
+        let roster = self.rosters.get(&group).ok_or(NeedRoster(group))?;
         let Some(agent) = roster.pick(&needs) else { return Ok(false) };
         // Later picks in this run see this one.
-        let next = roster.members.iter().map(|m| m.last_assigned).max().unwrap_or(0) + 1;
-        if let Some(m) = roster.members.iter_mut().find(|m| m.id == agent) {
-            m.load += 1;
-            m.last_assigned = next;
-        }
+        take(self.rosters, group, agent);
         let changed = self.patch(Some(rule), TicketPatch { assignee_id: Some(Some(agent)), ..Default::default() });
         if changed {
             self.out.assigned = Some((group, agent));
@@ -453,6 +461,20 @@ impl Run<'_> {
             self.out.notices.push(Notice { rule: n.rule, to, subject: n.subject, body: n.body });
         }
         self.out
+    }
+}
+
+/// An agent took a ticket from a group: one more in their load in every roster they are on,
+/// and the back of this group's round-robin order.
+fn take(rosters: &mut BTreeMap<GroupId, Roster>, group: GroupId, agent: UserId) {
+    for (g, roster) in rosters.iter_mut() {
+        let next = roster.members.iter().map(|m| m.last_assigned).max().unwrap_or(0) + 1;
+        if let Some(m) = roster.members.iter_mut().find(|m| m.id == agent) {
+            m.load += 1;
+            if *g == group {
+                m.last_assigned = next;
+            }
+        }
     }
 }
 

@@ -326,8 +326,13 @@ pub struct RuleSet {
 impl RuleSet {
     /// Some trigger can solve or close, so the caller must count open children first.
     pub fn may_solve(&self) -> bool {
-        self.triggers.iter().flat_map(|t| &t.actions).any(|a| matches!(a, Action::Status(s) if !s.category.is_active()))
+        self.triggers.iter().any(|t| solves(&t.actions))
     }
+}
+
+/// Whether these actions can solve or close a ticket (a parent may not be while a child is open).
+pub fn solves(actions: &[Action]) -> bool {
+    actions.iter().any(|a| matches!(a, Action::Status(s) if !s.category.is_active()))
 }
 
 // ---- compiling -----------------------------------------------------------------------------
@@ -692,7 +697,7 @@ fn compile_action(cat: &Catalog, kind: RuleKind, a: &ActionSpec, at: &str) -> Re
         "escalate" if !in_macro => {
             let reason = match v {
                 Value::String(s) if !s.trim().is_empty() => s.trim().to_owned(),
-                _ => return Err(DomainError::required(format!("{at_v} (the reason)"))),
+                _ => return Err(DomainError::invalid(at_v, "required", "give the reason for the escalation")),
             };
             crate::template::check(&reason, &at_v)?;
             Action::Escalate(reason)

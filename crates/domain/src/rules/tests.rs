@@ -606,3 +606,43 @@ fn the_prefilter_never_drops_a_ticket_the_automation_would_fire_on() {
         }
     }
 }
+
+#[test]
+fn a_pick_that_does_not_stand_leaves_the_rosters_as_they_were() {
+    let d = desk();
+    // The group's strategy assigns on landing; then a trigger moves the ticket to a manual
+    // group the assignee is not in, so the assignment does not stand.
+    let route = d.trigger(1, json!({"conditions": {"all": [{"field": "subject", "operator": "contains", "value": "账单"}]},
+                                   "actions": [{"field": "group_id", "value": 8}]}));
+    let away = d.trigger(2, json!({"conditions": {"all": [{"field": "update", "operator": "is", "value": "assigned"}]},
+                                  "actions": [{"field": "group_id", "value": 7}]}));
+    let rules = d.rules(vec![route, away]);
+    let mut tk = sample_ticket();
+    tk.subject = "账单".into();
+    let roster = Roster {
+        group: GroupId(8),
+        strategy: crate::routing::Assignment::RoundRobin,
+        online_only: false,
+        members: vec![member(51, 0, None), member(52, 0, None)],
+    };
+    let mut rosters = BTreeMap::from([(GroupId(8), roster.clone())]);
+    let out = rules.run(tk.clone(), &created(&tk), &mut rosters).expect("runs");
+    assert_eq!((out.ticket.group_id, out.ticket.assignee_id), (Some(GroupId(7)), None));
+    assert_eq!(out.assigned, None);
+    assert_eq!(rosters[&GroupId(8)], roster, "nobody's load or turn moved");
+
+    // A pick that stands moves the rosters the caller keeps, in every group the agent is in.
+    let rules = d.rules(vec![]);
+    let mut other = roster.clone();
+    other.group = GroupId(9);
+    let mut rosters = BTreeMap::from([(GroupId(8), roster.clone()), (GroupId(9), other)]);
+    let mut tk = sample_ticket();
+    tk.group_id = Some(GroupId(8));
+    let out = rules.run(tk.clone(), &created(&tk), &mut rosters).expect("runs");
+    assert_eq!(out.assigned, Some((GroupId(8), UserId(51))));
+    assert_eq!(rosters[&GroupId(8)].members[0].load, 1);
+    assert_eq!(rosters[&GroupId(9)].members[0].load, 1, "their load counts in their other groups too");
+    assert_eq!(rosters[&GroupId(9)].members[0].last_assigned, 0, "but their turn there stays");
+    let again = rules.run(tk.clone(), &created(&tk), &mut rosters).expect("runs");
+    assert_eq!(again.assigned, Some((GroupId(8), UserId(52))), "the next ticket goes to the next agent");
+}

@@ -950,7 +950,158 @@ async fn hardening(t: TestApp) {
     assert_eq!(p.location, Some(format!("/admin/tokens?user_id={cust}")));
 }
 
+/// The flow engine's pages over HTTP: the console's rule builders (errors on their row, a dry
+/// run), macros and escalation on the ticket page, saving a list as a view, notifications and
+/// availability.
+async fn flow_pages_in_the_console_and_the_workspace(t: TestApp) {
+    let d = desk(&t).await;
+    let admin = Web::new(&t);
+    admin.login("admin@test.example", "admin-password").await;
+    let (_, autos) = t.get("/api/v1/automations", &t.admin).await;
+    let first_auto = autos["items"][0]["id"].as_i64().unwrap();
+    for path in [
+        "/admin/triggers".to_owned(),
+        "/admin/triggers/new".to_owned(),
+        "/admin/automations".to_owned(),
+        "/admin/automations/new".to_owned(),
+        format!("/admin/automations/{first_auto}"),
+        "/admin/macros".to_owned(),
+        "/admin/macros/new".to_owned(),
+        "/admin/views".to_owned(),
+        "/admin/views/new".to_owned(),
+        "/admin/webhooks".to_owned(),
+        "/admin/webhooks/new".to_owned(),
+    ] {
+        let p = admin.get(&path).await;
+        assert_eq!(p.status, StatusCode::OK, "[{}] {path}", t.backend);
+        assert_safe_page(&p, &path);
+    }
+    let shipped = admin.get(&format!("/admin/automations/{first_auto}")).await;
+    assert!(shipped.html.contains("hours_since_solved"), "a stored rule's rows are shown");
+
+    // A bad row: the error sits on it, and everything typed stays.
+    let p = admin
+        .post(
+            "/admin/triggers/new",
+            &[
+                ("name", "缺值"),
+                ("active", "true"),
+                ("conditions.all.0.field", "subject"),
+                ("conditions.all.0.operator", "contains"),
+                ("conditions.all.0.value", ""),
+                ("actions.0.field", "priority"),
+                ("actions.0.value", "high"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.html.contains("value=\"缺值\""));
+    let row = p.html.split("name=\"conditions.all.0.value\"").nth(1).unwrap_or_default();
+    assert!(row.split("data-row").next().unwrap_or_default().contains("class=\"error\""), "the error is on its row");
+    // Saved when right.
+    let p = admin
+        .post(
+            "/admin/triggers/new",
+            &[
+                ("name", "VIP 加急"),
+                ("active", "true"),
+                ("conditions.all.0.field", "tags"),
+                ("conditions.all.0.operator", "contains"),
+                ("conditions.all.0.value", "vip"),
+                ("actions.0.field", "priority"),
+                ("actions.0.value", "urgent"),
+                ("actions.1.field", "notify"),
+                ("actions.1.to", "group"),
+                ("actions.1.subject", "VIP #{{ticket.number}}"),
+                ("actions.1.body", "{{ticket.subject}}"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", text_of(&p.html));
+    let (_, triggers) = t.get("/api/v1/triggers", &t.admin).await;
+    assert_eq!(triggers["items"][0]["actions"][1]["value"]["to"], "group");
+    // A dry run shows what an automation on the form would change, and saves nothing.
+    let id = t.ticket(&t.admin, json!({"subject": "新来的", "requester": {"id": d.customer.0}})).await["id"].as_i64().unwrap();
+    let p = admin
+        .post(
+            "/admin/automations/dry_run",
+            &[
+                ("name", "试"),
+                ("once", "true"),
+                ("conditions.all.0.field", "status"),
+                ("conditions.all.0.operator", "is"),
+                ("conditions.all.0.value", "new"),
+                ("actions.0.field", "priority"),
+                ("actions.0.value", "high"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.html.contains(&format!("/agent/tickets/{id}")), "the dry run lists the ticket");
+    assert_eq!(t.get("/api/v1/automations", &t.admin).await.1["items"].as_array().unwrap().len(), 4);
+
+    // A shared macro, previewed and applied on the ticket page.
+    let p = admin
+        .post(
+            "/admin/macros/new",
+            &[
+                ("name", "请补充信息"),
+                ("shared", "true"),
+                ("active", "true"),
+                ("reply_public", "true"),
+                ("reply_body", "{{requester.name}}您好，请补充订单号。"),
+                ("actions.0.field", "status"),
+                ("actions.0.value", "pending"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", text_of(&p.html));
+    let (_, macros) = t.get("/api/v1/macros", &t.admin).await;
+    let m = macros["items"][0]["id"].as_i64().unwrap();
+    let agent = Web::new(&t);
+    agent.login("agent@desk.example", "agent-password").await;
+    let page = agent.get(&format!("/agent/tickets/{id}")).await;
+    assert!(page.html.contains("请补充信息"), "the macro is offered");
+    let pv = agent.get(&format!("/agent/tickets/{id}?macro={m}")).await;
+    assert!(text_of(&pv.html).contains("李雷您好，请补充订单号。"), "previewed with its placeholders filled in");
+    assert_eq!(t.get(&format!("/api/v1/tickets/{id}"), &t.admin).await.1["status"], "new", "a preview changes nothing");
+    let p = agent.post(&format!("/agent/tickets/{id}/macro"), &[("macro_id", &m.to_string()), ("version", "1")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(t.get(&format!("/api/v1/tickets/{id}"), &t.admin).await.1["status"], "pending");
+
+    // Escalation needs a reason.
+    t.group("二线", 2).await;
+    agent.get(&format!("/agent/tickets/{id}")).await;
+    let p = agent.post(&format!("/agent/tickets/{id}/escalate"), &[("reason", " "), ("group_id", "")]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = agent.post(&format!("/agent/tickets/{id}/escalate"), &[("reason", "需要专家"), ("group_id", "")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let after = t.get(&format!("/api/v1/tickets/{id}"), &t.admin).await.1;
+    assert_eq!(after["group_id"], json!(d.group), "from no group, escalation goes to the first tier");
+
+    // The list's filters saved as a personal view, which then sits in the menu.
+    agent.get("/agent/views/open?priority=high").await;
+    let p = agent.post("/agent/views", &[("view", "open"), ("query", "priority=high"), ("name", "我的加急")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let shown = agent.get(p.location.as_deref().unwrap()).await;
+    assert!(text_of(&shown.html).contains("我的加急"));
+
+    // Availability, and notifications for agents and customers alike (never each other's).
+    agent.get("/agent/views/open").await;
+    let p = agent.post("/agent/availability", &[("availability", "online"), ("next", "/agent")]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let (_, me) = t.get("/api/v1/me", &d.agent.1).await;
+    assert_eq!(me["availability"], "online");
+    assert_eq!(agent.get("/agent/notifications").await.status, StatusCode::OK);
+    let customer = Web::new(&t);
+    customer.login("li@example.com", "customer-password").await;
+    assert_eq!(customer.get("/portal/notifications").await.status, StatusCode::OK);
+    assert_eq!(customer.get("/agent/notifications").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(agent.get("/admin/triggers").await.status, StatusCode::FORBIDDEN, "rules are the admins'");
+}
+
 on_both!(
+    flow_pages_in_the_console_and_the_workspace,
     hardening,
     sign_in_and_who_reaches_what,
     escaping_csrf_and_security_headers,

@@ -42,7 +42,7 @@ CREATE INDEX ticket_counts_assignee ON ticket_counts (assignee_key, status_id);
 
 -- Triggers and automations: conditions and actions as the API sends them (JSON).
 CREATE TABLE rules (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     kind        TEXT    NOT NULL,
     name        TEXT    NOT NULL,
     category    TEXT    NOT NULL DEFAULT '',
@@ -83,7 +83,7 @@ CREATE TABLE automation_firings (
 
 -- Macros: shared (no owner) or an agent's own.
 CREATE TABLE macros (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     name         TEXT    NOT NULL,
     owner_id     INTEGER REFERENCES users (id),
     active       BOOLEAN NOT NULL DEFAULT TRUE,
@@ -98,7 +98,7 @@ CREATE TABLE macros (
 -- Saved ticket lists: personal (owner), a group's, or shared. `key` marks the built-in ones,
 -- whose names the UI translates.
 CREATE TABLE views (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     key        TEXT,
     name       TEXT    NOT NULL,
     owner_id   INTEGER REFERENCES users (id),
@@ -121,7 +121,7 @@ INSERT INTO views (key, name, position, filters, columns, created_at, updated_at
     ('solved', '最近已解决 · Recently solved', 60, '{"status":["solved"]}', '[]', 0, 0);
 
 CREATE TABLE webhooks (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     name       TEXT    NOT NULL,
     url        TEXT    NOT NULL,
     secret     TEXT    NOT NULL,
@@ -132,7 +132,7 @@ CREATE TABLE webhooks (
 
 -- The notification outbox: in-app now; mail and other channels deliver from it later.
 CREATE TABLE notifications (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id    INTEGER NOT NULL REFERENCES users (id),
     ticket_id  INTEGER REFERENCES tickets (id),
     rule       TEXT,
@@ -143,11 +143,12 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_user ON notifications (user_id, id);
 
--- Durable jobs: due at run_at, leased to a worker until locked_until (attempts is the lease's
--- fencing token), at most one live job per unique_key. Done jobs are deleted; failed ones
--- stay with their last error.
+-- Durable jobs: due at run_at, leased to a worker until locked_until under the claim's token
+-- (locked_by), at most one live job per unique_key. Done jobs are deleted; failed ones stay
+-- with their last error. Ids are never reused (AUTOINCREMENT): a webhook delivery's id is what
+-- receivers drop repeats by, and rules' ids key the automation ledger.
 CREATE TABLE jobs (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     kind         TEXT    NOT NULL,
     unique_key   TEXT,
     payload      TEXT    NOT NULL DEFAULT '{}',
