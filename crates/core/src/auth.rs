@@ -151,7 +151,12 @@ impl App {
         if let Some(r) = cached {
             return Ok(r);
         }
-        let r = self.store.requesters(&[id]).await?.pop().unwrap_or(gongdan_domain::rules::Requester { id, ..Default::default() });
+        let r = self
+            .store
+            .requesters(&[id])
+            .await?
+            .pop()
+            .unwrap_or(gongdan_domain::rules::Requester { id, ..Default::default() });
         if let Ok(mut map) = self.auth.requesters.lock() {
             if map.len() > 100_000 {
                 map.retain(|_, (_, at)| at.elapsed() < PRINCIPAL_TTL);

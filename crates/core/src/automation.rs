@@ -93,8 +93,10 @@ impl App {
                 }
                 // Firings are independent writes: several at once share the store's commits.
                 let (cfg, a) = (&cfg, &a);
-                let fires: Vec<_> =
-                    due.into_iter().map(|(t, window)| async move { self.fire_automation(cfg, a, &t, window).await }).collect();
+                let fires: Vec<_> = due
+                    .into_iter()
+                    .map(|(t, window)| async move { self.fire_automation(cfg, a, &t, window).await })
+                    .collect();
                 let mut firing = futures_util::stream::iter(fires).buffer_unordered(FIRING_AT_ONCE);
                 while let Some(r) = firing.next().await {
                     match r {
@@ -129,7 +131,12 @@ impl App {
             actor: None,
             via: Via::Rule,
             at: input.now,
-            writes: vec![TicketWrite { ticket: t.clone(), expected_version: Some(t.version), comment: None, events: vec![] }],
+            writes: vec![TicketWrite {
+                ticket: t.clone(),
+                expected_version: Some(t.version),
+                comment: None,
+                events: vec![],
+            }],
             firings: vec![Firing { automation_id: a.id, window }],
             ..Default::default()
         };

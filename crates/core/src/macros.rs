@@ -215,7 +215,8 @@ impl App {
         let mut events: Vec<NewEvent> = preview.changes.into_iter().map(NewEvent::from).collect();
         let comment = match &preview.reply {
             Some((body, public)) => {
-                let open = StatusRef::from(gongdan_domain::ticket::default_status(&cfg.statuses, StatusCategory::Open)?);
+                let open =
+                    StatusRef::from(gongdan_domain::ticket::default_status(&cfg.statuses, StatusCategory::Open)?);
                 let by_customer = !actor.is_staff() || actor.user_id == next.requester_id;
                 events.extend(next.on_reply(by_customer, *public, &open, now).into_iter().map(NewEvent::from));
                 events.push(NewEvent::plain(

@@ -81,7 +81,8 @@ impl App {
     }
 
     pub async fn update_webhook(&self, actor: &Principal, id: i64, input: WebhookInput) -> Result<WebhookRow> {
-        let mut w = self.list_webhooks(actor).await?.into_iter().find(|w| w.id == id).ok_or(CoreError::NotFound("webhook"))?;
+        let mut w =
+            self.list_webhooks(actor).await?.into_iter().find(|w| w.id == id).ok_or(CoreError::NotFound("webhook"))?;
         Self::fill_webhook(&mut w, input)?;
         w.updated_at = self.now();
         let saved = self.store.save_webhook(&w).await?;

@@ -129,7 +129,8 @@ impl App {
 
     pub async fn get_rule(&self, actor: &Principal, kind: RuleKind, id: i64) -> Result<RuleView> {
         require_admin(actor)?;
-        let rule = self.store.get_rule(id).await?.filter(|r| r.kind == kind).ok_or(CoreError::NotFound(kind_name(kind)))?;
+        let rule =
+            self.store.get_rule(id).await?.filter(|r| r.kind == kind).ok_or(CoreError::NotFound(kind_name(kind)))?;
         let cfg = self.config().await?;
         Ok(RuleView { error: cfg.rule_errors.get(&rule.id).cloned(), rule })
     }
@@ -312,4 +313,3 @@ fn kind_name(kind: RuleKind) -> &'static str {
         RuleKind::Macro => "macro",
     }
 }
-

@@ -208,7 +208,11 @@ impl App {
         }
     }
 
-    pub(crate) fn check_custom_fields(cfg: &Config, category: Option<CategoryId>, merged: &BTreeMap<String, Value>) -> Result<()> {
+    pub(crate) fn check_custom_fields(
+        cfg: &Config,
+        category: Option<CategoryId>,
+        merged: &BTreeMap<String, Value>,
+    ) -> Result<()> {
         if let Some(form) = cfg.form_for(category) {
             fields::check_required(form, &cfg.fields, merged)?;
         }
@@ -876,7 +880,12 @@ impl App {
                     expected_version: Some(s.version),
                     comment: None,
                     events: vec![
-                        NewEvent::field(EventKind::FieldChanged, "status", Some(s.status.key.clone()), Some(closed.key)),
+                        NewEvent::field(
+                            EventKind::FieldChanged,
+                            "status",
+                            Some(s.status.key.clone()),
+                            Some(closed.key),
+                        ),
                         NewEvent::plain(EventKind::MergedInto, Some(t.id.to_string())),
                     ],
                 },

@@ -15,8 +15,19 @@ use crate::config::Config;
 use crate::{App, CoreError, Result};
 
 /// Columns a view may show, in the order the list offers them.
-pub const COLUMNS: &[&str] =
-    &["subject", "requester", "status", "priority", "group", "assignee", "updated", "created", "category", "channel", "due"];
+pub const COLUMNS: &[&str] = &[
+    "subject",
+    "requester",
+    "status",
+    "priority",
+    "group",
+    "assignee",
+    "updated",
+    "created",
+    "category",
+    "channel",
+    "due",
+];
 /// What a view shows when it names no columns.
 pub const DEFAULT_COLUMNS: &[&str] = &["subject", "requester", "status", "priority", "group", "assignee", "updated"];
 
@@ -67,7 +78,12 @@ pub fn parse_filters(cfg: &Config, v: &Value) -> Result<ViewFilters> {
     let f: ViewFilters = serde_json::from_value(v.clone()).map_err(|e| bad("filters", &e.to_string()))?;
     for (i, s) in f.status.iter().enumerate() {
         if StatusCategory::parse(s, "status").is_err() && !cfg.statuses.iter().any(|x| x.key == *s) {
-            return Err(DomainError::invalid(format!("filters.status[{i}]"), "unknown_status", format!("no status `{s}`")).into());
+            return Err(DomainError::invalid(
+                format!("filters.status[{i}]"),
+                "unknown_status",
+                format!("no status `{s}`"),
+            )
+            .into());
         }
     }
     match &f.assignee_id {
@@ -118,7 +134,11 @@ pub fn view_query(cfg: &Config, p: &Principal, v: &ViewRow) -> TicketQuery {
     };
     q.group_ids = match &f.group_id {
         Some(Value::String(s)) if s == "mine" => {
-            if p.group_ids.is_empty() { vec![GroupId(-1)] } else { p.group_ids.clone() }
+            if p.group_ids.is_empty() {
+                vec![GroupId(-1)]
+            } else {
+                p.group_ids.clone()
+            }
         }
         Some(Value::Number(n)) => n.as_i64().map(GroupId).into_iter().collect(),
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_i64).map(GroupId).collect(),

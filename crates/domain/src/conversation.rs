@@ -70,7 +70,10 @@ pub fn text_to_html(text: &str) -> String {
 #[cfg(test)]
 #[test]
 fn plain_text_becomes_escaped_paragraphs() {
-    assert_eq!(text_to_html("a <b>&\"x\"\nnext\n\n第二段"), "<p>a &lt;b&gt;&amp;&quot;x&quot;<br>next</p><p>第二段</p>");
+    assert_eq!(
+        text_to_html("a <b>&\"x\"\nnext\n\n第二段"),
+        "<p>a &lt;b&gt;&amp;&quot;x&quot;<br>next</p><p>第二段</p>"
+    );
     assert_eq!(text_to_html(" \n\n "), "");
 }
 

@@ -14,8 +14,8 @@ pub mod people;
 pub mod progress;
 pub mod routing;
 pub mod rules;
-pub mod template;
 mod str_enum;
+pub mod template;
 pub mod ticket;
 
 pub use error::DomainError;

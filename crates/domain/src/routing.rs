@@ -71,9 +71,7 @@ pub struct Needs {
 
 impl Roster {
     fn eligible(&self) -> impl Iterator<Item = &Member> {
-        self.members
-            .iter()
-            .filter(|m| m.has_room() && (!self.online_only || m.availability == Availability::Online))
+        self.members.iter().filter(|m| m.has_room() && (!self.online_only || m.availability == Availability::Online))
     }
 
     /// The agent this group's strategy picks, or `None` (manual, or nobody has room).
@@ -96,9 +94,7 @@ impl Roster {
             Assignment::Skills => {
                 let score = |m: &Member| needs.skills.iter().filter(|s| m.skills.contains(s)).count();
                 let best = self.eligible().map(score).max()?;
-                self.eligible()
-                    .filter(|m| score(m) == best)
-                    .min_by(|a, b| load_order(a, b).then(rr(a).cmp(&rr(b))))
+                self.eligible().filter(|m| score(m) == best).min_by(|a, b| load_order(a, b).then(rr(a).cmp(&rr(b))))
             }
         };
         chosen.map(|m| m.id)
@@ -122,7 +118,14 @@ mod tests {
     use super::*;
 
     fn member(id: i64, load: i64, capacity: Option<i64>, last: i64) -> Member {
-        Member { id: UserId(id), availability: Availability::Online, capacity, load, skills: vec![], last_assigned: last }
+        Member {
+            id: UserId(id),
+            availability: Availability::Online,
+            capacity,
+            load,
+            skills: vec![],
+            last_assigned: last,
+        }
     }
 
     fn roster(strategy: Assignment, members: Vec<Member>) -> Roster {

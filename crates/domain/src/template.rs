@@ -70,7 +70,10 @@ mod tests {
             "requester.name" => Some("李雷".to_owned()),
             _ => None,
         };
-        assert_eq!(render("您好 {{requester.name}}，工单 #{{ ticket.number }} 已受理", v), "您好 李雷，工单 #10001 已受理");
+        assert_eq!(
+            render("您好 {{requester.name}}，工单 #{{ ticket.number }} 已受理", v),
+            "您好 李雷，工单 #10001 已受理"
+        );
         assert_eq!(render("{{ticket.group}} {{ unclosed", v), "{{ticket.group}} {{ unclosed");
     }
 
@@ -78,6 +81,9 @@ mod tests {
     fn unknown_placeholders_are_refused_when_saved() {
         assert!(check("#{{ticket.number}} {{requester.email}}", "body").is_ok());
         let err = check("{{ticket.secret}}", "actions[0].value.body");
-        assert_eq!(err.map_err(|e| (e.code(), e.field().map(str::to_owned))), Err(("unknown_placeholder", Some("actions[0].value.body".into()))));
+        assert_eq!(
+            err.map_err(|e| (e.code(), e.field().map(str::to_owned))),
+            Err(("unknown_placeholder", Some("actions[0].value.body".into())))
+        );
     }
 }

@@ -76,7 +76,13 @@ pub struct FlowResults {
     pub decide_auto: (f64, f64),
 }
 
-async fn call(client: &reqwest::Client, method: reqwest::Method, url: String, auth: &str, body: Value) -> anyhow::Result<Value> {
+async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    auth: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
     let r = client.request(method, &url).header("authorization", auth).json(&body).send().await?;
     let status = r.status();
     let v: Value = r.json().await.unwrap_or(Value::Null);
@@ -100,14 +106,18 @@ pub async fn http_scenarios(
 ) -> anyhow::Result<FlowResults> {
     use reqwest::Method;
     // Open tickets to update, spread over the desk.
-    let list = call(client, Method::GET, format!("{base}/api/v1/tickets?status=open&limit=100"), agent, Value::Null).await?;
-    let ids: Arc<Vec<i64>> = Arc::new(list["items"].as_array().context("items")?.iter().filter_map(|t| t["id"].as_i64()).collect());
+    let list =
+        call(client, Method::GET, format!("{base}/api/v1/tickets?status=open&limit=100"), agent, Value::Null).await?;
+    let ids: Arc<Vec<i64>> =
+        Arc::new(list["items"].as_array().context("items")?.iter().filter_map(|t| t["id"].as_i64()).collect());
     let update = |auth: String| {
         let (b, ids) = (base.to_owned(), ids.clone());
         move |c: &reqwest::Client, i: usize| {
             // Each ticket's next update sets another priority, so every update writes.
             let p = ["low", "normal", "high", "urgent"][(i / ids.len()) % 4];
-            c.patch(format!("{b}/api/v1/tickets/{}", ids[i % ids.len()])).header("authorization", &auth).json(&json!({"priority": p}))
+            c.patch(format!("{b}/api/v1/tickets/{}", ids[i % ids.len()]))
+                .header("authorization", &auth)
+                .json(&json!({"priority": p}))
         }
     };
     // Warm the update path first, so neither measured run pays for cold caches.
@@ -128,7 +138,12 @@ pub async fn http_scenarios(
             samples.push(t);
         }
     }
-    let requester = app.store.requesters(&[samples.first().map(|t| t.requester_id).unwrap_or_default()]).await?.pop().unwrap_or_default();
+    let requester = app
+        .store
+        .requesters(&[samples.first().map(|t| t.requester_id).unwrap_or_default()])
+        .await?
+        .pop()
+        .unwrap_or_default();
     let mut times = Vec::with_capacity(10_000);
     for i in 0..10_000 {
         let before = &samples[i % samples.len()];
@@ -159,9 +174,17 @@ pub async fn http_scenarios(
 
     // Assignment: a round-robin group of fresh agents with room for 20 each.
     let (agents, capacity) = (10usize, 20i64);
-    let manual = call(client, Method::POST, format!("{base}/api/v1/groups"), admin, json!({"name": "bench manual", "tier": 1})).await?;
-    let auto = call(client, Method::POST, format!("{base}/api/v1/groups"), admin,
-        json!({"name": "bench round robin", "tier": 1, "assignment": "round_robin"})).await?;
+    let manual =
+        call(client, Method::POST, format!("{base}/api/v1/groups"), admin, json!({"name": "bench manual", "tier": 1}))
+            .await?;
+    let auto = call(
+        client,
+        Method::POST,
+        format!("{base}/api/v1/groups"),
+        admin,
+        json!({"name": "bench round robin", "tier": 1, "assignment": "round_robin"}),
+    )
+    .await?;
     let (manual, auto) = (manual["id"].as_i64().context("id")?, auto["id"].as_i64().context("id")?);
     let mut members = Vec::new();
     for i in 0..agents {
@@ -181,19 +204,39 @@ pub async fn http_scenarios(
     let create_auto = drive(client, reads, 32, create(auto)).await;
     let mut loads = Vec::new();
     for m in &members {
-        let l = call(client, Method::GET, format!("{base}/api/v1/tickets?assignee_id={m}&status=new,open,on_hold&limit=1"), admin, Value::Null).await?;
+        let l = call(
+            client,
+            Method::GET,
+            format!("{base}/api/v1/tickets?assignee_id={m}&status=new,open,on_hold&limit=1"),
+            admin,
+            Value::Null,
+        )
+        .await?;
         loads.push(l["total"].as_i64().unwrap_or(-1));
     }
     let assigned = loads.iter().sum();
 
     // The decision's own cost, without other creates to wait for: one create at a time, in
     // process, into a manual group and into a round-robin group with room for all.
-    let open_rr = call(client, Method::POST, format!("{base}/api/v1/groups"), admin,
-        json!({"name": "bench round robin, unlimited", "tier": 1, "assignment": "round_robin"})).await?;
+    let open_rr = call(
+        client,
+        Method::POST,
+        format!("{base}/api/v1/groups"),
+        admin,
+        json!({"name": "bench round robin, unlimited", "tier": 1, "assignment": "round_robin"}),
+    )
+    .await?;
     let open_rr = open_rr["id"].as_i64().context("id")?;
     for i in 0..agents {
-        call(client, Method::POST, format!("{base}/api/v1/users"), admin, json!({"role": "agent",
-            "email": format!("rru{i}@bench.example"), "name": format!("RRU {i}"), "group_ids": [open_rr]})).await?;
+        call(
+            client,
+            Method::POST,
+            format!("{base}/api/v1/users"),
+            admin,
+            json!({"role": "agent",
+            "email": format!("rru{i}@bench.example"), "name": format!("RRU {i}"), "group_ids": [open_rr]}),
+        )
+        .await?;
     }
     // The groups and agents were made through the server: this app's snapshot is older.
     app.reload_config();
@@ -205,7 +248,10 @@ pub async fn http_scenarios(
             for i in 0..1000 {
                 let input = gongdan_core::tickets::CreateTicket {
                     subject: "打印机无法连接网络".into(),
-                    requester: Some(gongdan_core::tickets::RequesterInput { id: Some(customers[i % customers.len()]), ..Default::default() }),
+                    requester: Some(gongdan_core::tickets::RequesterInput {
+                        id: Some(customers[i % customers.len()]),
+                        ..Default::default()
+                    }),
                     group_id: Some(GroupId(group)),
                     ..Default::default()
                 };
@@ -250,23 +296,27 @@ pub struct PassResults {
 /// A desk of `n` open tickets, 1% untouched for more than three days; the automations pass
 /// over it twice (the first fires on the stale ones, the second finds nothing new).
 pub async fn automation_pass(url: &str, data_dir: &std::path::Path, n: usize) -> anyhow::Result<PassResults> {
-    let store: Arc<dyn Store> = gongdan_store::connect(url, ConnectOptions { migrate: true, max_connections: 16 }).await?;
+    let store: Arc<dyn Store> =
+        gongdan_store::connect(url, ConnectOptions { migrate: true, max_connections: 16 }).await?;
     let app = App::new(store.clone(), Arc::new(SystemClock), Settings::new(data_dir.to_owned()));
     let admin = app
-        .create_user(None, gongdan_core::people::UserInput {
-            role: Some(gongdan_domain::access::Role::Admin),
-            email: Some("pass-admin@bench.example".into()),
-            name: Some("Pass admin".into()),
-            ..Default::default()
-        })
+        .create_user(
+            None,
+            gongdan_core::people::UserInput {
+                role: Some(gongdan_domain::access::Role::Admin),
+                email: Some("pass-admin@bench.example".into()),
+                name: Some("Pass admin".into()),
+                ..Default::default()
+            },
+        )
         .await
         .map_err(|e| anyhow!("{e}"))?;
     let p: Principal = app.principal_for(&admin).await.map_err(|e| anyhow!("{e}"))?;
     let customer = app
-        .create_user(Some(&p), gongdan_core::people::UserInput {
-            email: Some("pass-customer@bench.example".into()),
-            ..Default::default()
-        })
+        .create_user(
+            Some(&p),
+            gongdan_core::people::UserInput { email: Some("pass-customer@bench.example".into()), ..Default::default() },
+        )
         .await
         .map_err(|e| anyhow!("{e}"))?;
     let cfg = app.config().await.map_err(|e| anyhow!("{e}"))?;
@@ -279,7 +329,11 @@ pub async fn automation_pass(url: &str, data_dir: &std::path::Path, n: usize) ->
         let tickets: Vec<Ticket> = (0..chunk)
             .map(|i| {
                 let k = done + i;
-                let age = if k % 100 == 0 { SignedDuration::from_hours(80) } else { SignedDuration::from_mins((k % 4000) as i64) };
+                let age = if k % 100 == 0 {
+                    SignedDuration::from_hours(80)
+                } else {
+                    SignedDuration::from_mins((k % 4000) as i64)
+                };
                 let at = now.checked_sub(age).unwrap_or(now);
                 crate::bench::new_ticket("打印机无法连接网络", "办公室的打印机连不上", customer.id, open.clone(), at)
             })
@@ -290,15 +344,19 @@ pub async fn automation_pass(url: &str, data_dir: &std::path::Path, n: usize) ->
     }
     store.optimize().await?;
     let seed = t0.elapsed();
-    app.create_rule(&p, RuleKind::Automation, gongdan_core::rules::RuleInput {
-        name: Some("三天未更新的受理中工单打标 · Tag open tickets untouched for 3 days".into()),
-        conditions: Some(serde_json::from_value(json!({"all": [
+    app.create_rule(
+        &p,
+        RuleKind::Automation,
+        gongdan_core::rules::RuleInput {
+            name: Some("三天未更新的受理中工单打标 · Tag open tickets untouched for 3 days".into()),
+            conditions: Some(serde_json::from_value(json!({"all": [
             {"field": "status", "operator": "is", "value": "open"},
             {"field": "hours_since_updated", "operator": "greater_than", "value": 72},
             {"field": "tags", "operator": "not_contains", "value": "stale"}]}))?),
-        actions: Some(serde_json::from_value(json!([{"field": "tags_add", "value": ["stale"]}]))?),
-        ..Default::default()
-    })
+            actions: Some(serde_json::from_value(json!([{"field": "tags_add", "value": ["stale"]}]))?),
+            ..Default::default()
+        },
+    )
     .await
     .map_err(|e| anyhow!("{e}"))?;
     let t1 = Instant::now();
@@ -313,15 +371,19 @@ pub async fn automation_pass(url: &str, data_dir: &std::path::Path, n: usize) ->
     for r in app.list_rules(&p, RuleKind::Automation).await.map_err(|e| anyhow!("{e}"))? {
         app.delete_rule(&p, RuleKind::Automation, r.rule.id).await.map_err(|e| anyhow!("{e}"))?;
     }
-    app.create_rule(&p, RuleKind::Automation, gongdan_core::rules::RuleInput {
-        name: Some("only the status narrows it".into()),
-        conditions: Some(serde_json::from_value(json!({"all": [
+    app.create_rule(
+        &p,
+        RuleKind::Automation,
+        gongdan_core::rules::RuleInput {
+            name: Some("only the status narrows it".into()),
+            conditions: Some(serde_json::from_value(json!({"all": [
             {"field": "status", "operator": "is", "value": "open"},
             {"field": "subject", "operator": "contains", "value": "无此关键词"},
             {"field": "tags", "operator": "not_contains", "value": "seen"}]}))?),
-        actions: Some(serde_json::from_value(json!([{"field": "tags_add", "value": ["seen"]}]))?),
-        ..Default::default()
-    })
+            actions: Some(serde_json::from_value(json!([{"field": "tags_add", "value": ["seen"]}]))?),
+            ..Default::default()
+        },
+    )
     .await
     .map_err(|e| anyhow!("{e}"))?;
     let t3 = Instant::now();

@@ -487,9 +487,16 @@ async fn flow(app: &App, admin: &Principal, groups: &[GroupId], agents: &[User])
     let e = |e: gongdan_core::CoreError| anyhow!("{e}");
     let cfg = app.config().await.map_err(e)?;
     // The service desk (tier 1) and billing hand out tickets themselves.
-    for (i, strategy) in [(0usize, gongdan_domain::routing::Assignment::RoundRobin), (3, gongdan_domain::routing::Assignment::LeastLoaded)] {
+    for (i, strategy) in [
+        (0usize, gongdan_domain::routing::Assignment::RoundRobin),
+        (3, gongdan_domain::routing::Assignment::LeastLoaded),
+    ] {
         if let Some(g) = groups.get(i).and_then(|id| cfg.group(*id)) {
-            let g = Group { assignment: strategy, escalation_group_id: (i == 0).then(|| groups.get(1).copied()).flatten(), ..g.clone() };
+            let g = Group {
+                assignment: strategy,
+                escalation_group_id: (i == 0).then(|| groups.get(1).copied()).flatten(),
+                ..g.clone()
+            };
             app.save_group(admin, g).await.map_err(e)?;
         }
     }
@@ -527,40 +534,56 @@ async fn flow(app: &App, admin: &Principal, groups: &[GroupId], agents: &[User])
         ),
     ];
     for (name, conditions, actions) in triggers {
-        app.create_rule(admin, RuleKind::Trigger, RuleInput {
-            name: Some(name.into()),
-            category: Some("demo".into()),
-            conditions: Some(spec(conditions)?),
-            actions: Some(spec(actions)?),
-            ..Default::default()
-        })
+        app.create_rule(
+            admin,
+            RuleKind::Trigger,
+            RuleInput {
+                name: Some(name.into()),
+                category: Some("demo".into()),
+                conditions: Some(spec(conditions)?),
+                actions: Some(spec(actions)?),
+                ..Default::default()
+            },
+        )
         .await
         .map_err(e)?;
     }
     let macros = [
-        ("请提供订单号 · Ask for the order number", json!([{"field": "status", "value": "pending"}]),
-         "{{requester.name}}您好，请提供订单号，以便我们尽快查询。— {{current_user.name}}"),
-        ("已解决，欢迎再联系 · Solved, write any time", json!([{"field": "status", "value": "solved"}]),
-         "{{requester.name}}您好，工单 #{{ticket.number}} 已处理完毕。如有问题，直接回复即可。"),
+        (
+            "请提供订单号 · Ask for the order number",
+            json!([{"field": "status", "value": "pending"}]),
+            "{{requester.name}}您好，请提供订单号，以便我们尽快查询。— {{current_user.name}}",
+        ),
+        (
+            "已解决，欢迎再联系 · Solved, write any time",
+            json!([{"field": "status", "value": "solved"}]),
+            "{{requester.name}}您好，工单 #{{ticket.number}} 已处理完毕。如有问题，直接回复即可。",
+        ),
     ];
     for (name, actions, reply) in macros {
-        app.create_macro(admin, gongdan_core::macros::MacroInput {
-            name: Some(name.into()),
-            shared: Some(true),
-            actions: Some(spec(actions)?),
-            reply_body: Some(reply.into()),
-            ..Default::default()
-        })
+        app.create_macro(
+            admin,
+            gongdan_core::macros::MacroInput {
+                name: Some(name.into()),
+                shared: Some(true),
+                actions: Some(spec(actions)?),
+                reply_body: Some(reply.into()),
+                ..Default::default()
+            },
+        )
         .await
         .map_err(e)?;
     }
-    app.create_view(admin, gongdan_core::views::ViewInput {
-        name: Some("VIP 工单 · VIP tickets".into()),
-        scope: Some("shared".into()),
-        filters: Some(json!({"tag": "vip", "status": ["new", "open", "pending", "on_hold"]})),
-        sort: Some("-priority".into()),
-        ..Default::default()
-    })
+    app.create_view(
+        admin,
+        gongdan_core::views::ViewInput {
+            name: Some("VIP 工单 · VIP tickets".into()),
+            scope: Some("shared".into()),
+            filters: Some(json!({"tag": "vip", "status": ["new", "open", "pending", "on_hold"]})),
+            sort: Some("-priority".into()),
+            ..Default::default()
+        },
+    )
     .await
     .map_err(e)?;
     Ok("3 triggers, 2 macros, a VIP view and round-robin assignment".into())

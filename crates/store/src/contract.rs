@@ -423,7 +423,9 @@ pub trait TicketStore: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: PeopleStore + ConfigStore + AuthStore + TicketStore + RuleStore + NotificationStore + JobStore {
+pub trait Store:
+    PeopleStore + ConfigStore + AuthStore + TicketStore + RuleStore + NotificationStore + JobStore
+{
     fn backend(&self) -> Backend;
     async fn migrate(&self) -> Result<()>;
     /// Refreshes planner statistics (and on PostgreSQL the visibility map, which index-only

@@ -307,8 +307,14 @@ pub trait JobStore: Send + Sync {
     /// Leases up to `limit` due jobs (of these kinds, or any) until `until`, under `token`
     /// (unique per claim). On PostgreSQL several nodes claim at once without waiting on each
     /// other (`SKIP LOCKED`).
-    async fn claim(&self, token: &str, now: Timestamp, until: Timestamp, kinds: &[&str], limit: i64)
-    -> Result<Vec<Job>>;
+    async fn claim(
+        &self,
+        token: &str,
+        now: Timestamp,
+        until: Timestamp,
+        kinds: &[&str],
+        limit: i64,
+    ) -> Result<Vec<Job>>;
     /// Finishes a job (deletes it); false when the lease was lost.
     async fn complete(&self, lease: &JobLease) -> Result<bool>;
     /// Puts a job back for another attempt at `run_at`, or fails it for good when it has had

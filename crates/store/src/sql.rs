@@ -33,7 +33,6 @@ type Job = (WriteBatch, oneshot::Sender<Result<WriteResult>>);
 /// Batches committed together at most: bounds the wait of the first one.
 const GROUP_MAX: usize = 64;
 
-
 pub struct SqlStore {
     pub(super) write: Pool<Db>,
     pub(super) read: Pool<Db>,
@@ -1527,8 +1526,18 @@ impl TicketStore for SqlStore {
     }
 
     async fn list_events(&self, ticket: TicketId, after: Option<EventId>, limit: i64) -> Result<Vec<Event>> {
-        type Row =
-            (i64, i64, Option<i64>, String, String, Option<String>, Option<String>, Option<String>, i64, Option<String>);
+        type Row = (
+            i64,
+            i64,
+            Option<i64>,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<String>,
+        );
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, ticket_id, actor_id, via, kind, field, old_value, new_value, created_at, rule FROM ticket_events \
              WHERE ticket_id = $1 AND id > $2 ORDER BY id LIMIT $3",
@@ -2012,8 +2021,8 @@ impl PeopleStore for SqlStore {
         .bind(g.online_only)
         .bind(g.escalation_group_id.map(|e| e.0))
         .bind(g.id.0)
-            .execute(&self.write)
-            .await?;
+        .execute(&self.write)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -47,7 +47,8 @@ impl SqlStore {
     ) -> Result<WriteBatch> {
         let mut out = batch.clone();
         out.flow = None;
-        let ticket = out.writes.first().map(|w| w.ticket.clone()).ok_or_else(|| StoreError::Invalid("empty batch".into()))?;
+        let ticket =
+            out.writes.first().map(|w| w.ticket.clone()).ok_or_else(|| StoreError::Invalid("empty batch".into()))?;
         // Each pass either finishes or names a group not yet loaded, so this ends.
         for _ in 0..64 {
             match run.execute(ticket.clone(), &mut decided.rosters) {
@@ -99,33 +100,26 @@ impl SqlStore {
     /// concurrent decision (on any node, through any of their groups) waits and then sees this
     /// one's result.
     async fn load_roster(tx: &mut Conn, group: GroupId) -> Result<Roster> {
-        let settings: Option<(String, bool)> =
-            sqlx::query_as(AssertSqlSafe(format!("SELECT assignment, online_only FROM groups WHERE id = $1{LOCK_ROWS}")))
-                .bind(group.0)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let settings: Option<(String, bool)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT assignment, online_only FROM groups WHERE id = $1{LOCK_ROWS}"
+        )))
+        .bind(group.0)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some((strategy, online_only)) = settings else {
             return Ok(Roster { group, strategy: Assignment::Manual, online_only: false, members: vec![] });
         };
-        if !LOCK_ROWS.is_empty() {
-            // The members' rows too, in id order (so two decisions never lock in opposite
-            // orders): their load may also change through their other groups.
-            sqlx::query(AssertSqlSafe(format!(
-                "SELECT u.id FROM users u JOIN group_members m ON m.user_id = u.id WHERE m.group_id = $1 \
-                 ORDER BY u.id{LOCK_ROWS}"
-            )))
-            .bind(group.0)
-            .fetch_all(&mut *tx)
-            .await?;
-        }
-        // Each member's load: their queue counters over the statuses that count.
+        // Each member's load (their queue counters over the statuses that count), their rows
+        // locked in id order on PostgreSQL (so two decisions never lock in opposite orders):
+        // their load may also change through their other groups.
+        let lock = if LOCK_ROWS.is_empty() { String::new() } else { format!("{LOCK_ROWS} OF u") };
         type Row = (i64, String, Option<i64>, String, String, i64, i64);
         let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!(
             "SELECT u.id, u.availability, u.capacity, u.skills, u.languages, m.last_assigned, \
              (SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM ticket_counts c JOIN statuses s ON s.id = c.status_id \
               WHERE c.assignee_key = u.id AND s.category IN ({LOAD_CATEGORIES})) \
              FROM group_members m JOIN users u ON u.id = m.user_id \
-             WHERE m.group_id = $1 AND u.active AND u.role <> 'customer' ORDER BY u.id"
+             WHERE m.group_id = $1 AND u.active AND u.role <> 'customer' ORDER BY u.id{lock}"
         )))
         .bind(group.0)
         .fetch_all(&mut *tx)
@@ -169,7 +163,8 @@ impl SqlStore {
         };
         if let Some(id) = first {
             for n in &batch.notes {
-                let c = NewComment { body: number(&n.body, first), html_body: number(&n.html_body, first), ..n.clone() };
+                let c =
+                    NewComment { body: number(&n.body, first), html_body: number(&n.html_body, first), ..n.clone() };
                 Self::insert_comment(tx, id, &c, SYSTEM_USER, Via::Rule, batch.at).await?;
             }
         }
@@ -282,25 +277,13 @@ fn rule_row(r: RuleRowTuple) -> Result<RuleRow> {
     })
 }
 
-type JobTuple = (
-    i64,
-    String,
-    Option<String>,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<String>,
-    i64,
-    i64,
-    Option<String>,
-    i64,
-);
-const JOB_COLS: &str =
-    "id, kind, unique_key, payload, state, run_at, locked_until, locked_by, attempts, max_attempts, last_error, created_at";
+type JobTuple =
+    (i64, String, Option<String>, String, String, i64, Option<i64>, Option<String>, i64, i64, Option<String>, i64);
+const JOB_COLS: &str = "id, kind, unique_key, payload, state, run_at, locked_until, locked_by, attempts, max_attempts, last_error, created_at";
 
 fn job_row(r: JobTuple) -> Result<Job> {
-    let (id, kind, unique_key, payload, state, run_at, locked_until, locked_by, attempts, max_attempts, last_error, at) = r;
+    let (id, kind, unique_key, payload, state, run_at, locked_until, locked_by, attempts, max_attempts, last_error, at) =
+        r;
     Ok(Job {
         id,
         kind,
@@ -324,7 +307,9 @@ async fn upsert(
     table: &str,
     cols: &[&str],
     id: i64,
-    bind: impl FnOnce(sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
+    bind: impl FnOnce(
+        sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
+    ) -> sqlx::query::Query<'_, Db, <Db as sqlx::Database>::Arguments>,
 ) -> Result<i64> {
     if id == 0 {
         let list = cols.join(", ");
@@ -348,10 +333,8 @@ async fn upsert(
 }
 
 async fn delete_row(store: &SqlStore, table: &str, id: i64) -> Result<()> {
-    let done = sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE id = $1")))
-        .bind(id)
-        .execute(&store.write)
-        .await?;
+    let done =
+        sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE id = $1"))).bind(id).execute(&store.write).await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
@@ -361,11 +344,12 @@ async fn delete_row(store: &SqlStore, table: &str, id: i64) -> Result<()> {
 #[async_trait]
 impl RuleStore for SqlStore {
     async fn list_rules(&self, kind: RuleKind) -> Result<Vec<RuleRow>> {
-        let rows: Vec<RuleRowTuple> =
-            sqlx::query_as(AssertSqlSafe(format!("SELECT {RULE_COLS} FROM rules WHERE kind = $1 ORDER BY position, id")))
-                .bind(kind.as_str())
-                .fetch_all(&self.read)
-                .await?;
+        let rows: Vec<RuleRowTuple> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT {RULE_COLS} FROM rules WHERE kind = $1 ORDER BY position, id"
+        )))
+        .bind(kind.as_str())
+        .fetch_all(&self.read)
+        .await?;
         rows.into_iter().map(rule_row).collect()
     }
 
@@ -380,7 +364,19 @@ impl RuleStore for SqlStore {
 
     async fn save_rule(&self, r: &RuleRow) -> Result<RuleRow> {
         let (conditions, actions) = (to_json(&r.conditions)?, to_json(&r.actions)?);
-        let cols = ["kind", "name", "category", "description", "active", "position", "once", "conditions", "actions", "created_at", "updated_at"];
+        let cols = [
+            "kind",
+            "name",
+            "category",
+            "description",
+            "active",
+            "position",
+            "once",
+            "conditions",
+            "actions",
+            "created_at",
+            "updated_at",
+        ];
         let id = upsert(self, "rules", &cols, r.id, |q| {
             q.bind(r.kind.as_str())
                 .bind(r.name.clone())
@@ -498,7 +494,17 @@ impl RuleStore for SqlStore {
 
     async fn save_macro(&self, m: &MacroRow) -> Result<MacroRow> {
         let actions = to_json(&m.actions)?;
-        let cols = ["name", "owner_id", "active", "position", "actions", "reply_body", "reply_public", "created_at", "updated_at"];
+        let cols = [
+            "name",
+            "owner_id",
+            "active",
+            "position",
+            "actions",
+            "reply_body",
+            "reply_public",
+            "created_at",
+            "updated_at",
+        ];
         let id = upsert(self, "macros", &cols, m.id, |q| {
             q.bind(m.name.clone())
                 .bind(m.owner_id.map(|o| o.0))
@@ -548,7 +554,19 @@ impl RuleStore for SqlStore {
 
     async fn save_view(&self, v: &ViewRow) -> Result<ViewRow> {
         let (filters, columns) = (to_json(&v.filters)?, to_json(&v.columns)?);
-        let cols = ["key", "name", "owner_id", "group_id", "active", "position", "filters", "columns", "sort", "created_at", "updated_at"];
+        let cols = [
+            "key",
+            "name",
+            "owner_id",
+            "group_id",
+            "active",
+            "position",
+            "filters",
+            "columns",
+            "sort",
+            "created_at",
+            "updated_at",
+        ];
         let id = upsert(self, "views", &cols, v.id, |q| {
             q.bind(v.key.clone())
                 .bind(v.name.clone())
@@ -578,7 +596,15 @@ impl RuleStore for SqlStore {
                 .await?;
         rows.into_iter()
             .map(|(id, name, url, secret, active, created, updated)| {
-                Ok(WebhookRow { id, name, url, secret, active, created_at: from_ts(created)?, updated_at: from_ts(updated)? })
+                Ok(WebhookRow {
+                    id,
+                    name,
+                    url,
+                    secret,
+                    active,
+                    created_at: from_ts(created)?,
+                    updated_at: from_ts(updated)?,
+                })
             })
             .collect()
     }
@@ -666,7 +692,14 @@ impl JobStore for SqlStore {
         Self::insert_job(&mut conn, job, now).await
     }
 
-    async fn claim(&self, token: &str, now: Timestamp, until: Timestamp, kinds: &[&str], limit: i64) -> Result<Vec<Job>> {
+    async fn claim(
+        &self,
+        token: &str,
+        now: Timestamp,
+        until: Timestamp,
+        kinds: &[&str],
+        limit: i64,
+    ) -> Result<Vec<Job>> {
         let mut qb = QueryBuilder::<Db>::new("UPDATE jobs SET locked_until = ");
         qb.push_bind(ts(until))
             .push(", locked_by = ")

@@ -47,9 +47,11 @@ impl Automation {
 
     /// Whether its conditions read the requester (the pass then loads requesters).
     pub fn reads_requester(&self) -> bool {
-        self.conditions.all.iter().chain(&self.conditions.any).any(|c| {
-            matches!(c.field, Field::VipLevel | Field::RequesterLanguage)
-        })
+        self.conditions
+            .all
+            .iter()
+            .chain(&self.conditions.any)
+            .any(|c| matches!(c.field, Field::VipLevel | Field::RequesterLanguage))
     }
 
     /// The status categories a ticket must be in for this automation to match at all: lets a
@@ -93,7 +95,11 @@ impl Automation {
             }
         }
         let categories = self.status_scope().unwrap_or_else(|| {
-            crate::ticket::StatusCategory::ALL.iter().copied().filter(|c| c.is_active() || *c == crate::ticket::StatusCategory::Solved).collect()
+            crate::ticket::StatusCategory::ALL
+                .iter()
+                .copied()
+                .filter(|c| c.is_active() || *c == crate::ticket::StatusCategory::Solved)
+                .collect()
         });
         Prefilter { categories, bounds }
     }
@@ -167,7 +173,9 @@ fn undoes(a: &Action, c: &Condition) -> bool {
         (Field::AssigneeId, IsNot) => {
             matches!((a, &c.value), (Action::Assignee(u), Operand::Id(v)) if u.map(|u| u.0) == *v)
         }
-        (Field::CategoryId, Is) => matches!((a, &c.value), (Action::Category(x), Operand::Id(v)) if x.map(|x| x.0) != *v),
+        (Field::CategoryId, Is) => {
+            matches!((a, &c.value), (Action::Category(x), Operand::Id(v)) if x.map(|x| x.0) != *v)
+        }
         (Field::Custom(k), Is) => {
             matches!((a, &c.value), (Action::Custom(key, v), Operand::Json(want)) if key == k && v != want)
         }
@@ -184,8 +192,8 @@ pub fn check_automation(a: &Automation) -> Result<(), DomainError> {
         return Ok(());
     }
     let undone_all = a.conditions.all.iter().any(|c| a.actions.iter().any(|x| undoes(x, c)));
-    let undone_any = !a.conditions.any.is_empty()
-        && a.conditions.any.iter().all(|c| a.actions.iter().any(|x| undoes(x, c)));
+    let undone_any =
+        !a.conditions.any.is_empty() && a.conditions.any.iter().all(|c| a.actions.iter().any(|x| undoes(x, c)));
     if undone_all || undone_any {
         Ok(())
     } else {
@@ -224,7 +232,9 @@ fn flips(t: &Trigger) -> Vec<(String, String, String)> {
                 {
                     Some(("assignee_id".to_owned(), format!("{from:?}"), format!("{:?}", to.map(|u| u.0))))
                 }
-                (Field::Custom(k), Operator::Is, Operand::Json(from), Action::Custom(key, to)) if k == key && from != to => {
+                (Field::Custom(k), Operator::Is, Operand::Json(from), Action::Custom(key, to))
+                    if k == key && from != to =>
+                {
                     Some((format!("custom_fields.{k}"), from.to_string(), to.to_string()))
                 }
                 _ => None,

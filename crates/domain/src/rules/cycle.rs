@@ -209,14 +209,8 @@ impl RuleSet {
 impl Run<'_> {
     fn ctx_matches(&self, t: &super::Trigger) -> bool {
         let i = self.input;
-        let ctx = Ctx::new(
-            &self.out.ticket,
-            i.before.as_ref(),
-            Some(&i.update),
-            &i.requester,
-            &self.rules.categories,
-            i.now,
-        );
+        let ctx =
+            Ctx::new(&self.out.ticket, i.before.as_ref(), Some(&i.update), &i.requester, &self.rules.categories, i.now);
         t.conditions.matches(&ctx)
     }
 
@@ -409,7 +403,12 @@ impl Run<'_> {
                         let reason = self.render(reason);
                         let moved = self.move_to_group(rule, Some(to));
                         if moved {
-                            let e = NewEvent::field(EventKind::Escalated, "group_id", from.map(|g| g.to_string()), Some(reason));
+                            let e = NewEvent::field(
+                                EventKind::Escalated,
+                                "group_id",
+                                from.map(|g| g.to_string()),
+                                Some(reason),
+                            );
                             self.out.events.push(match rule {
                                 Some(r) => e.by_rule(r),
                                 None => e,

@@ -261,11 +261,9 @@ impl Condition {
             Operator::LessThan => compare(&v, &self.value) == Some(std::cmp::Ordering::Less),
             Operator::IsUnder | Operator::NotUnder => {
                 let under = match (&v, &self.value) {
-                    (Val::Id(Some(id)), Operand::Id(Some(root))) => category::is_under(
-                        c.categories,
-                        crate::ids::CategoryId(*id),
-                        crate::ids::CategoryId(*root),
-                    ),
+                    (Val::Id(Some(id)), Operand::Id(Some(root))) => {
+                        category::is_under(c.categories, crate::ids::CategoryId(*id), crate::ids::CategoryId(*root))
+                    }
                     _ => false,
                 };
                 under == (self.op == Operator::IsUnder)
@@ -284,7 +282,9 @@ impl Condition {
                 was.as_ref() != Some(&v) && equals(&self.field, &v, &self.value, t)
             }
             Operator::ChangedFrom => match c.before {
-                Some(b) => value(&self.field, b, c) != v && equals(&self.field, &value(&self.field, b, c), &self.value, b),
+                Some(b) => {
+                    value(&self.field, b, c) != v && equals(&self.field, &value(&self.field, b, c), &self.value, b)
+                }
                 None => false,
             },
         }

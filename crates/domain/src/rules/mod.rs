@@ -157,7 +157,10 @@ pub enum Field {
     Update,
     DueAt,
     /// Minutes (1) or hours (60) since or until an anchor, in minutes per unit.
-    Time { anchor: Anchor, unit: i64 },
+    Time {
+        anchor: Anchor,
+        unit: i64,
+    },
 }
 
 str_enum!(
@@ -267,7 +270,11 @@ pub enum Action {
     /// To the next tier's group (or the group's configured target), with a reason.
     Escalate(String),
     Note(String),
-    Notify { to: Target, subject: String, body: String },
+    Notify {
+        to: Target,
+        subject: String,
+        body: String,
+    },
     Webhook(i64),
 }
 
@@ -437,7 +444,9 @@ fn int_value(v: &Value, at: &str) -> Result<i64, DomainError> {
 fn id_value(v: &Value, at: &str) -> Result<Option<i64>, DomainError> {
     match v {
         Value::Null => Ok(None),
-        Value::Number(n) => n.as_i64().filter(|i| *i > 0).map(Some).ok_or_else(|| bad(at, "invalid_value", "expected an id")),
+        Value::Number(n) => {
+            n.as_i64().filter(|i| *i > 0).map(Some).ok_or_else(|| bad(at, "invalid_value", "expected an id"))
+        }
         Value::String(s) if s == "none" => Ok(None),
         _ => Err(bad(at, "invalid_value", "expected an id, or null for none")),
     }
@@ -503,7 +512,20 @@ fn allowed_ops(f: &Field) -> &'static [Operator] {
         Field::Tags => &[Contains, NotContains, Changed, NotChanged],
         Field::Subject | Field::Description => &[Is, IsNot, Contains, NotContains, Changed, NotChanged],
         Field::Comment | Field::Text => &[Contains, NotContains],
-        Field::Custom(_) => &[Is, IsNot, Contains, NotContains, GreaterThan, LessThan, Present, Blank, Changed, NotChanged, ChangedTo, ChangedFrom],
+        Field::Custom(_) => &[
+            Is,
+            IsNot,
+            Contains,
+            NotContains,
+            GreaterThan,
+            LessThan,
+            Present,
+            Blank,
+            Changed,
+            NotChanged,
+            ChangedTo,
+            ChangedFrom,
+        ],
         Field::VipLevel => &[Is, IsNot, GreaterThan, LessThan],
         Field::DueAt => &[Present, Blank, Changed, NotChanged],
         Field::Time { .. } => &[Is, GreaterThan, LessThan],
@@ -552,9 +574,7 @@ fn compile_condition(cat: &Catalog, kind: RuleKind, c: &ConditionSpec, at: &str)
             Field::Tags => {
                 let list: Vec<String> = match v {
                     Value::String(_) => vec![text_value(v, &at_v)?],
-                    Value::Array(items) => {
-                        items.iter().map(|i| text_value(i, &at_v)).collect::<Result<_, _>>()?
-                    }
+                    Value::Array(items) => items.iter().map(|i| text_value(i, &at_v)).collect::<Result<_, _>>()?,
                     _ => return Err(bad(at_v, "invalid_value", "expected a tag or a list of tags")),
                 };
                 Operand::Texts(ticket::normalize_tags(&list, &at_v)?)
@@ -773,7 +793,8 @@ pub fn compile_actions(cat: &Catalog, kind: RuleKind, spec: &[ActionSpec]) -> Re
             ));
         }
     }
-    let added: Vec<&String> = actions.iter().flat_map(|a| if let Action::TagsAdd(t) = a { t.iter().collect() } else { vec![] }).collect();
+    let added: Vec<&String> =
+        actions.iter().flat_map(|a| if let Action::TagsAdd(t) = a { t.iter().collect() } else { vec![] }).collect();
     for (i, a) in actions.iter().enumerate() {
         if let Action::TagsRemove(t) = a
             && let Some(tag) = t.iter().find(|t| added.contains(t))

@@ -8,12 +8,18 @@ use crate::event::EventKind;
 use crate::fields::FieldKind;
 use crate::ids::*;
 use crate::routing::{Availability, Member, Roster};
-use crate::ticket::tests::{sample_ticket, status};
 use crate::ticket::Ticket;
+use crate::ticket::tests::{sample_ticket, status};
 
 fn statuses() -> Vec<Status> {
-    [("new", StatusCategory::New), ("open", StatusCategory::Open), ("pending", StatusCategory::Pending),
-        ("on_hold", StatusCategory::OnHold), ("solved", StatusCategory::Solved), ("closed", StatusCategory::Closed)]
+    [
+        ("new", StatusCategory::New),
+        ("open", StatusCategory::Open),
+        ("pending", StatusCategory::Pending),
+        ("on_hold", StatusCategory::OnHold),
+        ("solved", StatusCategory::Solved),
+        ("closed", StatusCategory::Closed),
+    ]
     .iter()
     .enumerate()
     .map(|(i, (k, c))| Status {
@@ -129,7 +135,12 @@ fn created(t: &Ticket) -> FlowInput {
     FlowInput {
         before: None,
         update: UpdateFacts { created: true, via: "web", comment: Some((true, true, t.description.clone())) },
-        requester: Requester { id: t.requester_id, name: "李雷".into(), language: "zh-CN".into(), ..Default::default() },
+        requester: Requester {
+            id: t.requester_id,
+            name: "李雷".into(),
+            language: "zh-CN".into(),
+            ..Default::default()
+        },
         actor: None,
         open_children: 0,
         now: at(0),
@@ -283,7 +294,10 @@ fn a_runaway_chain_is_cut_off() {
             } else {
                 json!({"field": "tags", "operator": "contains", "value": format!("s{}", i - 1)})
             };
-            d.trigger(i + 1, json!({"conditions": {"all": [when]}, "actions": [{"field": "tags", "value": format!("s{i}")}]}))
+            d.trigger(
+                i + 1,
+                json!({"conditions": {"all": [when]}, "actions": [{"field": "tags", "value": format!("s{i}")}]}),
+            )
         })
         .collect();
     let rules = d.rules(triggers);
@@ -298,8 +312,11 @@ fn a_runaway_chain_is_cut_off() {
 #[test]
 fn a_ticket_closed_by_a_rule_changes_no_further() {
     let d = desk();
-    let close = d.trigger(1, json!({"conditions": {"all": [{"field": "tags", "operator": "contains", "value": "spam"}]},
-                                   "actions": [{"field": "status", "value": "closed"}]}));
+    let close = d.trigger(
+        1,
+        json!({"conditions": {"all": [{"field": "tags", "operator": "contains", "value": "spam"}]},
+                                   "actions": [{"field": "status", "value": "closed"}]}),
+    );
     let tag = d.trigger(2, json!({"conditions": {"all": []}, "actions": [{"field": "tags_add", "value": "seen"}]}));
     let rules = d.rules(vec![close, tag]);
     let mut tk = sample_ticket();
@@ -317,8 +334,11 @@ fn member(id: i64, load: i64, capacity: Option<i64>) -> Member {
 #[test]
 fn landing_in_a_round_robin_group_asks_for_its_roster_then_assigns() {
     let d = desk();
-    let route = d.trigger(1, json!({"conditions": {"all": [{"field": "subject", "operator": "contains", "value": "账单"}]},
-                                   "actions": [{"field": "group_id", "value": 8}]}));
+    let route = d.trigger(
+        1,
+        json!({"conditions": {"all": [{"field": "subject", "operator": "contains", "value": "账单"}]},
+                                   "actions": [{"field": "group_id", "value": 8}]}),
+    );
     // A later trigger sees the assignment made by the group's strategy.
     let welcome = d.trigger(2, json!({"conditions": {"all": [{"field": "update", "operator": "is", "value": "assigned"}]},
                                      "actions": [{"field": "notify", "value": {"to": "assignee", "subject": "新工单", "body": "{{ticket.subject}}"}}]}));
@@ -350,8 +370,11 @@ fn landing_in_a_round_robin_group_asks_for_its_roster_then_assigns() {
 #[test]
 fn escalation_moves_up_a_tier_with_its_reason_and_lets_go_of_the_assignee() {
     let d = desk();
-    let esc = d.trigger(1, json!({"conditions": {"all": [{"field": "priority", "operator": "is", "value": "urgent"}]},
-                                 "actions": [{"field": "escalate", "value": "紧急工单转二线"}]}));
+    let esc = d.trigger(
+        1,
+        json!({"conditions": {"all": [{"field": "priority", "operator": "is", "value": "urgent"}]},
+                                 "actions": [{"field": "escalate", "value": "紧急工单转二线"}]}),
+    );
     let rules = d.rules(vec![esc]);
     let mut tk = sample_ticket();
     tk.priority = Priority::Urgent;
@@ -374,23 +397,33 @@ fn bad_rules_are_refused_naming_the_row() {
     };
     let ok_action = json!([{"field": "priority", "value": "high"}]);
     assert_eq!(
-        compile(json!({"conditions": {"all": [{"field": "colour", "operator": "is", "value": 1}]}, "actions": ok_action})),
+        compile(
+            json!({"conditions": {"all": [{"field": "colour", "operator": "is", "value": 1}]}, "actions": ok_action})
+        ),
         Err(("conditions.all[0].field".into(), "unknown_field"))
     );
     assert_eq!(
-        compile(json!({"conditions": {"all": [], "any": [{"field": "priority", "operator": "is", "value": 3}]}, "actions": ok_action})),
+        compile(
+            json!({"conditions": {"all": [], "any": [{"field": "priority", "operator": "is", "value": 3}]}, "actions": ok_action})
+        ),
         Err(("conditions.any[0].value".into(), "invalid_value"))
     );
     assert_eq!(
-        compile(json!({"conditions": {"all": [{"field": "tags", "operator": "greater_than", "value": "x"}]}, "actions": ok_action})),
+        compile(
+            json!({"conditions": {"all": [{"field": "tags", "operator": "greater_than", "value": "x"}]}, "actions": ok_action})
+        ),
         Err(("conditions.all[0].operator".into(), "invalid_operator"))
     );
     assert_eq!(
-        compile(json!({"conditions": {"all": [{"field": "hours_since_created", "operator": "greater_than", "value": 2}]}, "actions": ok_action})),
+        compile(
+            json!({"conditions": {"all": [{"field": "hours_since_created", "operator": "greater_than", "value": 2}]}, "actions": ok_action})
+        ),
         Err(("conditions.all[0].field".into(), "invalid_field"))
     );
     assert_eq!(
-        compile(json!({"conditions": {}, "actions": [{"field": "priority", "value": "high"}, {"field": "created_at", "value": 1}]})),
+        compile(
+            json!({"conditions": {}, "actions": [{"field": "priority", "value": "high"}, {"field": "created_at", "value": 1}]})
+        ),
         Err(("actions[1].field".into(), "read_only_field"))
     );
     assert_eq!(
@@ -402,36 +435,60 @@ fn bad_rules_are_refused_naming_the_row() {
         Err(("actions[0].value".into(), "invalid_value"))
     );
     assert_eq!(
-        compile(json!({"conditions": {}, "actions": [{"field": "tags_add", "value": "a"}, {"field": "tags_remove", "value": ["a"]}]})),
+        compile(
+            json!({"conditions": {}, "actions": [{"field": "tags_add", "value": "a"}, {"field": "tags_remove", "value": ["a"]}]})
+        ),
         Err(("actions[1].value".into(), "conflicting_actions"))
     );
     assert_eq!(
-        compile(json!({"conditions": {}, "actions": [{"field": "priority", "value": "low"}, {"field": "priority", "value": "high"}]})),
+        compile(
+            json!({"conditions": {}, "actions": [{"field": "priority", "value": "low"}, {"field": "priority", "value": "high"}]})
+        ),
         Err(("actions[1].field".into(), "conflicting_actions"))
     );
     assert_eq!(
-        compile(json!({"conditions": {}, "actions": [{"field": "notify", "value": {"to": "requester", "subject": "hi", "body": "{{ticket.secret}}"}}]})),
+        compile(
+            json!({"conditions": {}, "actions": [{"field": "notify", "value": {"to": "requester", "subject": "hi", "body": "{{ticket.secret}}"}}]})
+        ),
         Err(("actions[0].value.body".into(), "unknown_placeholder"))
     );
     assert_eq!(compile(json!({"conditions": {}, "actions": []})), Err(("actions".into(), "required")));
-    assert_eq!(compile(json!({"conditions": {}, "actions": [{"field": "webhook", "value": {"webhook_id": 3}}]})), Ok(()));
+    assert_eq!(
+        compile(json!({"conditions": {}, "actions": [{"field": "webhook", "value": {"webhook_id": 3}}]})),
+        Ok(())
+    );
 }
 
 #[test]
 fn triggers_that_flip_a_field_back_and_forth_are_refused() {
     let d = desk();
-    let up = d.trigger(1, json!({"conditions": {"all": [{"field": "priority", "operator": "is", "value": "low"}]},
-                                "actions": [{"field": "priority", "value": "high"}]}));
-    let down = d.trigger(2, json!({"conditions": {"all": [{"field": "priority", "operator": "is", "value": "high"}]},
-                                  "actions": [{"field": "priority", "value": "low"}]}));
-    let other = d.trigger(3, json!({"conditions": {"all": [{"field": "priority", "operator": "is", "value": "high"}]},
-                                   "actions": [{"field": "priority", "value": "urgent"}]}));
+    let up = d.trigger(
+        1,
+        json!({"conditions": {"all": [{"field": "priority", "operator": "is", "value": "low"}]},
+                                "actions": [{"field": "priority", "value": "high"}]}),
+    );
+    let down = d.trigger(
+        2,
+        json!({"conditions": {"all": [{"field": "priority", "operator": "is", "value": "high"}]},
+                                  "actions": [{"field": "priority", "value": "low"}]}),
+    );
+    let other = d.trigger(
+        3,
+        json!({"conditions": {"all": [{"field": "priority", "operator": "is", "value": "high"}]},
+                                   "actions": [{"field": "priority", "value": "urgent"}]}),
+    );
     assert_eq!(check_trigger_loops(&down, std::slice::from_ref(&up)).map_err(|e| e.code()), Err("rule_loop"));
     assert!(check_trigger_loops(&other, std::slice::from_ref(&up)).is_ok());
-    let tag_on = d.trigger(4, json!({"conditions": {"all": [{"field": "tags", "operator": "not_contains", "value": "x"}]},
-                                    "actions": [{"field": "tags_add", "value": "x"}]}));
-    let tag_off = d.trigger(5, json!({"conditions": {"all": [{"field": "tags", "operator": "contains", "value": "x"}]},
-                                     "actions": [{"field": "tags_remove", "value": "x"}]}));
+    let tag_on = d.trigger(
+        4,
+        json!({"conditions": {"all": [{"field": "tags", "operator": "not_contains", "value": "x"}]},
+                                    "actions": [{"field": "tags_add", "value": "x"}]}),
+    );
+    let tag_off = d.trigger(
+        5,
+        json!({"conditions": {"all": [{"field": "tags", "operator": "contains", "value": "x"}]},
+                                     "actions": [{"field": "tags_remove", "value": "x"}]}),
+    );
     assert!(check_trigger_loops(&tag_on, std::slice::from_ref(&tag_off)).is_err());
 }
 
@@ -461,7 +518,10 @@ fn automations_must_undo_a_condition_or_fire_once() {
     assert!(automation(&d, tag, false).is_ok());
     let bad = json!({"conditions": {"all": [{"field": "update", "operator": "is", "value": "created"}]},
                      "actions": [{"field": "priority", "value": "high"}]});
-    assert_eq!(automation(&d, bad, false).map(|_| ()).map_err(err_field), Err(("conditions.all[0].field".into(), "invalid_field")));
+    assert_eq!(
+        automation(&d, bad, false).map(|_| ()).map_err(err_field),
+        Err(("conditions.all[0].field".into(), "invalid_field"))
+    );
 }
 
 #[test]
@@ -542,7 +602,10 @@ fn macros_apply_as_the_agent() {
     ];
     let actions = compile_actions(&d.catalog(), RuleKind::Macro, &spec).expect("compiles");
     let bad = vec![ActionSpec { field: "webhook".into(), value: json!(3) }];
-    assert_eq!(compile_actions(&d.catalog(), RuleKind::Macro, &bad).map(|_| ()).map_err(err_field), Err(("actions[0].field".into(), "unknown_field")));
+    assert_eq!(
+        compile_actions(&d.catalog(), RuleKind::Macro, &bad).map(|_| ()).map_err(err_field),
+        Err(("actions[0].field".into(), "unknown_field"))
+    );
     let rules = d.rules(vec![]);
     let t = sample_ticket();
     let mut input = created(&t);
@@ -612,10 +675,16 @@ fn a_pick_that_does_not_stand_leaves_the_rosters_as_they_were() {
     let d = desk();
     // The group's strategy assigns on landing; then a trigger moves the ticket to a manual
     // group the assignee is not in, so the assignment does not stand.
-    let route = d.trigger(1, json!({"conditions": {"all": [{"field": "subject", "operator": "contains", "value": "账单"}]},
-                                   "actions": [{"field": "group_id", "value": 8}]}));
-    let away = d.trigger(2, json!({"conditions": {"all": [{"field": "update", "operator": "is", "value": "assigned"}]},
-                                  "actions": [{"field": "group_id", "value": 7}]}));
+    let route = d.trigger(
+        1,
+        json!({"conditions": {"all": [{"field": "subject", "operator": "contains", "value": "账单"}]},
+                                   "actions": [{"field": "group_id", "value": 8}]}),
+    );
+    let away = d.trigger(
+        2,
+        json!({"conditions": {"all": [{"field": "update", "operator": "is", "value": "assigned"}]},
+                                  "actions": [{"field": "group_id", "value": 7}]}),
+    );
     let rules = d.rules(vec![route, away]);
     let mut tk = sample_ticket();
     tk.subject = "账单".into();

@@ -409,9 +409,16 @@ async fn pages_fit_a_phone(t: TestApp) {
 /// asks for a refund in the portal; it lands, by round-robin, in a billing agent's own queue.
 async fn a_trigger_built_in_the_console_routes_a_portal_request(t: TestApp) {
     let d = desk(&t).await;
-    let (_, billing) = t.post("/api/v1/groups", &t.admin, json!({"name": "商务 Billing", "tier": 1, "assignment": "round_robin"})).await;
+    let (_, billing) = t
+        .post("/api/v1/groups", &t.admin, json!({"name": "商务 Billing", "tier": 1, "assignment": "round_robin"}))
+        .await;
     let billing = billing["id"].as_i64().unwrap();
-    t.user("agent", "cash@desk.example", json!({"name": "钱多多", "group_ids": [billing], "password": "agent-password"})).await;
+    t.user(
+        "agent",
+        "cash@desk.example",
+        json!({"name": "钱多多", "group_ids": [billing], "password": "agent-password"}),
+    )
+    .await;
     let Some(admin) = Chrome::open(&t, false).await else { return };
     admin.sign_in("admin@test.example", "admin-password").await;
     admin.go("/admin/triggers").await;
@@ -422,7 +429,10 @@ async fn a_trigger_built_in_the_console_routes_a_portal_request(t: TestApp) {
     admin.typ("input[name='conditions.all.0.value']", "退款").await;
     // The value picker follows the field: a group's picker for a group action.
     admin.choose("select[name='actions.0.field']", "group_id").await;
-    assert_eq!(admin.js("return document.querySelector(\"input[name='actions.0.value']\").getAttribute('list')").await, json!("dl-group"));
+    assert_eq!(
+        admin.js("return document.querySelector(\"input[name='actions.0.value']\").getAttribute('list')").await,
+        json!("dl-group")
+    );
     admin.typ("input[name='actions.0.value']", "99999").await;
     admin.click("#admin-save").await;
     // A bad value is refused beside its row; what was typed stays.

@@ -74,7 +74,9 @@ async fn triggers_route_tickets_and_the_timeline_says_why(t: TestApp) {
     let by_rule: Vec<(&str, &str, &str)> = ev
         .iter()
         .filter(|e| e["via"] == "rule")
-        .map(|e| (e["rule"].as_str().unwrap_or(""), e["kind"].as_str().unwrap_or(""), e["field"].as_str().unwrap_or("")))
+        .map(|e| {
+            (e["rule"].as_str().unwrap_or(""), e["kind"].as_str().unwrap_or(""), e["field"].as_str().unwrap_or(""))
+        })
         .collect();
     assert!(by_rule.contains(&("退款转财务", "field_changed", "group_id")), "{by_rule:?}");
     assert!(by_rule.contains(&("退款转财务", "field_changed", "tags")));
@@ -108,15 +110,30 @@ async fn triggers_route_tickets_and_the_timeline_says_why(t: TestApp) {
 
 async fn bad_rules_are_refused_naming_the_row(t: TestApp) {
     let cases = [
-        (json!({"name": "x", "conditions": {"all": [{"field": "colour", "operator": "is", "value": "red"}]},
-                "actions": [{"field": "priority", "value": "high"}]}), "conditions.all[0].field", "unknown_field"),
-        (json!({"name": "x", "conditions": {"any": [{"field": "priority", "operator": "is", "value": 7}]},
-                "actions": [{"field": "priority", "value": "high"}]}), "conditions.any[0].value", "invalid_value"),
-        (json!({"name": "x", "actions": [{"field": "priority", "value": "high"}, {"field": "created_at", "value": 1}]}),
-         "actions[1].field", "read_only_field"),
+        (
+            json!({"name": "x", "conditions": {"all": [{"field": "colour", "operator": "is", "value": "red"}]},
+                "actions": [{"field": "priority", "value": "high"}]}),
+            "conditions.all[0].field",
+            "unknown_field",
+        ),
+        (
+            json!({"name": "x", "conditions": {"any": [{"field": "priority", "operator": "is", "value": 7}]},
+                "actions": [{"field": "priority", "value": "high"}]}),
+            "conditions.any[0].value",
+            "invalid_value",
+        ),
+        (
+            json!({"name": "x", "actions": [{"field": "priority", "value": "high"}, {"field": "created_at", "value": 1}]}),
+            "actions[1].field",
+            "read_only_field",
+        ),
         (json!({"name": "x", "actions": [{"field": "group_id", "value": 999}]}), "actions[0].value", "not_found"),
-        (json!({"name": "x", "conditions": {"all": [{"field": "hours_since_created", "operator": "greater_than", "value": 1}]},
-                "actions": [{"field": "priority", "value": "high"}]}), "conditions.all[0].field", "invalid_field"),
+        (
+            json!({"name": "x", "conditions": {"all": [{"field": "hours_since_created", "operator": "greater_than", "value": 1}]},
+                "actions": [{"field": "priority", "value": "high"}]}),
+            "conditions.all[0].field",
+            "invalid_field",
+        ),
         (json!({"name": "x", "actions": []}), "actions", "required"),
         (json!({"name": "x", "actions": [{"field": "priority"}], "colour": 1}), "colour", "unknown_field"),
     ];
@@ -126,20 +143,32 @@ async fn bad_rules_are_refused_naming_the_row(t: TestApp) {
         assert_eq!((p["field"].as_str(), p["code"].as_str()), (Some(field), Some(code)), "{body}: {p}");
     }
     // Two triggers that would flip a field back and forth: the second is refused.
-    trigger(&t, json!({"name": "up", "conditions": {"all": [{"field": "priority", "operator": "is", "value": "low"}]},
-                       "actions": [{"field": "priority", "value": "high"}]})).await;
+    trigger(
+        &t,
+        json!({"name": "up", "conditions": {"all": [{"field": "priority", "operator": "is", "value": "low"}]},
+                       "actions": [{"field": "priority", "value": "high"}]}),
+    )
+    .await;
     let (s, p) = t
-        .post("/api/v1/triggers", &t.admin, json!({"name": "down",
+        .post(
+            "/api/v1/triggers",
+            &t.admin,
+            json!({"name": "down",
             "conditions": {"all": [{"field": "priority", "operator": "is", "value": "high"}]},
-            "actions": [{"field": "priority", "value": "low"}]}))
+            "actions": [{"field": "priority", "value": "low"}]}),
+        )
         .await;
     assert_eq!((s, p["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("rule_loop")), "{p}");
     // An automation that would fire again at once.
     let (s, p) = t
-        .post("/api/v1/automations", &t.admin, json!({"name": "nag",
+        .post(
+            "/api/v1/automations",
+            &t.admin,
+            json!({"name": "nag",
             "conditions": {"all": [{"field": "status", "operator": "is", "value": "pending"},
                                    {"field": "hours_since_pending", "operator": "greater_than", "value": 1}]},
-            "actions": [{"field": "notify", "value": {"to": "requester", "subject": "hi", "body": "hi"}}]}))
+            "actions": [{"field": "notify", "value": {"to": "requester", "subject": "hi", "body": "hi"}}]}),
+        )
         .await;
     assert_eq!((s, p["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("automation_loop")), "{p}");
     // Nothing half-saved.
@@ -152,7 +181,8 @@ async fn bad_rules_are_refused_naming_the_row(t: TestApp) {
 }
 
 async fn round_robin_least_loaded_and_skills(t: TestApp) {
-    let (_, g) = t.post("/api/v1/groups", &t.admin, json!({"name": "L1", "tier": 1, "assignment": "round_robin"})).await;
+    let (_, g) =
+        t.post("/api/v1/groups", &t.admin, json!({"name": "L1", "tier": 1, "assignment": "round_robin"})).await;
     let g = id(&g);
     let mut agents = Vec::new();
     for i in 0..3 {
@@ -162,7 +192,12 @@ async fn round_robin_least_loaded_and_skills(t: TestApp) {
     let mut got = Vec::new();
     let mut first = 0;
     for i in 0..6 {
-        let tk = t.ticket(&t.admin, json!({"subject": format!("rr {i}"), "group_id": g, "requester": {"email": "c@example.com"}})).await;
+        let tk = t
+            .ticket(
+                &t.admin,
+                json!({"subject": format!("rr {i}"), "group_id": g, "requester": {"email": "c@example.com"}}),
+            )
+            .await;
         got.push(tk["assignee_id"].as_i64().expect("assigned"));
         if i == 0 {
             first = id(&tk);
@@ -173,21 +208,28 @@ async fn round_robin_least_loaded_and_skills(t: TestApp) {
     assert!(ev.iter().any(|e| e["rule"] == "assignment" && e["field"] == "assignee_id"), "{ev:?}");
 
     // Least loaded: the one with the most room relative to their capacity.
-    let (_, ll) = t.post("/api/v1/groups", &t.admin, json!({"name": "L2", "tier": 2, "assignment": "least_loaded"})).await;
+    let (_, ll) =
+        t.post("/api/v1/groups", &t.admin, json!({"name": "L2", "tier": 2, "assignment": "least_loaded"})).await;
     let ll = id(&ll);
     let (busy, _) = t.user("agent", "busy@desk.example", json!({"group_ids": [ll], "capacity": 4})).await;
     let (free, _) = t.user("agent", "free@desk.example", json!({"group_ids": [ll], "capacity": 4})).await;
     for i in 0..2 {
         t.ticket(&t.admin, json!({"subject": format!("held {i}"), "assignee_id": busy.0, "status": "open", "requester": {"email": "c@example.com"}})).await;
     }
-    let tk = t.ticket(&t.admin, json!({"subject": "ll", "group_id": ll, "requester": {"email": "c@example.com"}})).await;
+    let tk =
+        t.ticket(&t.admin, json!({"subject": "ll", "group_id": ll, "requester": {"email": "c@example.com"}})).await;
     assert_eq!(tk["assignee_id"], free.0);
 
     // Skills: the Chinese-speaking billing agent gets the Chinese billing ticket.
-    let (_, sk) = t.post("/api/v1/groups", &t.admin, json!({"name": "Skills", "tier": 1, "assignment": "skills"})).await;
+    let (_, sk) =
+        t.post("/api/v1/groups", &t.admin, json!({"name": "Skills", "tier": 1, "assignment": "skills"})).await;
     let sk = id(&sk);
-    let (en, _) = t.user("agent", "en@desk.example", json!({"group_ids": [sk], "languages": ["en"], "skills": ["billing"]})).await;
-    let (zh, _) = t.user("agent", "zh@desk.example", json!({"group_ids": [sk], "languages": ["zh-CN"], "skills": ["billing"]})).await;
+    let (en, _) = t
+        .user("agent", "en@desk.example", json!({"group_ids": [sk], "languages": ["en"], "skills": ["billing"]}))
+        .await;
+    let (zh, _) = t
+        .user("agent", "zh@desk.example", json!({"group_ids": [sk], "languages": ["zh-CN"], "skills": ["billing"]}))
+        .await;
     let (zh_c, _) = t.user("customer", "wang@example.com", json!({"language": "zh-CN"})).await;
     let (en_c, _) = t.user("customer", "john@example.com", json!({"language": "en"})).await;
     trigger(&t, json!({"name": "to skills", "conditions": {"all": [{"field": "tags", "operator": "contains", "value": "billing"}]},
@@ -197,26 +239,38 @@ async fn round_robin_least_loaded_and_skills(t: TestApp) {
     assert_eq!((a["assignee_id"].as_i64(), b["assignee_id"].as_i64()), (Some(zh.0), Some(en.0)));
 
     // Online only: away and offline agents get nothing new; the agent sets it themself.
-    let (_, on) = t.post("/api/v1/groups", &t.admin, json!({"name": "Online", "tier": 1, "assignment": "round_robin", "online_only": true})).await;
+    let (_, on) = t
+        .post(
+            "/api/v1/groups",
+            &t.admin,
+            json!({"name": "Online", "tier": 1, "assignment": "round_robin", "online_only": true}),
+        )
+        .await;
     let on = id(&on);
     let (away, away_token) = t.user("agent", "away@desk.example", json!({"group_ids": [on]})).await;
-    let tk = t.ticket(&t.admin, json!({"subject": "nobody online", "group_id": on, "requester": {"email": "c@example.com"}})).await;
+    let tk = t
+        .ticket(&t.admin, json!({"subject": "nobody online", "group_id": on, "requester": {"email": "c@example.com"}}))
+        .await;
     assert_eq!(tk["assignee_id"], Value::Null, "offline agents get nothing");
     let (s, me) = t.patch(&format!("/api/v1/users/{}", away.0), &away_token, json!({"availability": "online"})).await;
     assert_eq!((s, me["availability"].as_str()), (StatusCode::OK, Some("online")));
-    let tk = t.ticket(&t.admin, json!({"subject": "now online", "group_id": on, "requester": {"email": "c@example.com"}})).await;
+    let tk = t
+        .ticket(&t.admin, json!({"subject": "now online", "group_id": on, "requester": {"email": "c@example.com"}}))
+        .await;
     assert_eq!(tk["assignee_id"], away.0);
     let (s, _) = t.patch(&format!("/api/v1/users/{}", away.0), &away_token, json!({"capacity": 99})).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "an agent does not set their own capacity");
 
     // A VIP's account manager gets their tickets first.
-    let (vip, _) = t.user("customer", "vip@example.com", json!({"vip_level": 3, "account_manager_id": agents[2]})).await;
+    let (vip, _) =
+        t.user("customer", "vip@example.com", json!({"vip_level": 3, "account_manager_id": agents[2]})).await;
     let tk = t.ticket(&t.admin, json!({"subject": "vip", "group_id": g, "requester_id": vip.0})).await;
     assert_eq!(tk["assignee_id"], agents[2]);
 }
 
 async fn concurrent_creates_never_exceed_capacity(t: TestApp) {
-    let (_, g) = t.post("/api/v1/groups", &t.admin, json!({"name": "Busy", "tier": 1, "assignment": "round_robin"})).await;
+    let (_, g) =
+        t.post("/api/v1/groups", &t.admin, json!({"name": "Busy", "tier": 1, "assignment": "round_robin"})).await;
     let g = id(&g);
     let mut agents = Vec::new();
     for i in 0..3 {
@@ -260,8 +314,10 @@ async fn concurrent_creates_never_exceed_capacity(t: TestApp) {
 /// Two nodes on one database (as behind a load balancer): round-robin stays fair and nobody
 /// goes over capacity, whichever node a create reaches.
 async fn two_nodes_share_fair_turns_and_capacity(t: TestApp) {
-    let (_, fair) = t.post("/api/v1/groups", &t.admin, json!({"name": "Fair", "tier": 1, "assignment": "round_robin"})).await;
-    let (_, capped) = t.post("/api/v1/groups", &t.admin, json!({"name": "Capped", "tier": 1, "assignment": "least_loaded"})).await;
+    let (_, fair) =
+        t.post("/api/v1/groups", &t.admin, json!({"name": "Fair", "tier": 1, "assignment": "round_robin"})).await;
+    let (_, capped) =
+        t.post("/api/v1/groups", &t.admin, json!({"name": "Capped", "tier": 1, "assignment": "least_loaded"})).await;
     let (fair, capped) = (id(&fair), id(&capped));
     for i in 0..4 {
         t.user("agent", &format!("f{i}@desk.example"), json!({"group_ids": [fair]})).await;
@@ -355,13 +411,19 @@ async fn automations_close_remind_and_solve_on_the_clock(t: TestApp) {
 async fn automation_dry_run_and_unassigned_alert(t: TestApp) {
     let g = t.group("一线", 1).await;
     let (_, member) = t.user("agent", "m@desk.example", json!({"group_ids": [g.0]})).await;
-    let fresh = t.ticket(&t.admin, json!({"subject": "无人处理", "group_id": g.0, "requester": {"email": "c@example.com"}})).await;
+    let fresh = t
+        .ticket(&t.admin, json!({"subject": "无人处理", "group_id": g.0, "requester": {"email": "c@example.com"}}))
+        .await;
     t.clock.advance(SignedDuration::from_mins(31));
     let (s, dry) = t
-        .post("/api/v1/automations/dry_run", &t.admin, json!({"once": true,
+        .post(
+            "/api/v1/automations/dry_run",
+            &t.admin,
+            json!({"once": true,
             "conditions": {"all": [{"field": "status", "operator": "is", "value": "new"},
                                    {"field": "minutes_since_created", "operator": "greater_than", "value": 30}]},
-            "actions": [{"field": "priority", "value": "high"}]}))
+            "actions": [{"field": "priority", "value": "high"}]}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{dry}");
     assert_eq!((dry["matched"].clone(), dry["tickets"][0]["id"].clone()), (json!(1), json!(id(&fresh))));
@@ -379,22 +441,36 @@ async fn automation_dry_run_and_unassigned_alert(t: TestApp) {
 async fn the_job_runner_survives_a_crash_without_doubling(t: TestApp) {
     without_default_automations(&t).await;
     let (s, a) = t
-        .post("/api/v1/automations", &t.admin, json!({"name": "close old solved",
+        .post(
+            "/api/v1/automations",
+            &t.admin,
+            json!({"name": "close old solved",
             "conditions": {"all": [{"field": "status", "operator": "is", "value": "solved"},
                                    {"field": "hours_since_solved", "operator": "greater_than", "value": 1}]},
-            "actions": [{"field": "status", "value": "closed"}]}))
+            "actions": [{"field": "status", "value": "closed"}]}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{a}");
     let mut ids = Vec::new();
     for i in 0..6 {
-        let tk = t.ticket(&t.admin, json!({"subject": format!("s{i}"), "status": "solved", "requester": {"email": "c@example.com"}})).await;
+        let tk = t
+            .ticket(
+                &t.admin,
+                json!({"subject": format!("s{i}"), "status": "solved", "requester": {"email": "c@example.com"}}),
+            )
+            .await;
         ids.push(id(&tk));
     }
     t.app.ensure_schedules().await.unwrap();
     t.clock.advance(hours(2));
     // A worker claims the pass, closes half the tickets, and dies before finishing it.
     let now = t.app.now();
-    let claimed = t.app.store.claim("crashed-node:1", now, now.checked_add(SignedDuration::from_mins(2)).unwrap(), &[], 10).await.unwrap();
+    let claimed = t
+        .app
+        .store
+        .claim("crashed-node:1", now, now.checked_add(SignedDuration::from_mins(2)).unwrap(), &[], 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     for tid in &ids[..3] {
         t.patch(&format!("/api/v1/tickets/{tid}"), &t.admin, json!({"status": "closed"})).await;
@@ -404,7 +480,8 @@ async fn the_job_runner_survives_a_crash_without_doubling(t: TestApp) {
     // A restarted node (a new App over the same database) takes it once the lease runs out.
     t.clock.advance(SignedDuration::from_mins(3));
     let store = gongdan_store::connect(&t.url, gongdan_store::ConnectOptions::default()).await.unwrap();
-    let restarted = gongdan_core::App::new(store, t.clock.clone(), gongdan_core::Settings::new(crate::support::temp_dir()));
+    let restarted =
+        gongdan_core::App::new(store, t.clock.clone(), gongdan_core::Settings::new(crate::support::temp_dir()));
     assert_eq!(restarted.run_due_jobs().await.unwrap(), 1);
     for tid in &ids {
         assert_eq!(get_ticket(&t, *tid).await["status"], "closed", "[{}] nothing lost", t.backend);
@@ -452,9 +529,15 @@ async fn webhooks_are_signed_and_retried(t: TestApp) {
     assert_eq!(s, StatusCode::CREATED, "{hook}");
     let (s, p) = t.post("/api/v1/webhooks", &t.admin, json!({"name": "bad", "url": "ftp://x"})).await;
     assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("url")));
-    trigger(&t, json!({"name": "tell CRM", "conditions": {"all": [{"field": "priority", "operator": "is", "value": "urgent"}]},
-                       "actions": [{"field": "webhook", "value": {"webhook_id": id(&hook)}}]})).await;
-    let tk = t.ticket(&t.admin, json!({"subject": "宕机", "priority": "urgent", "requester": {"email": "c@example.com"}})).await;
+    trigger(
+        &t,
+        json!({"name": "tell CRM", "conditions": {"all": [{"field": "priority", "operator": "is", "value": "urgent"}]},
+                       "actions": [{"field": "webhook", "value": {"webhook_id": id(&hook)}}]}),
+    )
+    .await;
+    let tk = t
+        .ticket(&t.admin, json!({"subject": "宕机", "priority": "urgent", "requester": {"email": "c@example.com"}}))
+        .await;
     assert!(events(&t, id(&tk)).await.iter().any(|e| e["kind"] == "webhook_queued" && e["rule"] == "tell CRM"));
     // First delivery: the endpoint fails; the job stays, due again after a backoff.
     assert_eq!(t.app.run_due_jobs().await.unwrap(), 1);
@@ -485,7 +568,8 @@ async fn webhooks_are_signed_and_retried(t: TestApp) {
 
 async fn escalation_and_transfer_keep_their_reason(t: TestApp) {
     let l1 = t.group("一线", 1).await;
-    let (_, l2) = t.post("/api/v1/groups", &t.admin, json!({"name": "二线", "tier": 2, "assignment": "round_robin"})).await;
+    let (_, l2) =
+        t.post("/api/v1/groups", &t.admin, json!({"name": "二线", "tier": 2, "assignment": "round_robin"})).await;
     let l3 = t.group("三线", 3).await;
     let (agent, agent_token) = t.user("agent", "a1@desk.example", json!({"group_ids": [l1.0]})).await;
     let (expert, _) = t.user("agent", "e@desk.example", json!({"group_ids": [id(&l2)]})).await;
@@ -503,24 +587,38 @@ async fn escalation_and_transfer_keep_their_reason(t: TestApp) {
     // Not sideways or down.
     let (s, _) = t.post(&path, &t.admin, json!({"reason": "x", "group_id": l1.0})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, up) = t.post(&format!("/api/v1/tickets/{}/transfer", id(&tk)), &t.admin, json!({"reason": "交给研发", "group_id": l3.0})).await;
+    let (s, up) = t
+        .post(
+            &format!("/api/v1/tickets/{}/transfer", id(&tk)),
+            &t.admin,
+            json!({"reason": "交给研发", "group_id": l3.0}),
+        )
+        .await;
     assert_eq!((s, up["group_id"].clone(), up["assignee_id"].clone()), (StatusCode::OK, json!(l3.0), Value::Null));
     assert!(events(&t, id(&tk)).await.iter().any(|e| e["kind"] == "transferred" && e["new_value"] == "交给研发"));
     // Triggers can escalate too.
     trigger(&t, json!({"name": "urgent up", "conditions": {"all": [{"field": "priority", "operator": "changed_to", "value": "urgent"}]},
                        "actions": [{"field": "escalate", "value": "紧急：自动升级"}]})).await;
-    let t2 = t.ticket(&t.admin, json!({"subject": "慢慢来", "group_id": l1.0, "requester": {"email": "c@example.com"}})).await;
+    let t2 = t
+        .ticket(&t.admin, json!({"subject": "慢慢来", "group_id": l1.0, "requester": {"email": "c@example.com"}}))
+        .await;
     let (_, up) = t.patch(&format!("/api/v1/tickets/{}", id(&t2)), &t.admin, json!({"priority": "urgent"})).await;
     assert_eq!(up["group_id"], id(&l2));
 }
 
 async fn macros_preview_then_apply(t: TestApp) {
     let (agent, agent_token) = t.user("agent", "a@desk.example", json!({"name": "王芳"})).await;
-    let tk = t.ticket(&t.admin, json!({"subject": "密码重置", "requester": {"email": "li@example.com", "name": "李雷"}})).await;
+    let tk = t
+        .ticket(&t.admin, json!({"subject": "密码重置", "requester": {"email": "li@example.com", "name": "李雷"}}))
+        .await;
     let (s, m) = t
-        .post("/api/v1/macros", &agent_token, json!({"name": "已回复待确认",
+        .post(
+            "/api/v1/macros",
+            &agent_token,
+            json!({"name": "已回复待确认",
             "actions": [{"field": "status", "value": "pending"}, {"field": "assignee_id", "value": "me"}],
-            "reply_body": "{{requester.name}}您好，工单 #{{ticket.number}} 已处理，请确认。— {{current_user.name}}"}))
+            "reply_body": "{{requester.name}}您好，工单 #{{ticket.number}} 已处理，请确认。— {{current_user.name}}"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{m}");
     assert_eq!(m["shared"], false);
@@ -539,7 +637,10 @@ async fn macros_preview_then_apply(t: TestApp) {
     assert_eq!((s, p["code"].as_str()), (StatusCode::CONFLICT, Some("version_conflict")));
     let (s, up) = t.post(&format!("{path}/apply"), &agent_token, Value::Null).await;
     assert_eq!(s, StatusCode::OK, "{up}");
-    assert_eq!((up["status"].as_str(), up["assignee_id"].clone(), up["version"].clone()), (Some("pending"), json!(agent.0), json!(2)));
+    assert_eq!(
+        (up["status"].as_str(), up["assignee_id"].clone(), up["version"].clone()),
+        (Some("pending"), json!(agent.0), json!(2))
+    );
     let (_, c) = t.get(&format!("/api/v1/tickets/{}/comments", id(&tk)), &t.admin).await;
     let last = c["items"].as_array().unwrap().last().unwrap().clone();
     assert_eq!((last["public"].clone(), last["author_id"].clone()), (json!(true), json!(agent.0)));
@@ -558,10 +659,18 @@ async fn views_are_saved_lists_with_cheap_counts(t: TestApp) {
     for i in 0..3 {
         t.ticket(&t.admin, json!({"subject": format!("u{i}"), "group_id": g.0, "priority": "high", "tags": ["vip"], "requester": {"email": "c@example.com"}})).await;
     }
-    t.ticket(&t.admin, json!({"subject": "mine", "assignee_id": agent.0, "status": "open", "requester": {"email": "c@example.com"}})).await;
+    t.ticket(
+        &t.admin,
+        json!({"subject": "mine", "assignee_id": agent.0, "status": "open", "requester": {"email": "c@example.com"}}),
+    )
+    .await;
     let (s, v) = t
-        .post("/api/v1/views", &agent_token, json!({"name": "我的 VIP", "filters": {"tag": "vip", "group_id": "mine", "status": ["new", "open"]},
-            "columns": ["subject", "priority", "updated"], "sort": "-priority"}))
+        .post(
+            "/api/v1/views",
+            &agent_token,
+            json!({"name": "我的 VIP", "filters": {"tag": "vip", "group_id": "mine", "status": ["new", "open"]},
+            "columns": ["subject", "priority", "updated"], "sort": "-priority"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["scope"], "personal");

@@ -1021,7 +1021,9 @@ async fn flow_pages_in_the_console_and_the_workspace(t: TestApp) {
     let (_, triggers) = t.get("/api/v1/triggers", &t.admin).await;
     assert_eq!(triggers["items"][0]["actions"][1]["value"]["to"], "group");
     // A dry run shows what an automation on the form would change, and saves nothing.
-    let id = t.ticket(&t.admin, json!({"subject": "新来的", "requester": {"id": d.customer.0}})).await["id"].as_i64().unwrap();
+    let id = t.ticket(&t.admin, json!({"subject": "新来的", "requester": {"id": d.customer.0}})).await["id"]
+        .as_i64()
+        .unwrap();
     let p = admin
         .post(
             "/admin/automations/dry_run",

@@ -647,9 +647,8 @@ pub struct NotificationList {
 async fn list_notifications(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> ApiResult<Json<NotificationList>> {
     q.only(&["unread", "before", "limit"])?;
     let limit = q.limit(50, 200)?;
-    let items = app
-        .notifications(&p, q.parse::<bool>("unread")?.unwrap_or(false), q.parse::<i64>("before")?, limit)
-        .await?;
+    let items =
+        app.notifications(&p, q.parse::<bool>("unread")?.unwrap_or(false), q.parse::<i64>("before")?, limit).await?;
     let next_before = (items.len() as i64 == limit).then(|| items.last().map(|n| n.id)).flatten();
     Ok(Json(NotificationList {
         unread: app.unread_notifications(&p).await?,

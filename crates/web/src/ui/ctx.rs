@@ -267,7 +267,8 @@ impl FromRequestParts<App> for Viewer {
             Some(s) if full_page => app.unread_notifications(&s.principal).await.unwrap_or(0),
             _ => 0,
         };
-        let availability = session.as_ref().filter(|s| s.principal.is_staff()).map_or("", |s| s.user.availability.as_str());
+        let availability =
+            session.as_ref().filter(|s| s.principal.is_staff()).map_or("", |s| s.user.availability.as_str());
         let ctx = Ctx {
             availability,
             unread,

@@ -207,29 +207,68 @@ mod tests {
         }
         // The rule builders' pickers.
         for f in [
-            "status", "priority", "type", "channel", "group_id", "assignee_id", "requester_id", "organization_id",
-            "category_id", "tags", "subject", "description", "requester.vip_level", "requester.language", "due_at",
-            "comment", "text", "update", "via",
+            "status",
+            "priority",
+            "type",
+            "channel",
+            "group_id",
+            "assignee_id",
+            "requester_id",
+            "organization_id",
+            "category_id",
+            "tags",
+            "subject",
+            "description",
+            "requester.vip_level",
+            "requester.language",
+            "due_at",
+            "comment",
+            "text",
+            "update",
+            "via",
         ] {
             k.push(format!("rule-field-{}", f.replace(['.', '_'], "-")));
         }
         for unit in ["hours", "minutes"] {
             for a in [
-                "created", "updated", "status-changed", "pending", "on-hold", "solved", "assigned", "customer-reply",
-                "agent-reply", "due", "until-due",
+                "created",
+                "updated",
+                "status-changed",
+                "pending",
+                "on-hold",
+                "solved",
+                "assigned",
+                "customer-reply",
+                "agent-reply",
+                "due",
+                "until-due",
             ] {
                 k.push(format!("rule-time-{unit}-{a}"));
             }
         }
         for a in [
-            "status", "priority", "type", "group-id", "assignee-id", "category-id", "tags-add", "tags-remove",
-            "escalate", "internal-note", "notify", "webhook",
+            "status",
+            "priority",
+            "type",
+            "group-id",
+            "assignee-id",
+            "category-id",
+            "tags-add",
+            "tags-remove",
+            "escalate",
+            "internal-note",
+            "notify",
+            "webhook",
         ] {
             k.push(format!("rule-action-{a}"));
         }
-        k.extend(gongdan_domain::rules::Operator::ALL.iter().map(|o| format!("rule-op-{}", o.as_str().replace('_', "-"))));
         k.extend(
-            gongdan_domain::rules::UpdateKind::ALL.iter().map(|u| format!("rule-update-{}", u.as_str().replace('_', "-"))),
+            gongdan_domain::rules::Operator::ALL.iter().map(|o| format!("rule-op-{}", o.as_str().replace('_', "-"))),
+        );
+        k.extend(
+            gongdan_domain::rules::UpdateKind::ALL
+                .iter()
+                .map(|u| format!("rule-update-{}", u.as_str().replace('_', "-"))),
         );
         for w in ["requester", "assignee", "group", "user"] {
             k.push(format!("rule-notify-{w}"));

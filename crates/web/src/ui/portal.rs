@@ -376,7 +376,11 @@ struct NotesQuery {
 }
 
 /// What the desk's rules told the customer (reminders, updates), newest first.
-async fn notifications(State(app): State<App>, v: Viewer, axum::extract::Query(q): axum::extract::Query<NotesQuery>) -> UiResult {
+async fn notifications(
+    State(app): State<App>,
+    v: Viewer,
+    axum::extract::Query(q): axum::extract::Query<NotesQuery>,
+) -> UiResult {
     v.customer()?;
     super::agent::flow::notifications_page(&app, v, "portal", q.before).await
 }

@@ -9,8 +9,8 @@ use gongdan_core::config::DeskSettings;
 use gongdan_domain::category::Category;
 use gongdan_domain::fields::{CustomFieldDef, FieldKind, FieldOption, FieldScope, Form, FormField};
 use gongdan_domain::ids::*;
-use gongdan_domain::routing::Assignment;
 use gongdan_domain::people::{Group, Language};
+use gongdan_domain::routing::Assignment;
 use gongdan_domain::ticket::{Status, StatusCategory};
 
 use super::super::agent::ticket::refill;
@@ -164,7 +164,10 @@ fn group_fields(ctx: &Ctx, g: Option<&Group>) -> Vec<FieldView> {
             g.map(|g| g.assignment.as_str()).unwrap_or("manual"),
         )
         .options(
-            Assignment::ALL.iter().map(|a| Opt::new(a.as_str(), ctx.t(&format!("assignment-{}", a.as_str())))).collect(),
+            Assignment::ALL
+                .iter()
+                .map(|a| Opt::new(a.as_str(), ctx.t(&format!("assignment-{}", a.as_str()))))
+                .collect(),
             false,
         ),
         FieldView::new(

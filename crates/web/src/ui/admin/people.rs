@@ -146,18 +146,28 @@ async fn user_fields(app: &App, ctx: &Ctx, u: Option<&User>, agents: bool) -> Ui
         fields.push(FieldView::new("languages", ctx.t("field-languages"), "text", text(|u| u.languages.join(" "))));
         fields.push(FieldView::new("skills", ctx.t("field-skills"), "text", text(|u| u.skills.join(" "))));
         fields.push(
-            FieldView::new("capacity", ctx.t("field-capacity"), "number", text(|u| u.capacity.map(|c| c.to_string()).unwrap_or_default()))
-                .hint(ctx.t("field-capacity-hint")),
+            FieldView::new(
+                "capacity",
+                ctx.t("field-capacity"),
+                "number",
+                text(|u| u.capacity.map(|c| c.to_string()).unwrap_or_default()),
+            )
+            .hint(ctx.t("field-capacity-hint")),
         );
         fields.push(
-            FieldView::new("availability", ctx.t("field-availability"), "select", u.map(|u| u.availability.as_str()).unwrap_or("offline"))
-                .options(
-                    gongdan_domain::routing::Availability::ALL
-                        .iter()
-                        .map(|a| Opt::new(a.as_str(), ctx.t(&format!("availability-{}", a.as_str()))))
-                        .collect(),
-                    false,
-                ),
+            FieldView::new(
+                "availability",
+                ctx.t("field-availability"),
+                "select",
+                u.map(|u| u.availability.as_str()).unwrap_or("offline"),
+            )
+            .options(
+                gongdan_domain::routing::Availability::ALL
+                    .iter()
+                    .map(|a| Opt::new(a.as_str(), ctx.t(&format!("availability-{}", a.as_str()))))
+                    .collect(),
+                false,
+            ),
         );
     } else {
         let ident = |kind: IdentityKind, skip: Option<&str>| {
@@ -332,8 +342,9 @@ fn user_input(ctx: &Ctx, form: &UiForm, agents: bool, existing: Option<&User>) -
                 .transpose()
                 .map_err(|_| FormErrors::one("capacity", "error-invalid_value"))?,
         );
-        input.availability =
-            form.text("availability").and_then(|a| gongdan_domain::routing::Availability::parse(&a, "availability").ok());
+        input.availability = form
+            .text("availability")
+            .and_then(|a| gongdan_domain::routing::Availability::parse(&a, "availability").ok());
     } else {
         input.role = existing.is_none().then_some(Role::Customer);
         let mut identities = Vec::new();

@@ -32,7 +32,8 @@ pub fn router() -> Router<App> {
         .route("/admin/automations", get(|s, v, q| list_rules(s, v, q, RuleKind::Automation)))
         .route(
             "/admin/triggers/new",
-            get(|s, v| edit_rule(s, v, None, RuleKind::Trigger)).post(|s, v, f| save_rule(s, v, None, f, RuleKind::Trigger)),
+            get(|s, v| edit_rule(s, v, None, RuleKind::Trigger))
+                .post(|s, v, f| save_rule(s, v, None, f, RuleKind::Trigger)),
         )
         .route(
             "/admin/automations/new",
@@ -189,7 +190,8 @@ fn custom_choices(ctx: &Ctx) -> Vec<FieldChoice> {
 }
 
 fn action_fields(ctx: &Ctx, kind: RuleKind) -> Vec<FieldChoice> {
-    let mut names = vec!["status", "priority", "type", "group_id", "assignee_id", "category_id", "tags_add", "tags_remove"];
+    let mut names =
+        vec!["status", "priority", "type", "group_id", "assignee_id", "category_id", "tags_add", "tags_remove"];
     if kind != RuleKind::Macro {
         names.extend(["escalate", "internal_note", "notify", "webhook"]);
     }
@@ -212,11 +214,11 @@ pub struct DataList {
 
 /// Every value list the rows may use.
 fn datalists(ctx: &Ctx, kind: RuleKind) -> Vec<DataList> {
-    let mut statuses: Vec<Opt> = StatusCategory::ALL
-        .iter()
-        .map(|c| Opt::new(c.as_str(), ctx.t(&format!("status-{}", c.as_str()))))
-        .collect();
-    statuses.extend(ctx.cfg.statuses.iter().map(|s| Opt::new(s.key.clone(), ctx.pick(&s.label_zh, &s.label_en).to_owned())));
+    let mut statuses: Vec<Opt> =
+        StatusCategory::ALL.iter().map(|c| Opt::new(c.as_str(), ctx.t(&format!("status-{}", c.as_str())))).collect();
+    statuses.extend(
+        ctx.cfg.statuses.iter().map(|s| Opt::new(s.key.clone(), ctx.pick(&s.label_zh, &s.label_en).to_owned())),
+    );
     let mut agents = vec![Opt::new("none", ctx.t("assignee-none"))];
     agents.push(if kind == RuleKind::Macro {
         Opt::new("me", ctx.t("rule-value-me"))
@@ -248,13 +250,19 @@ fn datalists(ctx: &Ctx, kind: RuleKind) -> Vec<DataList> {
         DataList {
             id: "dl-via",
             options: enum_list(
-                gongdan_domain::event::Via::ALL.iter().map(|c| (c.as_str(), ctx.t(&format!("via-{}", c.as_str())))).collect(),
+                gongdan_domain::event::Via::ALL
+                    .iter()
+                    .map(|c| (c.as_str(), ctx.t(&format!("via-{}", c.as_str()))))
+                    .collect(),
             ),
         },
         DataList {
             id: "dl-update",
             options: enum_list(
-                UpdateKind::ALL.iter().map(|u| (u.as_str(), ctx.t(&format!("rule-update-{}", u.as_str().replace('_', "-"))))).collect(),
+                UpdateKind::ALL
+                    .iter()
+                    .map(|u| (u.as_str(), ctx.t(&format!("rule-update-{}", u.as_str().replace('_', "-")))))
+                    .collect(),
             ),
         },
         DataList { id: "dl-group", options: groups },
@@ -263,13 +271,22 @@ fn datalists(ctx: &Ctx, kind: RuleKind) -> Vec<DataList> {
         DataList { id: "dl-language", options: vec![Opt::new("zh-CN", "中文"), Opt::new("en", "English")] },
         DataList {
             id: "dl-webhook",
-            options: ctx.cfg.webhooks.iter().filter(|w| w.active).map(|w| Opt::new(w.id.to_string(), w.name.clone())).collect(),
+            options: ctx
+                .cfg
+                .webhooks
+                .iter()
+                .filter(|w| w.active)
+                .map(|w| Opt::new(w.id.to_string(), w.name.clone()))
+                .collect(),
         },
     ]
 }
 
 fn operators(ctx: &Ctx) -> Vec<Opt> {
-    Operator::ALL.iter().map(|o| Opt::new(o.as_str(), ctx.t(&format!("rule-op-{}", o.as_str().replace('_', "-"))))).collect()
+    Operator::ALL
+        .iter()
+        .map(|o| Opt::new(o.as_str(), ctx.t(&format!("rule-op-{}", o.as_str().replace('_', "-")))))
+        .collect()
 }
 
 // ---- rows ----------------------------------------------------------------------------------
@@ -321,7 +338,11 @@ fn parse_value(field: &str, text: &str) -> Value {
     }
     let list = |t: &str| -> Value {
         Value::Array(
-            t.split([',', '，', ' ', '\n']).map(str::trim).filter(|x| !x.is_empty()).map(|x| Value::from(x.to_owned())).collect(),
+            t.split([',', '，', ' ', '\n'])
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(|x| Value::from(x.to_owned()))
+                .collect(),
         )
     };
     match field {
@@ -447,7 +468,9 @@ fn read_actions(form: &UiForm) -> Vec<ActionSpec> {
                 }
                 v
             }
-            "webhook" => json!({"webhook_id": get("value").parse::<i64>().map(Value::from).unwrap_or(Value::from(get("value")))}),
+            "webhook" => {
+                json!({"webhook_id": get("value").parse::<i64>().map(Value::from).unwrap_or(Value::from(get("value")))})
+            }
             f => parse_value(f, &get("value")),
         };
         out.push(ActionSpec { field, value });
@@ -541,8 +564,9 @@ fn rule_page(ctx: Ctx, kind: RuleKind, id: Option<i64>, f: RuleForm, errors: &Fo
         all: cond_rows(&ctx, "all", &f.conditions.all, errors),
         any: cond_rows(&ctx, "any", &f.conditions.any, errors),
         actions: act_rows(&ctx, &f.actions, errors),
-        dry_run_action: (kind == RuleKind::Automation)
-            .then(|| id.map(|i| format!("/admin/automations/{i}/dry_run")).unwrap_or("/admin/automations/dry_run".into())),
+        dry_run_action: (kind == RuleKind::Automation).then(|| {
+            id.map(|i| format!("/admin/automations/{i}/dry_run")).unwrap_or("/admin/automations/dry_run".into())
+        }),
         dry: None,
         broken: None,
         ctx,
@@ -556,8 +580,13 @@ fn rule_fields(ctx: &Ctx, kind: RuleKind, r: Option<&gongdan_store::RuleRow>) ->
     ];
     if kind == RuleKind::Trigger {
         fields.push(
-            FieldView::new("category", ctx.t("field-rule-category"), "text", r.map(|r| r.category.clone()).unwrap_or_default())
-                .hint(ctx.t("hint-rule-category")),
+            FieldView::new(
+                "category",
+                ctx.t("field-rule-category"),
+                "text",
+                r.map(|r| r.category.clone()).unwrap_or_default(),
+            )
+            .hint(ctx.t("hint-rule-category")),
         );
     }
     fields.push(FieldView::new(
@@ -567,8 +596,13 @@ fn rule_fields(ctx: &Ctx, kind: RuleKind, r: Option<&gongdan_store::RuleRow>) ->
         r.map(|r| r.description.clone()).unwrap_or_default(),
     ));
     fields.push(
-        FieldView::new("position", ctx.t("field-position"), "number", r.map(|r| r.position.to_string()).unwrap_or_default())
-            .hint(ctx.t("hint-rule-position")),
+        FieldView::new(
+            "position",
+            ctx.t("field-position"),
+            "number",
+            r.map(|r| r.position.to_string()).unwrap_or_default(),
+        )
+        .hint(ctx.t("hint-rule-position")),
     );
     if kind == RuleKind::Automation {
         fields.push(
@@ -731,29 +765,42 @@ async fn list_macros(State(app): State<App>, v: Viewer, Query(q): Query<ListQuer
 
 fn macro_fields(ctx: &Ctx, m: Option<&gongdan_store::MacroRow>) -> Vec<FieldView> {
     vec![
-        FieldView::new("name", ctx.t("field-rule-name"), "text", m.map(|m| m.name.clone()).unwrap_or_default()).required(true),
+        FieldView::new("name", ctx.t("field-rule-name"), "text", m.map(|m| m.name.clone()).unwrap_or_default())
+            .required(true),
         FieldView::new(
             "shared",
             ctx.t("field-macro-shared"),
             "checkbox",
             m.map(|m| m.owner_id.is_none().to_string()).unwrap_or("true".into()),
         ),
-        FieldView::new("reply_body", ctx.t("field-macro-reply"), "textarea", m.map(|m| m.reply_body.clone()).unwrap_or_default())
-            .hint(ctx.t("hint-placeholders")),
+        FieldView::new(
+            "reply_body",
+            ctx.t("field-macro-reply"),
+            "textarea",
+            m.map(|m| m.reply_body.clone()).unwrap_or_default(),
+        )
+        .hint(ctx.t("hint-placeholders")),
         FieldView::new(
             "reply_public",
             ctx.t("field-macro-public"),
             "checkbox",
             m.map(|m| m.reply_public.to_string()).unwrap_or("true".into()),
         ),
-        FieldView::new("active", ctx.t("field-active"), "checkbox", m.map(|m| m.active.to_string()).unwrap_or("true".into())),
+        FieldView::new(
+            "active",
+            ctx.t("field-active"),
+            "checkbox",
+            m.map(|m| m.active.to_string()).unwrap_or("true".into()),
+        ),
     ]
 }
 
 async fn edit_macro(State(app): State<App>, v: Viewer, id: Option<i64>) -> UiResult {
     let s = allowed(&v, "macros")?;
     let m = match id {
-        Some(id) => Some(app.list_macros(&s.principal).await?.into_iter().find(|m| m.id == id).ok_or(UiError::NotFound)?),
+        Some(id) => {
+            Some(app.list_macros(&s.principal).await?.into_iter().find(|m| m.id == id).ok_or(UiError::NotFound)?)
+        }
         None => None,
     };
     let f = RuleForm {
@@ -820,7 +867,8 @@ async fn list_views(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery
             depth: 0,
         })
         .collect();
-    let columns = vec![ctx.t("field-rule-name"), ctx.t("field-visibility"), ctx.t("field-position"), ctx.t("field-active")];
+    let columns =
+        vec![ctx.t("field-rule-name"), ctx.t("field-visibility"), ctx.t("field-position"), ctx.t("field-active")];
     let (rows, next, first) = paged(rows, &q, "/admin/views");
     list_view(ctx, "views", "admin-views", q, columns, rows, next, first)
 }
@@ -851,19 +899,41 @@ fn view_fields(ctx: &Ctx, v: Option<&gongdan_store::ViewRow>) -> Vec<FieldView> 
         Some(Value::Number(n)) => n.to_string(),
         _ => String::new(),
     };
-    let sorts = TicketSort::ALL.iter().map(|(n, _)| Opt::new(*n, ctx.t(&format!("view-sort-{}", n.trim_start_matches('-'))) + if n.starts_with('-') { " ↓" } else { " ↑" })).collect();
+    let sorts = TicketSort::ALL
+        .iter()
+        .map(|(n, _)| {
+            Opt::new(
+                *n,
+                ctx.t(&format!("view-sort-{}", n.trim_start_matches('-')))
+                    + if n.starts_with('-') { " ↓" } else { " ↑" },
+            )
+        })
+        .collect();
     vec![
-        FieldView::new("name", ctx.t("field-rule-name"), "text", v.map(|v| v.name.clone()).unwrap_or_default()).required(true),
+        FieldView::new("name", ctx.t("field-rule-name"), "text", v.map(|v| v.name.clone()).unwrap_or_default())
+            .required(true),
         FieldView::new("scope", ctx.t("field-visibility"), "select", scope).options(
             ["personal", "group", "shared"].iter().map(|s| Opt::new(*s, ctx.t(&format!("view-scope-{s}")))).collect(),
             false,
         ),
-        FieldView::new("group_id", ctx.t("field-view-group"), "select", v.and_then(|v| v.group_id).map(|g| g.0.to_string()).unwrap_or_default())
-            .options(super::super::agent::group_options(ctx, None), true)
-            .hint(ctx.t("hint-view-group")),
-        FieldView::new("f_status", ctx.t("field-status"), "multi", "").options(statuses, false).values(f.status.clone()),
-        FieldView::new("f_assignee", ctx.t("field-assignee"), "select", f.assignee_id.as_ref().map(value_text).unwrap_or_default())
-            .options(assignees, true),
+        FieldView::new(
+            "group_id",
+            ctx.t("field-view-group"),
+            "select",
+            v.and_then(|v| v.group_id).map(|g| g.0.to_string()).unwrap_or_default(),
+        )
+        .options(super::super::agent::group_options(ctx, None), true)
+        .hint(ctx.t("hint-view-group")),
+        FieldView::new("f_status", ctx.t("field-status"), "multi", "")
+            .options(statuses, false)
+            .values(f.status.clone()),
+        FieldView::new(
+            "f_assignee",
+            ctx.t("field-assignee"),
+            "select",
+            f.assignee_id.as_ref().map(value_text).unwrap_or_default(),
+        )
+        .options(assignees, true),
         FieldView::new("f_group", ctx.t("field-group"), "select", group_value).options(groups, true),
         FieldView::new("f_priority", ctx.t("field-priority"), "multi", "")
             .options(super::super::agent::priority_options(ctx), false)
@@ -872,15 +942,35 @@ fn view_fields(ctx: &Ctx, v: Option<&gongdan_store::ViewRow>) -> Vec<FieldView> 
             .options(super::super::agent::channel_options(ctx), false)
             .values(f.channel.iter().map(|c| c.as_str().to_owned()).collect()),
         FieldView::new("f_tag", ctx.t("field-tag"), "text", f.tag.clone().unwrap_or_default()),
-        FieldView::new("f_category", ctx.t("field-category"), "tree", f.category_id.map(|c| c.0.to_string()).unwrap_or_default())
-            .options(category_options(ctx, &ctx.cfg.categories, None), true),
+        FieldView::new(
+            "f_category",
+            ctx.t("field-category"),
+            "tree",
+            f.category_id.map(|c| c.0.to_string()).unwrap_or_default(),
+        )
+        .options(category_options(ctx, &ctx.cfg.categories, None), true),
         FieldView::new("columns", ctx.t("field-columns"), "multi", "")
             .options(COLUMNS.iter().map(|c| Opt::new(*c, ctx.t(&format!("column-{c}")))).collect(), false)
             .values(v.map(|v| v.columns.clone()).unwrap_or_default()),
-        FieldView::new("sort", ctx.t("field-sort"), "select", v.map(|v| v.sort.clone()).unwrap_or("-updated_at".into()))
-            .options(sorts, false),
-        FieldView::new("position", ctx.t("field-position"), "number", v.map(|v| v.position.to_string()).unwrap_or_default()),
-        FieldView::new("active", ctx.t("field-active"), "checkbox", v.map(|v| v.active.to_string()).unwrap_or("true".into())),
+        FieldView::new(
+            "sort",
+            ctx.t("field-sort"),
+            "select",
+            v.map(|v| v.sort.clone()).unwrap_or("-updated_at".into()),
+        )
+        .options(sorts, false),
+        FieldView::new(
+            "position",
+            ctx.t("field-position"),
+            "number",
+            v.map(|v| v.position.to_string()).unwrap_or_default(),
+        ),
+        FieldView::new(
+            "active",
+            ctx.t("field-active"),
+            "checkbox",
+            v.map(|v| v.active.to_string()).unwrap_or("true".into()),
+        ),
     ]
 }
 
@@ -957,15 +1047,24 @@ async fn save_view(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiF
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             // The filters' own paths (`filters.status[0]`) land on their inputs.
             let e = match e {
-                gongdan_core::CoreError::Domain(gongdan_domain::DomainError::Invalid { field, code, message }) if field.starts_with("filters.") => {
-                    let input = format!("f_{}", field.trim_start_matches("filters.").split(['[', '.']).next().unwrap_or_default());
+                gongdan_core::CoreError::Domain(gongdan_domain::DomainError::Invalid { field, code, message })
+                    if field.starts_with("filters.") =>
+                {
+                    let input = format!(
+                        "f_{}",
+                        field.trim_start_matches("filters.").split(['[', '.']).next().unwrap_or_default()
+                    );
                     let input = match input.as_str() {
                         "f_assignee_id" => "f_assignee".to_owned(),
                         "f_group_id" => "f_group".to_owned(),
                         "f_category_id" => "f_category".to_owned(),
                         _ => input,
                     };
-                    gongdan_core::CoreError::Domain(gongdan_domain::DomainError::Invalid { field: input, code, message })
+                    gongdan_core::CoreError::Domain(gongdan_domain::DomainError::Invalid {
+                        field: input,
+                        code,
+                        message,
+                    })
                 }
                 e => e,
             };
@@ -980,7 +1079,9 @@ async fn delete_view(State(app): State<App>, v: Viewer, Path(id): Path<i64>) -> 
     let s = allowed(&v, "views")?;
     match app.delete_view(&s.principal, id).await {
         Ok(()) => Ok(redirect_flash("/admin/views", "flash-deleted")),
-        Err(gongdan_core::CoreError::InUse(_)) => Ok(redirect_flash(&format!("/admin/views/{id}"), "flash-view-builtin")),
+        Err(gongdan_core::CoreError::InUse(_)) => {
+            Ok(redirect_flash(&format!("/admin/views/{id}"), "flash-view-builtin"))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -1006,11 +1107,17 @@ async fn list_webhooks(State(app): State<App>, v: Viewer, Query(q): Query<ListQu
 
 fn webhook_fields(ctx: &Ctx, w: Option<&gongdan_store::WebhookRow>) -> Vec<FieldView> {
     vec![
-        FieldView::new("name", ctx.t("field-rule-name"), "text", w.map(|w| w.name.clone()).unwrap_or_default()).required(true),
+        FieldView::new("name", ctx.t("field-rule-name"), "text", w.map(|w| w.name.clone()).unwrap_or_default())
+            .required(true),
         FieldView::new("url", ctx.t("field-url"), "text", w.map(|w| w.url.clone()).unwrap_or_default()).required(true),
         FieldView::new("secret", ctx.t("field-secret"), "text", w.map(|w| w.secret.clone()).unwrap_or_default())
             .hint(ctx.t("hint-webhook-secret")),
-        FieldView::new("active", ctx.t("field-active"), "checkbox", w.map(|w| w.active.to_string()).unwrap_or("true".into())),
+        FieldView::new(
+            "active",
+            ctx.t("field-active"),
+            "checkbox",
+            w.map(|w| w.active.to_string()).unwrap_or("true".into()),
+        ),
     ]
 }
 
@@ -1033,7 +1140,9 @@ fn webhook_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<S
 async fn edit_webhook(State(app): State<App>, v: Viewer, id: Option<i64>) -> UiResult {
     let s = allowed(&v, "webhooks")?;
     let w = match id {
-        Some(id) => Some(app.list_webhooks(&s.principal).await?.into_iter().find(|w| w.id == id).ok_or(UiError::NotFound)?),
+        Some(id) => {
+            Some(app.list_webhooks(&s.principal).await?.into_iter().find(|w| w.id == id).ok_or(UiError::NotFound)?)
+        }
         None => None,
     };
     let fields = webhook_fields(&v.ctx, w.as_ref());
@@ -1067,7 +1176,9 @@ async fn delete_webhook(State(app): State<App>, v: Viewer, Path(id): Path<i64>) 
     let s = allowed(&v, "webhooks")?;
     match app.delete_webhook(&s.principal, id).await {
         Ok(()) => Ok(redirect_flash("/admin/webhooks", "flash-deleted")),
-        Err(gongdan_core::CoreError::InUse(_)) => Ok(redirect_flash(&format!("/admin/webhooks/{id}"), "flash-webhook-in-use")),
+        Err(gongdan_core::CoreError::InUse(_)) => {
+            Ok(redirect_flash(&format!("/admin/webhooks/{id}"), "flash-webhook-in-use"))
+        }
         Err(e) => Err(e.into()),
     }
 }

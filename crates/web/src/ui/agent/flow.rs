@@ -71,7 +71,8 @@ pub struct NotesQuery {
 pub async fn notifications_page(app: &App, v: Viewer, area: &'static str, before: Option<i64>) -> UiResult {
     let s = v.require()?;
     let items = app.notifications(&s.principal, false, before, 50).await?;
-    let next = (items.len() == 50).then(|| items.last().map(|n| format!("/{area}/notifications?before={}", n.id))).flatten();
+    let next =
+        (items.len() == 50).then(|| items.last().map(|n| format!("/{area}/notifications?before={}", n.id))).flatten();
     let ctx = v.ctx;
     let rows = items
         .into_iter()
@@ -169,13 +170,19 @@ pub async fn panel(
     preview: Option<i64>,
     errors: &FormErrors,
 ) -> UiResult<FlowPanel> {
-    let macros: Vec<Opt> =
-        app.list_macros(p).await?.into_iter().filter(|m| m.active).map(|m| Opt::new(m.id.to_string(), m.name)).collect();
+    let macros: Vec<Opt> = app
+        .list_macros(p)
+        .await?
+        .into_iter()
+        .filter(|m| m.active)
+        .map(|m| Opt::new(m.id.to_string(), m.name))
+        .collect();
     let groups = super::group_options(ctx, None);
     let preview = match preview {
         Some(id) => match app.preview_macro(p, ticket, id).await {
             Ok(pv) => {
-                let name = macros.iter().find(|m| m.value == id.to_string()).map(|m| m.label.clone()).unwrap_or_default();
+                let name =
+                    macros.iter().find(|m| m.value == id.to_string()).map(|m| m.label.clone()).unwrap_or_default();
                 Some(MacroPreview {
                     id,
                     name,
@@ -202,7 +209,13 @@ pub async fn panel(
     Ok(FlowPanel { macros, groups, preview, errors: errors.general_texts(ctx) })
 }
 
-async fn back_with(app: &App, v: Viewer, id: i64, result: Result<(), gongdan_core::CoreError>, flash: &str) -> UiResult {
+async fn back_with(
+    app: &App,
+    v: Viewer,
+    id: i64,
+    result: Result<(), gongdan_core::CoreError>,
+    flash: &str,
+) -> UiResult {
     match result {
         Ok(()) => Ok(redirect_flash(&format!("/agent/tickets/{id}"), flash)),
         Err(e) => {
@@ -239,4 +252,3 @@ async fn transfer(State(app): State<App>, v: Viewer, Path(id): Path<i64>, form: 
     };
     back_with(&app, v, id, r, "flash-transferred").await
 }
-

@@ -107,7 +107,11 @@ pub(crate) fn field_name(ctx: &Ctx, field: &str) -> String {
 
 /// The group an escalation or transfer left (the group change beside it names where it went).
 fn group_name(ctx: &Ctx, e: &Event) -> String {
-    e.old_value.as_deref().and_then(|g| g.parse().ok()).map(|g| ctx.group_name(g)).unwrap_or_else(|| ctx.t("value-none"))
+    e.old_value
+        .as_deref()
+        .and_then(|g| g.parse().ok())
+        .map(|g| ctx.group_name(g))
+        .unwrap_or_else(|| ctx.t("value-none"))
 }
 
 /// Whom a rule notified (`user:7`, `group:3`).
