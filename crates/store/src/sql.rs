@@ -1179,19 +1179,19 @@ impl SqlStore {
                 }
             }
         }
-        for i in 0..jobs.len() {
-            if results[i].is_some() {
+        for (i, slot) in results.iter_mut().enumerate() {
+            if slot.is_some() {
                 continue;
             }
             let mut savepoint = Connection::begin(&mut *tx).await?;
             match Self::apply_batch(&mut savepoint, batch_of(i)).await {
                 Ok(r) => {
                     savepoint.commit().await?;
-                    results[i] = Some(Ok(r));
+                    *slot = Some(Ok(r));
                 }
                 Err(e) => {
                     savepoint.rollback().await?;
-                    results[i] = Some(Err(e));
+                    *slot = Some(Err(e));
                 }
             }
         }

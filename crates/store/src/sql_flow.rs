@@ -74,9 +74,8 @@ impl SqlStore {
 
     /// Reads (and on PostgreSQL locks) a group's roster ahead of the decisions that may need it.
     pub(super) async fn preload_roster(tx: &mut Conn, group: GroupId, decided: &mut Decisions) -> Result<()> {
-        if !decided.rosters.contains_key(&group) {
-            let roster = Self::load_roster(tx, group).await?;
-            decided.rosters.insert(group, roster);
+        if let std::collections::btree_map::Entry::Vacant(slot) = decided.rosters.entry(group) {
+            slot.insert(Self::load_roster(tx, group).await?);
         }
         Ok(())
     }

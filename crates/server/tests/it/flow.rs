@@ -500,9 +500,12 @@ async fn the_job_runner_survives_a_crash_without_doubling(t: TestApp) {
     assert_eq!(again.fired, 0);
 }
 
+/// What the receiver saw: each delivery's headers and body.
+type Deliveries = Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>;
+
 /// A webhook receiver: records each delivery, fails the first one.
-async fn receiver() -> (String, Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>>) {
-    let seen: Arc<Mutex<Vec<(axum::http::HeaderMap, Vec<u8>)>>> = Arc::default();
+async fn receiver() -> (String, Deliveries) {
+    let seen: Deliveries = Arc::default();
     let s2 = seen.clone();
     let app = axum::Router::new().route(
         "/hook",
