@@ -17,7 +17,7 @@ use gongdan_store::{ConnectOptions, Store};
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 
-use crate::bench::{Stats, drive};
+use crate::bench::{Samples, Stats, drive, drive_samples};
 
 /// Triggers of the kinds desks write: routing by words, tags and VIPs, notifications on
 /// status changes. Few match any one update, as in life; all are evaluated every time.
@@ -61,6 +61,9 @@ pub fn trigger_specs(groups: &[GroupId], n: usize) -> Vec<Value> {
 pub struct FlowResults {
     pub update_plain: Stats,
     pub update_triggers: Stats,
+    /// The same updates, the server's own time (`Server-Timing`).
+    pub update_plain_server: Stats,
+    pub update_triggers_server: Stats,
     /// The triggers' own cost per update, in process: (p50, p99) in microseconds.
     pub cycle_us: (f64, f64),
     pub create_manual: Stats,
@@ -122,11 +125,27 @@ pub async fn http_scenarios(
     };
     // Warm the update path first, so neither measured run pays for cold caches.
     let _ = drive(client, reads / 2, 4, update(agent.to_owned())).await;
-    let update_plain = drive(client, reads, 4, update(agent.to_owned())).await;
+    let mut trigger_ids = Vec::new();
     for spec in trigger_specs(groups, 200) {
-        call(client, Method::POST, format!("{base}/api/v1/triggers"), admin, spec).await?;
+        let t = call(client, Method::POST, format!("{base}/api/v1/triggers"), admin, spec).await?;
+        trigger_ids.push(t["id"].as_i64().context("id")?);
     }
-    let update_triggers = drive(client, reads, 4, update(agent.to_owned())).await;
+    // With and without the triggers in turns, so both see the same machine: one long run
+    // after the other lets a noisy minute land on one side only.
+    let (mut plain, mut triggered) = (Samples::default(), Samples::default());
+    let rounds = 10;
+    for _ in 0..rounds {
+        for active in [false, true] {
+            for id in &trigger_ids {
+                call(client, Method::PATCH, format!("{base}/api/v1/triggers/{id}"), admin, json!({"active": active}))
+                    .await?;
+            }
+            let run = drive_samples(client, reads / rounds, 4, update(agent.to_owned())).await;
+            if active { triggered.add(run) } else { plain.add(run) }
+        }
+    }
+    let ((update_plain, update_plain_server), (update_triggers, update_triggers_server)) =
+        (plain.stats(), triggered.stats());
 
     // The same triggers, in process: the cycle over an update, without HTTP or storage.
     app.reload_config();
@@ -269,6 +288,8 @@ pub async fn http_scenarios(
     Ok(FlowResults {
         update_plain,
         update_triggers,
+        update_plain_server,
+        update_triggers_server,
         cycle_us,
         create_manual,
         create_auto,
