@@ -205,62 +205,14 @@ mod tests {
         ] {
             k.push(format!("error-{code}"));
         }
-        // The rule builders' pickers.
-        for f in [
-            "status",
-            "priority",
-            "type",
-            "channel",
-            "group_id",
-            "assignee_id",
-            "requester_id",
-            "organization_id",
-            "category_id",
-            "tags",
-            "subject",
-            "description",
-            "requester.vip_level",
-            "requester.language",
-            "due_at",
-            "comment",
-            "text",
-            "update",
-            "via",
-        ] {
-            k.push(format!("rule-field-{}", f.replace(['.', '_'], "-")));
-        }
-        for unit in ["hours", "minutes"] {
-            for a in [
-                "created",
-                "updated",
-                "status-changed",
-                "pending",
-                "on-hold",
-                "solved",
-                "assigned",
-                "customer-reply",
-                "agent-reply",
-                "due",
-                "until-due",
-            ] {
-                k.push(format!("rule-time-{unit}-{a}"));
+        // The rule builders' pickers, from the lists the builders show.
+        {
+            use crate::ui::admin::rules::*;
+            k.extend(CONDITION_FIELDS.iter().chain(&TRIGGER_FIELDS).map(|f| field_key(f)));
+            k.extend(ACTION_FIELDS.iter().chain(&RULE_ACTIONS).map(|a| action_key(a)));
+            for unit in ["hours", "minutes"] {
+                k.extend(TIME_ANCHORS.iter().map(|a| time_key(unit, a)));
             }
-        }
-        for a in [
-            "status",
-            "priority",
-            "type",
-            "group-id",
-            "assignee-id",
-            "category-id",
-            "tags-add",
-            "tags-remove",
-            "escalate",
-            "internal-note",
-            "notify",
-            "webhook",
-        ] {
-            k.push(format!("rule-action-{a}"));
         }
         k.extend(
             gongdan_domain::rules::Operator::ALL.iter().map(|o| format!("rule-op-{}", o.as_str().replace('_', "-"))),

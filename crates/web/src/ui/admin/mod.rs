@@ -6,7 +6,7 @@
 
 mod config;
 mod people;
-mod rules;
+pub(crate) mod rules;
 
 use askama::Template;
 use axum::Router;

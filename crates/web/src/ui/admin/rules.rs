@@ -98,7 +98,46 @@ pub struct FieldChoice {
     pub list: &'static str,
 }
 
-const TIME_ANCHORS: [&str; 11] = [
+/// Fields every rule's conditions may test (custom fields and time conditions come on top).
+pub(crate) const CONDITION_FIELDS: [&str; 15] = [
+    "status",
+    "priority",
+    "type",
+    "channel",
+    "group_id",
+    "assignee_id",
+    "requester_id",
+    "organization_id",
+    "category_id",
+    "tags",
+    "subject",
+    "description",
+    "requester.vip_level",
+    "requester.language",
+    "due_at",
+];
+/// What only a trigger sees: the update that fired it.
+pub(crate) const TRIGGER_FIELDS: [&str; 4] = ["comment", "text", "update", "via"];
+/// Actions a macro may take too.
+pub(crate) const ACTION_FIELDS: [&str; 8] =
+    ["status", "priority", "type", "group_id", "assignee_id", "category_id", "tags_add", "tags_remove"];
+/// Actions for triggers and automations only.
+pub(crate) const RULE_ACTIONS: [&str; 4] = ["escalate", "internal_note", "notify", "webhook"];
+
+/// The message keys of the pickers' labels.
+pub(crate) fn field_key(field: &str) -> String {
+    format!("rule-field-{}", field.replace(['.', '_'], "-"))
+}
+
+pub(crate) fn action_key(action: &str) -> String {
+    format!("rule-action-{}", action.replace('_', "-"))
+}
+
+pub(crate) fn time_key(unit: &str, anchor: &str) -> String {
+    format!("rule-time-{unit}-{}", anchor.replace('_', "-"))
+}
+
+pub(crate) const TIME_ANCHORS: [&str; 11] = [
     "created",
     "updated",
     "status_changed",
@@ -131,44 +170,20 @@ fn list_for(field: &str) -> &'static str {
 }
 
 fn condition_fields(ctx: &Ctx, kind: RuleKind) -> Vec<FieldChoice> {
-    let mut names: Vec<&str> = vec![
-        "status",
-        "priority",
-        "type",
-        "channel",
-        "group_id",
-        "assignee_id",
-        "requester_id",
-        "organization_id",
-        "category_id",
-        "tags",
-        "subject",
-        "description",
-        "requester.vip_level",
-        "requester.language",
-        "due_at",
-    ];
+    let mut names = CONDITION_FIELDS.to_vec();
     if kind == RuleKind::Trigger {
-        names.extend(["comment", "text", "update", "via"]);
+        names.extend(TRIGGER_FIELDS);
     }
     let mut out: Vec<FieldChoice> = names
         .into_iter()
-        .map(|n| FieldChoice {
-            value: n.to_owned(),
-            label: ctx.t(&format!("rule-field-{}", n.replace(['.', '_'], "-"))),
-            list: list_for(n),
-        })
+        .map(|n| FieldChoice { value: n.to_owned(), label: ctx.t(&field_key(n)), list: list_for(n) })
         .collect();
     if kind == RuleKind::Automation {
         for unit in ["hours", "minutes"] {
             for anchor in TIME_ANCHORS {
                 let value =
                     if anchor == "until_due" { format!("{unit}_until_due") } else { format!("{unit}_since_{anchor}") };
-                out.push(FieldChoice {
-                    label: ctx.t(&format!("rule-time-{}-{}", unit, anchor.replace('_', "-"))),
-                    value,
-                    list: "",
-                });
+                out.push(FieldChoice { label: ctx.t(&time_key(unit, anchor)), value, list: "" });
             }
         }
     }
@@ -190,18 +205,13 @@ fn custom_choices(ctx: &Ctx) -> Vec<FieldChoice> {
 }
 
 fn action_fields(ctx: &Ctx, kind: RuleKind) -> Vec<FieldChoice> {
-    let mut names =
-        vec!["status", "priority", "type", "group_id", "assignee_id", "category_id", "tags_add", "tags_remove"];
+    let mut names = ACTION_FIELDS.to_vec();
     if kind != RuleKind::Macro {
-        names.extend(["escalate", "internal_note", "notify", "webhook"]);
+        names.extend(RULE_ACTIONS);
     }
     let mut out: Vec<FieldChoice> = names
         .into_iter()
-        .map(|n| FieldChoice {
-            value: n.to_owned(),
-            label: ctx.t(&format!("rule-action-{}", n.replace('_', "-"))),
-            list: list_for(n),
-        })
+        .map(|n| FieldChoice { value: n.to_owned(), label: ctx.t(&action_key(n)), list: list_for(n) })
         .collect();
     out.extend(custom_choices(ctx));
     out
