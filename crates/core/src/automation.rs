@@ -70,32 +70,51 @@ impl App {
         Ok(Some(ScanPage { tickets, requesters }))
     }
 
+    /// The page's tickets the automation would fire on now, with their windows: its
+    /// conditions hold and the ledger has no firing in that window (one query per page; an
+    /// automation not saved yet has none).
+    async fn due<'p>(
+        &self,
+        cfg: &Config,
+        a: &Automation,
+        page: &'p ScanPage,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<(&'p Ticket, String)>> {
+        let none = rules::Requester::default();
+        let matched: Vec<(&Ticket, String)> = page
+            .tickets
+            .iter()
+            .filter_map(|t| {
+                let requester = page.requesters.get(&t.requester_id).unwrap_or(&none);
+                a.window(t, requester, &cfg.categories, now).map(|w| (t, w))
+            })
+            .collect();
+        if a.id == 0 || matched.is_empty() {
+            return Ok(matched);
+        }
+        let keys: Vec<(TicketId, String)> = matched.iter().map(|(t, w)| (t.id, w.clone())).collect();
+        let fired = self.store.fired(a.id, &keys).await?;
+        Ok(matched.into_iter().zip(fired).filter(|(_, f)| !f).map(|(m, _)| m).collect())
+    }
+
     /// One pass of the active automations at the clock's time. Each reads only its own
     /// candidates (its status categories and time bounds, through the indexes), one after the
     /// other, so a later one sees what an earlier one did.
     pub async fn run_automations(&self) -> Result<PassReport> {
         let cfg = self.config().await?;
         let now = self.now();
-        let none = rules::Requester::default();
         let mut report = PassReport::default();
         for a in cfg.automations.clone() {
             let filter = a.prefilter(now);
             let mut after = TicketId(0);
             while let Some(page) = self.scan_page(&filter, after, a.reads_requester()).await? {
-                let mut due = Vec::new();
-                for t in &page.tickets {
-                    report.scanned += 1;
-                    let requester = page.requesters.get(&t.requester_id).unwrap_or(&none);
-                    let Some(window) = a.window(t, requester, &cfg.categories, now) else { continue };
-                    if !self.store.fired(a.id, t.id, &window).await? {
-                        due.push((t.clone(), window));
-                    }
-                }
+                report.scanned += page.tickets.len();
+                let due = self.due(&cfg, &a, &page, now).await?;
                 // Firings are independent writes: several at once share the store's commits.
                 let (cfg, a) = (&cfg, &a);
                 let fires: Vec<_> = due
                     .into_iter()
-                    .map(|(t, window)| async move { self.fire_automation(cfg, a, &t, window).await })
+                    .map(|(t, window)| async move { self.fire_automation(cfg, a, t, window).await })
                     .collect();
                 let mut firing = futures_util::stream::iter(fires).buffer_unordered(FIRING_AT_ONCE);
                 while let Some(r) = firing.next().await {
@@ -171,20 +190,14 @@ impl App {
         let a = crate::rules::compile_automation(&cfg, id.unwrap_or(0), "dry run", &spec, once)?;
         let now = self.now();
         let filter = a.prefilter(now);
-        let none = rules::Requester::default();
         let mut out = DryRun::default();
         let mut after = TicketId(0);
         while let Some(page) = self.scan_page(&filter, after, a.reads_requester()).await? {
-            for t in &page.tickets {
-                out.scanned += 1;
-                let requester = page.requesters.get(&t.requester_id).unwrap_or(&none);
-                if let Some(window) = a.window(t, requester, &cfg.categories, now)
-                    && (a.id == 0 || !self.store.fired(a.id, t.id, &window).await?)
-                {
-                    out.matched += 1;
-                    if out.tickets.len() < DRY_RUN_LIST {
-                        out.tickets.push((t.id, t.subject.clone()));
-                    }
+            out.scanned += page.tickets.len();
+            for (t, _) in self.due(&cfg, &a, &page, now).await? {
+                out.matched += 1;
+                if out.tickets.len() < DRY_RUN_LIST {
+                    out.tickets.push((t.id, t.subject.clone()));
                 }
             }
             after = page.tickets.last().map(|t| t.id).unwrap_or(after);

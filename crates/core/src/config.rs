@@ -346,8 +346,21 @@ impl App {
         g.tier = people::validate_tier(g.tier)?;
         if let Some(to) = g.escalation_group_id {
             let cfg = self.config().await?;
-            if to == g.id || !cfg.groups.iter().any(|x| x.id == to) {
-                return Err(DomainError::invalid("escalation_group_id", "not_found", "another existing group").into());
+            match cfg.groups.iter().find(|x| x.id == to) {
+                Some(x) if x.id != g.id && x.tier > g.tier => {}
+                Some(x) if x.id != g.id => {
+                    return Err(DomainError::invalid(
+                        "escalation_group_id",
+                        "invalid_value",
+                        "escalation goes to a group on a higher tier",
+                    )
+                    .into());
+                }
+                _ => {
+                    return Err(
+                        DomainError::invalid("escalation_group_id", "not_found", "another existing group").into()
+                    );
+                }
             }
         }
         let saved = if g.id.0 == 0 { self.store.insert_group(&g).await? } else { self.store.update_group(&g).await? };

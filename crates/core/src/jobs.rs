@@ -20,7 +20,7 @@ use crate::{App, CoreError, Result};
 
 /// The recurring job that runs the automations, one per desk.
 pub const AUTOMATIONS: &str = "automations";
-pub const WEBHOOK: &str = "webhook";
+pub const WEBHOOK: &str = gongdan_store::WEBHOOK_JOB;
 /// How often the automations run.
 pub const AUTOMATION_EVERY: SignedDuration = SignedDuration::from_secs(60);
 /// How long a claim holds a job before another worker may take it.

@@ -6,9 +6,9 @@ use gongdan_domain::DomainError;
 use gongdan_domain::access::Principal;
 use gongdan_domain::conversation::{self, text_to_html};
 use gongdan_domain::event::{EventKind, NewEvent, Via};
-use gongdan_domain::ids::{TicketId, UserId};
+use gongdan_domain::ids::TicketId;
 use gongdan_domain::people;
-use gongdan_domain::rules::{self, ActionSpec, Catalog, RuleKind, UpdateFacts};
+use gongdan_domain::rules::{self, ActionSpec, RuleKind, UpdateFacts};
 use gongdan_domain::template;
 use gongdan_domain::ticket::{FieldChange, StatusCategory, StatusRef, Ticket};
 use gongdan_store::{MacroRow, NewComment, TicketWrite, WriteBatch};
@@ -41,17 +41,8 @@ pub struct MacroPreview {
 }
 
 fn compile(cfg: &Config, actions: &[ActionSpec]) -> Result<Vec<rules::Action>> {
-    let agents: Vec<(UserId, Vec<gongdan_domain::ids::GroupId>)> =
-        cfg.agents.iter().filter(|a| a.active).map(|a| (a.id, a.group_ids.clone())).collect();
-    let cat = Catalog {
-        statuses: &cfg.statuses,
-        categories: &cfg.categories,
-        fields: &cfg.fields,
-        groups: &cfg.groups,
-        agents: &agents,
-        webhooks: &[],
-    };
-    Ok(rules::compile_actions(&cat, RuleKind::Macro, actions)?)
+    // The rules' catalog: its webhooks do not matter, a macro's webhook action is refused.
+    Ok(crate::rules::with_catalog(cfg, |cat| rules::compile_actions(cat, RuleKind::Macro, actions))?)
 }
 
 impl App {
@@ -213,16 +204,14 @@ impl App {
         let now = self.now();
         let mut next = preview.ticket.clone();
         let mut events: Vec<NewEvent> = preview.changes.into_iter().map(NewEvent::from).collect();
+        let mut said = None;
         let comment = match &preview.reply {
             Some((body, public)) => {
                 let open =
                     StatusRef::from(gongdan_domain::ticket::default_status(&cfg.statuses, StatusCategory::Open)?);
-                let by_customer = !actor.is_staff() || actor.user_id == next.requester_id;
-                events.extend(next.on_reply(by_customer, *public, &open, now).into_iter().map(NewEvent::from));
-                events.push(NewEvent::plain(
-                    EventKind::CommentAdded,
-                    Some(if *public { "public" } else { "internal" }.to_owned()),
-                ));
+                let (reply, by_customer) = crate::tickets::reply_events(actor, &mut next, *public, &open, now);
+                events.extend(reply);
+                said = Some((*public, by_customer, body.clone()));
                 Some(NewComment {
                     author_id: actor.user_id,
                     public: *public,
@@ -238,7 +227,6 @@ impl App {
         if next.category_id != t.category_id || next.custom_fields != t.custom_fields {
             Self::check_custom_fields(&cfg, next.category_id, &next.custom_fields)?;
         }
-        let said = preview.reply.clone().map(|(body, public)| (public, false, body));
         let mut batch = WriteBatch {
             actor: Some(actor.user_id),
             via,

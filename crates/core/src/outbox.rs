@@ -120,7 +120,14 @@ impl App {
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<Notification>> {
-        Ok(self.store.list_notifications(actor.user_id, unread_only, before, limit.clamp(1, 200)).await?)
+        let mut list = self.store.list_notifications(actor.user_id, unread_only, before, limit.clamp(1, 200)).await?;
+        if !actor.is_staff() {
+            // Rules are the desk's own business: customers see the message, not its rule.
+            for n in &mut list {
+                n.rule = None;
+            }
+        }
+        Ok(list)
     }
 
     pub async fn unread_notifications(&self, actor: &Principal) -> Result<i64> {

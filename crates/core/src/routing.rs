@@ -93,9 +93,10 @@ impl App {
         }
         let cfg = self.config().await?;
         let mut patch = TicketPatch { group_id: Some(Some(group)), ..Default::default() };
-        // Whoever held it lets go unless they belong to the receiving group too.
+        // Whoever held it lets go unless they belong to the receiving group too (as a rule's
+        // move decides it: active members only).
         if let Some(a) = t.assignee_id
-            && !cfg.agents.iter().any(|x| x.id == a && x.group_ids.contains(&group))
+            && !cfg.agents.iter().any(|x| x.id == a && x.active && x.group_ids.contains(&group))
         {
             patch.assignee_id = Some(None);
         }
@@ -105,7 +106,8 @@ impl App {
         events.push(NewEvent::field(kind, "group_id", t.group_id.map(|g| g.to_string()), Some(why)));
         let mut batch = WriteBatch {
             actor: Some(actor.user_id),
-            via: if actor.is_staff() { via } else { Via::Web },
+            // Staff only (checked above), so the channel is theirs to name.
+            via,
             at: next.updated_at,
             writes: vec![TicketWrite { ticket: next, expected_version: Some(t.version), comment: None, events }],
             ..Default::default()

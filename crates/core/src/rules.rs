@@ -40,7 +40,7 @@ pub struct RuleView {
 }
 
 /// The configuration the rules are compiled against.
-fn with_catalog<T>(c: &Config, f: impl FnOnce(&Catalog) -> T) -> T {
+pub(crate) fn with_catalog<T>(c: &Config, f: impl FnOnce(&Catalog) -> T) -> T {
     let agents: Vec<(UserId, Vec<GroupId>)> =
         c.agents.iter().filter(|a| a.active).map(|a| (a.id, a.group_ids.clone())).collect();
     // Every webhook, switched off or not: a rule calling one that is off keeps its other
@@ -253,10 +253,19 @@ impl App {
         } else {
             0
         };
-        let actor = actor.map(|p| {
-            let name = cfg.agents.iter().find(|a| a.id == p.user_id).map(|a| a.name.clone());
-            (p.user_id, name.unwrap_or_else(|| requester.name.clone()))
-        });
+        // `{{current_user.name}}`: an agent by the staff list, else the customer who wrote (the
+        // requester or a colleague of their organisation).
+        let actor = match actor {
+            None => None,
+            Some(p) => {
+                let name = match cfg.agents.iter().find(|a| a.id == p.user_id) {
+                    Some(a) => a.name.clone(),
+                    None if p.user_id == ticket.requester_id => requester.name.clone(),
+                    None => self.requester_facts(p.user_id).await?.name,
+                };
+                Some((p.user_id, name))
+            }
+        };
         Ok(FlowInput { before: before.cloned(), update, requester, actor, open_children, now: self.now() })
     }
 
@@ -278,7 +287,9 @@ impl App {
             return Ok(());
         }
         let update = UpdateFacts { created: before.is_none(), via: batch.via.as_str(), comment };
-        let input = self.flow_input(cfg, &ticket, before, update, actor, false).await?;
+        let mut input = self.flow_input(cfg, &ticket, before, update, actor, false).await?;
+        // What the rules change carries the batch's time, as its events do.
+        input.now = batch.at;
         match cfg.rules.run(ticket, &input, &mut BTreeMap::new()) {
             Ok(out) => {
                 if out.capped {

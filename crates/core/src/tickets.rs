@@ -20,6 +20,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::views::ViewTotal;
 use crate::{App, CoreError, Result};
 
 /// Who the ticket is for, when not the caller.
@@ -145,6 +146,22 @@ pub fn sanitize_html(html: &str) -> String {
 
 fn via_for(p: &Principal, via: Via) -> Via {
     if p.is_staff() { via } else { Via::Web }
+}
+
+/// A reply's events on `next` (the comment, then what replying does to the ticket) and
+/// whether it counts as the customer's word, as triggers and the reply clock hear it.
+pub(crate) fn reply_events(
+    actor: &Principal,
+    next: &mut Ticket,
+    public: bool,
+    open: &StatusRef,
+    now: Timestamp,
+) -> (Vec<NewEvent>, bool) {
+    let by_customer = !actor.is_staff() || actor.user_id == next.requester_id;
+    let detail = if public { "public" } else { "internal" };
+    let mut events = vec![NewEvent::plain(EventKind::CommentAdded, Some(detail.to_owned()))];
+    events.extend(next.on_reply(by_customer, public, open, now).into_iter().map(NewEvent::from));
+    (events, by_customer)
 }
 
 impl App {
@@ -531,8 +548,6 @@ impl App {
             })
         };
         let via = via_for(actor, via);
-        let detail = Some(if input.public { "public" } else { "internal" }.to_owned());
-
         if target.status.category == StatusCategory::Closed {
             if !input.public {
                 // A note belongs to its ticket; a follow-up would show it to the requester.
@@ -544,12 +559,9 @@ impl App {
         for _ in 0..5 {
             let cfg = self.config().await?;
             let open = StatusRef::from(ticket::default_status(&cfg.statuses, StatusCategory::Open)?);
-            let by_customer = !actor.is_staff() || actor.user_id == target.requester_id;
             let mut next = target.clone();
             let now = self.now();
-            let changes = next.on_reply(by_customer, input.public, &open, now);
-            let mut events = vec![NewEvent::plain(EventKind::CommentAdded, detail.clone())];
-            events.extend(changes.into_iter().map(NewEvent::from));
+            let (events, by_customer) = reply_events(actor, &mut next, input.public, &open, now);
             let mut batch = WriteBatch {
                 actor: Some(actor.user_id),
                 via,
@@ -765,8 +777,9 @@ impl App {
         Ok(self.store.user_labels(&ids).await?.into_iter().map(|u| (u.id, u)).collect())
     }
 
-    /// The totals of several listings at once, each in the caller's scope (a workspace's views).
-    pub async fn count_tickets(&self, actor: &Principal, queries: Vec<TicketQuery>) -> Result<Vec<i64>> {
+    /// The totals of several listings at once, each in the caller's scope (a workspace's views):
+    /// exact from the queue counters, otherwise counted up to `VIEW_COUNT_CAP`.
+    pub async fn count_tickets(&self, actor: &Principal, queries: Vec<TicketQuery>) -> Result<Vec<ViewTotal>> {
         let cfg = self.config().await?;
         let mut prepared = Vec::with_capacity(queries.len());
         for q in queries {
@@ -783,7 +796,8 @@ impl App {
             }
             prepared.push(q);
         }
-        Ok(self.store.count_tickets(&prepared).await?)
+        let counts = self.store.count_tickets(&prepared).await?;
+        Ok(counts.into_iter().zip(&prepared).map(|(n, q)| ViewTotal::new(n, q.total_from_counters())).collect())
     }
 
     pub async fn list_tickets(&self, actor: &Principal, q: TicketQuery) -> Result<Page<Ticket>> {

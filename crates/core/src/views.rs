@@ -7,7 +7,7 @@ use gongdan_domain::access::Principal;
 use gongdan_domain::ids::{CategoryId, GroupId, StatusId, UserId};
 use gongdan_domain::people;
 use gongdan_domain::ticket::{Channel, Priority, StatusCategory};
-use gongdan_store::{TicketQuery, TicketSort, ViewRow};
+use gongdan_store::{TicketQuery, TicketSort, VIEW_COUNT_CAP, ViewRow};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -75,7 +75,7 @@ fn bad(field: &str, message: &str) -> CoreError {
 
 /// Parses and checks a view's filters against the configuration.
 pub fn parse_filters(cfg: &Config, v: &Value) -> Result<ViewFilters> {
-    let f: ViewFilters = serde_json::from_value(v.clone()).map_err(|e| bad("filters", &e.to_string()))?;
+    let mut f: ViewFilters = serde_json::from_value(v.clone()).map_err(|e| bad("filters", &e.to_string()))?;
     for (i, s) in f.status.iter().enumerate() {
         if StatusCategory::parse(s, "status").is_err() && !cfg.statuses.iter().any(|x| x.key == *s) {
             return Err(DomainError::invalid(
@@ -102,7 +102,8 @@ pub fn parse_filters(cfg: &Config, v: &Value) -> Result<ViewFilters> {
         Some(_) => return Err(bad("filters.group_id", "\"mine\", a group's id or a list of them")),
     }
     if let Some(t) = &f.tag {
-        gongdan_domain::ticket::normalize_tags(&[t], "filters.tag")?;
+        // Stored as tickets store their tags, so the view finds what the list showed.
+        f.tag = gongdan_domain::ticket::normalize_tags(&[t], "filters.tag")?.pop();
     }
     if let Some(c) = f.category_id
         && !cfg.categories.iter().any(|x| x.id == c)
@@ -152,6 +153,34 @@ pub fn view_query(cfg: &Config, p: &Principal, v: &ViewRow) -> TicketQuery {
     q
 }
 
+/// A view's total: exact when the queue counters give it, otherwise counted up to
+/// `VIEW_COUNT_CAP` (`more`: there are more than that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewTotal {
+    pub count: i64,
+    pub more: bool,
+}
+
+impl ViewTotal {
+    /// A total as the store counted it.
+    pub fn new(n: i64, exact: bool) -> Self {
+        if !exact && n > VIEW_COUNT_CAP {
+            ViewTotal { count: VIEW_COUNT_CAP, more: true }
+        } else {
+            ViewTotal { count: n, more: false }
+        }
+    }
+}
+
+/// Who sees a view: `personal` (its owner), `group` (the group's members) or `shared`.
+pub fn scope(v: &ViewRow) -> &'static str {
+    match (v.owner_id, v.group_id) {
+        (Some(_), _) => "personal",
+        (None, Some(_)) => "group",
+        (None, None) => "shared",
+    }
+}
+
 /// Whether a viewer's workspace shows this view.
 pub fn sees(p: &Principal, v: &ViewRow) -> bool {
     match (v.owner_id, v.group_id) {
@@ -190,7 +219,7 @@ impl App {
     }
 
     /// The totals of these views for the caller, in one pass over the queue counters.
-    pub async fn view_counts(&self, actor: &Principal, views: &[ViewRow]) -> Result<Vec<i64>> {
+    pub async fn view_counts(&self, actor: &Principal, views: &[ViewRow]) -> Result<Vec<ViewTotal>> {
         let cfg = self.config().await?;
         let queries = views.iter().map(|v| view_query(&cfg, actor, v)).collect();
         self.count_tickets(actor, queries).await

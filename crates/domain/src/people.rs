@@ -123,17 +123,19 @@ impl Group {
     }
 }
 
-/// The group an escalation from `from` goes to: its configured target if active, else the
-/// first active group (by id) of the next tier. `None` at the top tier.
+/// The group an escalation from `from` goes to: always up a tier. Its configured target if
+/// active and higher, else the first active group (by id) of the nearest higher tier; from no
+/// group, the first tier. `None` at the top tier.
 pub fn escalation_target(groups: &[Group], from: Option<GroupId>) -> Option<&Group> {
     let current = from.and_then(|id| groups.iter().find(|g| g.id == id));
+    let tier = current.map_or(0, |g| g.tier);
+    let higher = |g: &&Group| g.active && g.tier > tier;
     if let Some(target) = current.and_then(|g| g.escalation_group_id)
-        && let Some(g) = groups.iter().find(|g| g.id == target && g.active)
+        && let Some(g) = groups.iter().filter(higher).find(|g| g.id == target)
     {
         return Some(g);
     }
-    let tier = current.map_or(1, |g| g.tier + 1);
-    groups.iter().filter(|g| g.active && g.tier == tier && Some(g.id) != from).min_by_key(|g| g.id)
+    groups.iter().filter(higher).min_by_key(|g| (g.tier, g.id))
 }
 
 pub fn validate_tier(tier: i64) -> Result<i64, DomainError> {
@@ -226,9 +228,21 @@ mod tests {
             escalation_group_id: to.map(GroupId),
             ..Group::blank()
         };
-        let groups = vec![g(1, 1, None), g(2, 2, None), g(3, 2, None), g(4, 3, None), g(5, 1, Some(3))];
+        let groups =
+            vec![g(1, 1, None), g(2, 2, None), g(3, 2, None), g(4, 3, None), g(5, 1, Some(3)), g(6, 2, Some(3))];
         assert_eq!(escalation_target(&groups, Some(GroupId(1))).map(|g| g.id), Some(GroupId(2)));
         assert_eq!(escalation_target(&groups, Some(GroupId(5))).map(|g| g.id), Some(GroupId(3)));
+        assert_eq!(
+            escalation_target(&groups, Some(GroupId(6))).map(|g| g.id),
+            Some(GroupId(4)),
+            "a target on the same tier is passed over: escalation goes up"
+        );
+        let no_tier_two = vec![g(1, 1, None), g(4, 3, None)];
+        assert_eq!(
+            escalation_target(&no_tier_two, Some(GroupId(1))).map(|g| g.id),
+            Some(GroupId(4)),
+            "the nearest tier up"
+        );
         assert_eq!(escalation_target(&groups, Some(GroupId(2))).map(|g| g.id), Some(GroupId(4)));
         assert_eq!(escalation_target(&groups, Some(GroupId(4))).map(|g| g.id), None, "top tier");
         assert_eq!(escalation_target(&groups, None).map(|g| g.id), Some(GroupId(1)), "no group: the desk");

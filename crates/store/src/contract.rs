@@ -89,6 +89,29 @@ pub struct TicketQuery {
 }
 
 impl TicketQuery {
+    /// Whether this listing's total is summed from the queue counters (exact, however long
+    /// the queue): its filters (and the caller's scope) involve only status, group and
+    /// assignee. Other totals are counted, views' up to `VIEW_COUNT_CAP`.
+    pub fn total_from_counters(&self) -> bool {
+        !matches!(self.scope, TicketScope::Requester { .. })
+        && self.requester_id.is_none()
+        && self.organization_id.is_none()
+        && self.tag.is_none()
+        && self.category_ids.is_empty()
+        && self.priorities.is_empty()
+        && self.channels.is_empty()
+        && self.custom_field.is_none()
+        && self.created_after.is_none()
+        && self.created_before.is_none()
+        && self.updated_after.is_none()
+        && self.updated_before.is_none()
+        && self.include_merged
+        // Counters file "none" under 0, so an id of 0 or less must be counted for real.
+        && self.group_ids.iter().all(|g| g.0 > 0)
+        && !matches!(self.assignee, Some(Some(a)) if a.0 <= 0)
+        && !matches!(&self.scope, TicketScope::Groups { groups, assignee } if assignee.0 <= 0 || groups.iter().any(|g| g.0 <= 0))
+    }
+
     pub fn new(scope: TicketScope) -> Self {
         TicketQuery {
             scope,

@@ -207,6 +207,9 @@ impl FlowRun {
 
 /// How often a webhook delivery is tried at most.
 pub const WEBHOOK_ATTEMPTS: i64 = 8;
+/// The job kind of a webhook call; its payload is `{webhook_id, rule, event, ticket_id}`
+/// (`ticket_id` filled in when the batch's ticket has its id), read by the core's delivery.
+pub const WEBHOOK_JOB: &str = "webhook";
 
 impl WriteBatch {
     /// Takes in what the rules did to the batch's first ticket: its new state, the events
@@ -234,7 +237,7 @@ impl WriteBatch {
             body: n.body,
         }));
         self.jobs.extend(out.webhooks.into_iter().map(|c| NewJob {
-            kind: "webhook".into(),
+            kind: WEBHOOK_JOB.into(),
             unique_key: None,
             payload: json!({"webhook_id": c.webhook_id, "rule": c.rule, "event": if w.expected_version.is_none() { "ticket.created" } else { "ticket.updated" }}),
             run_at: at,
@@ -264,8 +267,9 @@ pub trait RuleStore: Send + Sync {
     /// Inserts (id 0) or updates a rule.
     async fn save_rule(&self, rule: &RuleRow) -> Result<RuleRow>;
     async fn delete_rule(&self, id: i64) -> Result<()>;
-    /// Whether an automation already fired on a ticket in a window.
-    async fn fired(&self, automation_id: i64, ticket: TicketId, window: &str) -> Result<bool>;
+    /// Which of these (ticket, window) pairs an automation already fired in: one query for a
+    /// page of candidates.
+    async fn fired(&self, automation_id: i64, candidates: &[(TicketId, String)]) -> Result<Vec<bool>>;
     /// An automation's candidates, in id order after `after`: tickets in the filter's
     /// categories whose anchors lie within its bounds (an automation pass).
     async fn scan_tickets(&self, filter: &Prefilter, after: TicketId, limit: i64) -> Result<Vec<Ticket>>;

@@ -147,29 +147,7 @@ fn count_key(t: &Ticket) -> CountKey {
     (t.status.id.0, t.group_id.map_or(0, |g| g.0), t.assignee_id.map_or(0, |a| a.0), t.id.0 % COUNT_SHARDS)
 }
 
-/// Whether a listing's total can be summed from the queue counters: its filters (and the
-/// caller's scope) may only involve status, group and assignee.
-fn countable(q: &TicketQuery) -> bool {
-    !matches!(q.scope, TicketScope::Requester { .. })
-        && q.requester_id.is_none()
-        && q.organization_id.is_none()
-        && q.tag.is_none()
-        && q.category_ids.is_empty()
-        && q.priorities.is_empty()
-        && q.channels.is_empty()
-        && q.custom_field.is_none()
-        && q.created_after.is_none()
-        && q.created_before.is_none()
-        && q.updated_after.is_none()
-        && q.updated_before.is_none()
-        && q.include_merged
-        // Counters file "none" under 0, so an id of 0 or less must be counted for real.
-        && q.group_ids.iter().all(|g| g.0 > 0)
-        && !matches!(q.assignee, Some(Some(a)) if a.0 <= 0)
-        && !matches!(&q.scope, TicketScope::Groups { groups, assignee } if assignee.0 <= 0 || groups.iter().any(|g| g.0 <= 0))
-}
-
-/// The counter-table version of the filters `countable` allows.
+/// The counter-table version of the filters `TicketQuery::total_from_counters` allows.
 fn push_count_filters(qb: &mut QueryBuilder<Db>, q: &TicketQuery) {
     if let TicketScope::Groups { groups, assignee } = &q.scope {
         push_group_scope(qb, "c.assignee_key", "c.group_key", groups, *assignee);
@@ -1154,6 +1132,9 @@ impl SqlStore {
             if let Some(run) = &batch.flow {
                 match Self::run_flow_with(&mut tx, batch, run, &mut decisions).await {
                     Ok(b) => decided[i] = Some(b),
+                    // A failed statement (a deadlock over a roster above all) aborts the whole
+                    // transaction on PostgreSQL: the group goes back whole, to be retried.
+                    Err(e @ (StoreError::Db(_) | StoreError::VersionConflict)) => return Err(e),
                     Err(e) => results[i] = Some(Err(e)),
                 }
             }
@@ -1396,7 +1377,7 @@ impl TicketStore for SqlStore {
         } else {
             None
         };
-        let total = if q.with_total && countable(q) {
+        let total = if q.with_total && q.total_from_counters() {
             // Queue totals come from the counters: a handful of rows, however long the queue.
             let mut cq = QueryBuilder::<Db>::new(
                 "SELECT CAST(COALESCE(SUM(c.n), 0) AS BIGINT) FROM ticket_counts c WHERE 1 = 1",
@@ -1414,7 +1395,7 @@ impl TicketStore for SqlStore {
     }
 
     async fn count_tickets(&self, queries: &[TicketQuery]) -> Result<Vec<i64>> {
-        let counted: Vec<usize> = (0..queries.len()).filter(|i| countable(&queries[*i])).collect();
+        let counted: Vec<usize> = (0..queries.len()).filter(|i| queries[*i].total_from_counters()).collect();
         let mut out = vec![0; queries.len()];
         if !counted.is_empty() {
             // One scan of the counters (a few rows per status, group and agent), one conditional

@@ -397,16 +397,17 @@ impl RuleStore for SqlStore {
         delete_row(self, "rules", id).await
     }
 
-    async fn fired(&self, automation_id: i64, ticket: TicketId, window: &str) -> Result<bool> {
-        let hits: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM automation_firings WHERE automation_id = $1 AND ticket_id = $2 AND window_key = $3",
-        )
-        .bind(automation_id)
-        .bind(ticket.0)
-        .bind(window)
-        .fetch_one(&self.read)
-        .await?;
-        Ok(hits > 0)
+    async fn fired(&self, automation_id: i64, candidates: &[(TicketId, String)]) -> Result<Vec<bool>> {
+        if candidates.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut qb =
+            QueryBuilder::<Db>::new("SELECT ticket_id, window_key FROM automation_firings WHERE automation_id = ");
+        qb.push_bind(automation_id).push(" AND ticket_id IN ");
+        push_list(&mut qb, candidates.iter().map(|(t, _)| t.0));
+        let rows: Vec<(i64, String)> = qb.build_query_as().fetch_all(&self.read).await?;
+        let seen: std::collections::BTreeSet<(i64, String)> = rows.into_iter().collect();
+        Ok(candidates.iter().map(|(t, w)| seen.contains(&(t.0, w.clone()))).collect())
     }
 
     async fn scan_tickets(&self, filter: &Prefilter, after: TicketId, limit: i64) -> Result<Vec<Ticket>> {

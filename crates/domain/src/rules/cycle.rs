@@ -26,15 +26,13 @@ use crate::routing::{self, Assignment, Needs, Roster};
 use crate::template;
 use crate::ticket::{PatchContext, StatusCategory, Ticket, TicketPatch};
 
-pub type Update = UpdateFacts;
-
 /// Everything about an update that is not the ticket itself. Owned, so a store can run the
 /// cycle again inside its transaction.
 #[derive(Debug, Clone, Default)]
 pub struct FlowInput {
     /// The ticket before this update; `None` on create.
     pub before: Option<Ticket>,
-    pub update: Update,
+    pub update: UpdateFacts,
     pub requester: Requester,
     /// Who made the update (macros assign "me"; texts name them).
     pub actor: Option<(UserId, String)>,
@@ -105,11 +103,6 @@ impl Outcome {
             fired: vec![],
             capped: false,
         }
-    }
-
-    /// Nothing beyond the ticket the caller brought.
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.notes.is_empty() && self.notices.is_empty() && self.webhooks.is_empty()
     }
 }
 

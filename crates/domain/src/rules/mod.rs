@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use automation::{Cmp, Prefilter, TimeBound, check_automation, check_trigger_loops};
-pub use cycle::{FlowInput, NeedRoster, Notice, Outcome, Recipient, RuleNote, Update, WebhookCall};
+pub use cycle::{FlowInput, NeedRoster, Notice, Outcome, Recipient, RuleNote, WebhookCall};
 pub use eval::{Requester, UpdateFacts};
 
 use crate::category::Category;

@@ -381,6 +381,7 @@ async fn automations_close_remind_and_solve_on_the_clock(t: TestApp) {
     assert_eq!(n["unread"], 1, "[{}] {n}", t.backend);
     assert_eq!(n["items"][0]["ticket_id"], id(&waiting));
     assert!(n["items"][0]["subject"].as_str().unwrap().contains(&id(&waiting).to_string()));
+    assert_eq!(n["items"][0]["rule"], Value::Null, "customers see the message, not the desk's rule");
     for _ in 0..3 {
         t.clock.advance(SignedDuration::from_mins(1));
         t.app.run_due_jobs().await.unwrap();
@@ -432,6 +433,7 @@ async fn automation_dry_run_and_unassigned_alert(t: TestApp) {
     t.app.run_due_jobs().await.unwrap();
     let (_, n) = t.get("/api/v1/notifications", &member).await;
     assert_eq!(n["unread"], 1, "[{}] the group hears about its unassigned ticket: {n}", t.backend);
+    assert!(n["items"][0]["rule"].as_str().is_some(), "staff see which rule spoke");
     let first = n["items"][0]["id"].as_i64().unwrap();
     let (s, _) = t.post("/api/v1/notifications/read", &member, json!({"ids": [first]})).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
@@ -587,9 +589,11 @@ async fn escalation_and_transfer_keep_their_reason(t: TestApp) {
     let ev = events(&t, id(&tk)).await;
     let esc = ev.iter().find(|e| e["kind"] == "escalated").expect("escalated");
     assert_eq!((esc["new_value"].as_str(), esc["actor_id"].clone()), (Some("需要二线专家"), json!(agent.0)));
-    // Not sideways or down.
+    // Not sideways or down, neither by hand nor as a group's configured target.
     let (s, _) = t.post(&path, &t.admin, json!({"reason": "x", "group_id": l1.0})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, p) = t.patch(&format!("/api/v1/groups/{}", id(&l2)), &t.admin, json!({"escalation_group_id": l1.0})).await;
+    assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("escalation_group_id")), "{p}");
     let (s, up) = t
         .post(
             &format!("/api/v1/tickets/{}/transfer", id(&tk)),
@@ -671,14 +675,19 @@ async fn views_are_saved_lists_with_cheap_counts(t: TestApp) {
         .post(
             "/api/v1/views",
             &agent_token,
-            json!({"name": "我的 VIP", "filters": {"tag": "vip", "group_id": "mine", "status": ["new", "open"]},
+            json!({"name": "我的 VIP", "filters": {"tag": "VIP", "group_id": "mine", "status": ["new", "open"]},
             "columns": ["subject", "priority", "updated"], "sort": "-priority"}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["scope"], "personal");
     let (_, got) = t.get(&format!("/api/v1/views/{}", id(&v)), &agent_token).await;
-    assert_eq!(got["count"], 3);
+    assert_eq!(got["count"], 3, "the tag is kept as tickets keep theirs: {got}");
+    assert_eq!(got["filters"]["tag"], "vip");
+    assert_eq!(
+        (got["columns"].clone(), got["sort"].clone()),
+        (json!(["subject", "priority", "updated"]), json!("-priority"))
+    );
     let (_, mine) = t.get("/api/v1/views/mine", &agent_token).await;
     assert_eq!(mine["count"], 1);
     let (_, unassigned) = t.get("/api/v1/views/unassigned", &agent_token).await;
@@ -686,8 +695,8 @@ async fn views_are_saved_lists_with_cheap_counts(t: TestApp) {
     // Bad filters are named; shared views are for supervisors; others' personal views are private.
     let (s, p) = t.post("/api/v1/views", &agent_token, json!({"name": "x", "filters": {"status": ["nope"]}})).await;
     assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("filters.status[0]")));
-    let (s, _) = t.post("/api/v1/views", &agent_token, json!({"name": "x", "scope": "shared"})).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, p) = t.post("/api/v1/views", &agent_token, json!({"name": "x", "scope": "shared"})).await;
+    assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("scope")));
     let (_, other) = t.user("agent", "b@desk.example", json!({})).await;
     let (s, _) = t.get(&format!("/api/v1/views/{}", id(&v)), &other).await;
     assert_eq!(s, StatusCode::NOT_FOUND);

@@ -1020,6 +1020,11 @@ async fn flow_pages_in_the_console_and_the_workspace(t: TestApp) {
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", text_of(&p.html));
     let (_, triggers) = t.get("/api/v1/triggers", &t.admin).await;
     assert_eq!(triggers["items"][0]["actions"][1]["value"]["to"], "group");
+    // Deleting takes the form's token like every other change.
+    let trigger = triggers["items"][0]["id"].as_i64().unwrap();
+    let p = admin.post(&format!("/admin/triggers/{trigger}/delete"), &[("_csrf", "forged")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(t.get("/api/v1/triggers", &t.admin).await.1["items"].as_array().unwrap().len(), 1, "still there");
     // A dry run shows what an automation on the form would change, and saves nothing.
     let id = t.ticket(&t.admin, json!({"subject": "新来的", "requester": {"id": d.customer.0}})).await["id"]
         .as_i64()
@@ -1041,6 +1046,30 @@ async fn flow_pages_in_the_console_and_the_workspace(t: TestApp) {
     assert_eq!(p.status, StatusCode::OK);
     assert!(p.html.contains(&format!("/agent/tickets/{id}")), "the dry run lists the ticket");
     assert_eq!(t.get("/api/v1/automations", &t.admin).await.1["items"].as_array().unwrap().len(), 4);
+
+    // After an error, a box the admin unticked stays unticked: the form names the boxes it
+    // showed, ticked or not, and the browser posts those names.
+    let blank = admin.get("/admin/macros/new").await;
+    assert!(blank.html.contains("name=\"_fields\" value=\"shared\""), "the form names its checkbox");
+    let p = admin
+        .post(
+            "/admin/macros/new",
+            &[("name", " "), ("_fields", "shared"), ("_fields", "active"), ("active", "true"), ("reply_body", "x")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let input = |name: &str| {
+        p.html
+            .split(&format!("name=\"{name}\""))
+            .nth(1)
+            .unwrap_or_default()
+            .split('>')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(!input("shared").contains("checked"), "shared stays off: {}", input("shared"));
+    assert!(input("active").contains("checked"));
 
     // A shared macro, previewed and applied on the ticket page.
     let p = admin
@@ -1072,7 +1101,7 @@ async fn flow_pages_in_the_console_and_the_workspace(t: TestApp) {
     assert_eq!(t.get(&format!("/api/v1/tickets/{id}"), &t.admin).await.1["status"], "pending");
 
     // Escalation needs a reason.
-    t.group("二线", 2).await;
+    let l2 = t.group("二线", 2).await.0;
     agent.get(&format!("/agent/tickets/{id}")).await;
     let p = agent.post(&format!("/agent/tickets/{id}/escalate"), &[("reason", " "), ("group_id", "")]).await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -1087,6 +1116,44 @@ async fn flow_pages_in_the_console_and_the_workspace(t: TestApp) {
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let shown = agent.get(p.location.as_deref().unwrap()).await;
     assert!(text_of(&shown.html).contains("我的加急"));
+    let (_, views) = t.get("/api/v1/views", &d.agent.1).await;
+    let saved = views["items"].as_array().unwrap().iter().find(|v| v["name"] == "我的加急").cloned().unwrap();
+    assert_eq!((saved["scope"].as_str(), saved["filters"]["priority"].clone()), (Some("personal"), json!(["high"])));
+
+    // A view of several groups keeps them when the console edits it.
+    let (_, two) = t
+        .post(
+            "/api/v1/views",
+            &t.admin,
+            json!({"name": "两组", "scope": "shared", "filters": {"group_id": [d.group, l2]}}),
+        )
+        .await;
+    let form = admin.get(&format!("/admin/views/{}", two["id"])).await;
+    let picked: Vec<&str> = form
+        .html
+        .split("name=\"f_group\"")
+        .skip(1)
+        .filter_map(|part| part.split('>').next())
+        .filter(|attrs| attrs.contains("checked"))
+        .collect();
+    assert_eq!(picked.len(), 2, "both groups are picked in the form");
+    let p = admin
+        .post(
+            &format!("/admin/views/{}", two["id"]),
+            &[
+                ("name", "两个组"),
+                ("scope", "shared"),
+                ("f_group", &d.group.to_string()),
+                ("f_group", &l2.to_string()),
+                ("sort", "-updated_at"),
+                ("active", "true"),
+                ("_fields", "active"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", text_of(&p.html));
+    let (_, two) = t.get(&format!("/api/v1/views/{}", two["id"]), &t.admin).await;
+    assert_eq!((two["name"].as_str(), two["filters"]["group_id"].clone()), (Some("两个组"), json!([d.group, l2])));
 
     // Availability, and notifications for agents and customers alike (never each other's).
     agent.get("/agent/views/open").await;
@@ -1094,10 +1161,21 @@ async fn flow_pages_in_the_console_and_the_workspace(t: TestApp) {
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     let (_, me) = t.get("/api/v1/me", &d.agent.1).await;
     assert_eq!(me["availability"], "online");
-    assert_eq!(agent.get("/agent/notifications").await.status, StatusCode::OK);
+    // The VIP trigger tells the group; its agent reads it, the customer never does.
+    let vip = t
+        .ticket(
+            &t.admin,
+            json!({"subject": "VIP 来电", "group_id": d.group, "tags": ["vip"], "requester": {"id": d.customer.0}}),
+        )
+        .await;
+    let notes = agent.get("/agent/notifications").await;
+    assert_eq!(notes.status, StatusCode::OK);
+    assert!(text_of(&notes.html).contains(&format!("VIP #{}", vip["id"])), "{}", text_of(&notes.html));
     let customer = Web::new(&t);
     customer.login("li@example.com", "customer-password").await;
-    assert_eq!(customer.get("/portal/notifications").await.status, StatusCode::OK);
+    let theirs = customer.get("/portal/notifications").await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    assert!(!text_of(&theirs.html).contains("VIP #"), "not the agents' notifications");
     assert_eq!(customer.get("/agent/notifications").await.status, StatusCode::NOT_FOUND);
     assert_eq!(agent.get("/admin/triggers").await.status, StatusCode::FORBIDDEN, "rules are the admins'");
 }

@@ -8,12 +8,13 @@ ALTER TABLE tickets ADD COLUMN status_changed_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tickets ADD COLUMN assigned_at INTEGER;
 ALTER TABLE tickets ADD COLUMN last_customer_reply_at INTEGER;
 ALTER TABLE tickets ADD COLUMN last_agent_reply_at INTEGER;
-UPDATE tickets SET status_changed_at = COALESCE(
-    (SELECT MAX(e.created_at) FROM ticket_events e WHERE e.ticket_id = tickets.id AND e.field = 'status'), created_at);
-UPDATE tickets SET assigned_at = COALESCE(
-    (SELECT MAX(e.created_at) FROM ticket_events e WHERE e.ticket_id = tickets.id AND e.field = 'assignee_id'), created_at)
-    WHERE assignee_id IS NOT NULL;
+-- One pass over the table (each UPDATE rewrites every row on PostgreSQL).
 UPDATE tickets SET
+    status_changed_at = COALESCE((SELECT MAX(e.created_at) FROM ticket_events e
+                                  WHERE e.ticket_id = tickets.id AND e.field = 'status'), created_at),
+    assigned_at = CASE WHEN assignee_id IS NULL THEN NULL ELSE
+        COALESCE((SELECT MAX(e.created_at) FROM ticket_events e
+                  WHERE e.ticket_id = tickets.id AND e.field = 'assignee_id'), created_at) END,
     last_customer_reply_at = (SELECT MAX(c.created_at) FROM comments c JOIN users u ON u.id = c.author_id
                               WHERE c.ticket_id = tickets.id AND c.public AND u.role = 'customer'),
     last_agent_reply_at = (SELECT MAX(c.created_at) FROM comments c JOIN users u ON u.id = c.author_id
@@ -142,6 +143,8 @@ CREATE TABLE notifications (
     read_at    INTEGER
 );
 CREATE INDEX notifications_user ON notifications (user_id, id);
+-- The unread ones, counted on every page an agent or customer loads.
+CREATE INDEX notifications_unread ON notifications (user_id, id) WHERE read_at IS NULL;
 
 -- Durable jobs: due at run_at, leased to a worker until locked_until under the claim's token
 -- (locked_by), at most one live job per unique_key. Done jobs are deleted; failed ones stay

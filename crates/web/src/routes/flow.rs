@@ -9,7 +9,7 @@ use gongdan_core::App;
 use gongdan_core::macros::MacroInput;
 use gongdan_core::outbox::WebhookInput;
 use gongdan_core::rules::{RuleInput, RuleView};
-use gongdan_core::views::ViewInput;
+use gongdan_core::views::{ViewInput, ViewTotal};
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::rules::{ActionSpec, ConditionsSpec, RuleKind};
@@ -455,12 +455,10 @@ pub struct ViewOut {
     pub count: Option<i64>,
 }
 
-fn view_out(v: ViewRow, count: Option<i64>) -> ViewOut {
-    let scope = match (v.owner_id, v.group_id) {
-        (Some(_), _) => "personal",
-        (None, Some(_)) => "group",
-        (None, None) => "shared",
-    };
+fn view_out(v: ViewRow, total: Option<ViewTotal>) -> ViewOut {
+    let scope = gongdan_core::views::scope(&v);
+    // Above the cap the API says one more than it (documented on `count`).
+    let count = total.map(|t| t.count + i64::from(t.more));
     ViewOut {
         id: v.id,
         key: v.key,

@@ -370,16 +370,11 @@ async fn solve(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: Ui
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-struct NotesQuery {
-    before: Option<i64>,
-}
-
 /// What the desk's rules told the customer (reminders, updates), newest first.
 async fn notifications(
     State(app): State<App>,
     v: Viewer,
-    axum::extract::Query(q): axum::extract::Query<NotesQuery>,
+    axum::extract::Query(q): axum::extract::Query<super::agent::flow::NotesQuery>,
 ) -> UiResult {
     v.customer()?;
     super::agent::flow::notifications_page(&app, v, "portal", q.before).await

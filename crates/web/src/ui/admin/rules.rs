@@ -13,10 +13,10 @@ use gongdan_core::macros::MacroInput;
 use gongdan_core::outbox::WebhookInput;
 use gongdan_core::rules::RuleInput;
 use gongdan_core::views::{COLUMNS, ViewInput};
-use gongdan_domain::fields::FieldScope;
+use gongdan_domain::fields::{FieldKind, FieldScope};
 use gongdan_domain::ids::GroupId;
 use gongdan_domain::rules::{ActionSpec, ConditionSpec, ConditionsSpec, Operator, RuleKind, UpdateKind};
-use gongdan_domain::ticket::{Channel, Priority, StatusCategory, TicketType};
+use gongdan_domain::ticket::{StatusCategory, TicketType};
 use gongdan_store::TicketSort;
 use serde_json::{Value, json};
 
@@ -50,8 +50,8 @@ pub fn router() -> Router<App> {
             get(|s, v, Path(id): Path<i64>| edit_rule(s, v, Some(id), RuleKind::Automation))
                 .post(|s, v, Path(id): Path<i64>, f| save_rule(s, v, Some(id), f, RuleKind::Automation)),
         )
-        .route("/admin/triggers/{id}/delete", post(|s, v, p| delete_rule(s, v, p, RuleKind::Trigger)))
-        .route("/admin/automations/{id}/delete", post(|s, v, p| delete_rule(s, v, p, RuleKind::Automation)))
+        .route("/admin/triggers/{id}/delete", post(|s, v, p, f| delete_rule(s, v, p, f, RuleKind::Trigger)))
+        .route("/admin/automations/{id}/delete", post(|s, v, p, f| delete_rule(s, v, p, f, RuleKind::Automation)))
         .route("/admin/automations/dry_run", post(|s, v, f| dry_run(s, v, None, f)))
         .route("/admin/automations/{id}/dry_run", post(|s, v, Path(id): Path<i64>, f| dry_run(s, v, Some(id), f)))
         .route("/admin/macros", get(list_macros))
@@ -235,28 +235,20 @@ fn datalists(ctx: &Ctx, kind: RuleKind) -> Vec<DataList> {
     } else {
         Opt::new("auto", ctx.t("rule-value-auto"))
     });
-    agents.extend(ctx.cfg.agents.iter().filter(|a| a.active).map(|a| Opt::new(a.id.0.to_string(), a.name.clone())));
+    agents.extend(super::super::agent::agent_options(ctx, None));
     let mut groups = vec![Opt::new("none", ctx.t("value-none"))];
-    groups.extend(ctx.cfg.groups.iter().filter(|g| g.active).map(|g| Opt::new(g.id.0.to_string(), g.name.clone())));
+    groups.extend(super::super::agent::group_options(ctx, None));
     let enum_list = |items: Vec<(&'static str, String)>| items.into_iter().map(|(v, l)| Opt::new(v, l)).collect();
     vec![
         DataList { id: "dl-status", options: statuses },
-        DataList {
-            id: "dl-priority",
-            options: enum_list(Priority::ALL.iter().map(|p| (p.as_str(), ctx.priority_label(*p))).collect()),
-        },
+        DataList { id: "dl-priority", options: super::super::agent::priority_options(ctx) },
         DataList {
             id: "dl-type",
             options: enum_list(
                 TicketType::ALL.iter().map(|k| (k.as_str(), ctx.t(&format!("type-{}", k.as_str())))).collect(),
             ),
         },
-        DataList {
-            id: "dl-channel",
-            options: enum_list(
-                Channel::ALL.iter().map(|c| (c.as_str(), ctx.t(&format!("channel-{}", c.as_str())))).collect(),
-            ),
-        },
+        DataList { id: "dl-channel", options: super::super::agent::channel_options(ctx) },
         DataList {
             id: "dl-via",
             options: enum_list(
@@ -341,7 +333,9 @@ fn value_text(v: &Value) -> String {
 
 /// A value typed into a row, as the rule wants it: tags as lists, ids and numbers as numbers,
 /// `none` as nothing, anything else as text (the rule's compiler says if it does not fit).
-fn parse_value(field: &str, text: &str) -> Value {
+/// Custom fields take the type their kind stores (a text field's "12345" stays text); `op` is
+/// the condition's operator (`contains` looks for one option of a multi-select).
+fn parse_value(ctx: &Ctx, field: &str, op: Option<&str>, text: &str) -> Value {
     let t = text.trim();
     if t.is_empty() {
         return Value::Null;
@@ -355,6 +349,16 @@ fn parse_value(field: &str, text: &str) -> Value {
                 .collect(),
         )
     };
+    if let Some(key) = field.strip_prefix("custom_fields.")
+        && let Some(def) = ctx.cfg.fields.iter().find(|d| d.key == key)
+    {
+        let contains = matches!(op, Some("contains" | "not_contains"));
+        return match def.kind {
+            FieldKind::MultiSelect if !contains => list(t),
+            FieldKind::Checkbox if t == "true" || t == "false" => Value::Bool(t == "true"),
+            _ => Value::from(t),
+        };
+    }
     match field {
         "tags" | "tags_add" | "tags_remove" => list(t),
         "update" if t.contains(',') => list(t),
@@ -452,19 +456,19 @@ fn row_error(ctx: &Ctx, errors: &FormErrors, prefix: &str) -> Option<String> {
 }
 
 /// The rows of a posted form, in order, blank ones left out.
-fn read_conditions(form: &UiForm, name: &str) -> Vec<ConditionSpec> {
+fn read_conditions(ctx: &Ctx, form: &UiForm, name: &str) -> Vec<ConditionSpec> {
     let mut out = Vec::new();
     for i in 0..MAX_ROWS {
         let p = format!("conditions.{name}.{i}");
         let Some(field) = form.text(&format!("{p}.field")) else { continue };
         let operator = form.text(&format!("{p}.operator")).unwrap_or_else(|| "is".into());
-        let value = parse_value(&field, form.get(&format!("{p}.value")).unwrap_or_default());
+        let value = parse_value(ctx, &field, Some(&operator), form.get(&format!("{p}.value")).unwrap_or_default());
         out.push(ConditionSpec { field, operator, value });
     }
     out
 }
 
-fn read_actions(form: &UiForm) -> Vec<ActionSpec> {
+fn read_actions(ctx: &Ctx, form: &UiForm) -> Vec<ActionSpec> {
     let mut out = Vec::new();
     for i in 0..MAX_ROWS {
         let p = format!("actions.{i}");
@@ -481,7 +485,7 @@ fn read_actions(form: &UiForm) -> Vec<ActionSpec> {
             "webhook" => {
                 json!({"webhook_id": get("value").parse::<i64>().map(Value::from).unwrap_or(Value::from(get("value")))})
             }
-            f => parse_value(f, &get("value")),
+            f => parse_value(ctx, f, None, &get("value")),
         };
         out.push(ActionSpec { field, value });
     }
@@ -674,16 +678,17 @@ async fn edit_rule(State(app): State<App>, v: Viewer, id: Option<i64>, kind: Rul
 }
 
 /// The rule a posted form describes.
-fn read_rule(form: &UiForm) -> RuleInput {
-    let all = read_conditions(form, "all");
-    let any = read_conditions(form, "any");
-    let actions = read_actions(form);
+fn read_rule(ctx: &Ctx, form: &UiForm) -> RuleInput {
+    let all = read_conditions(ctx, form, "all");
+    let any = read_conditions(ctx, form, "any");
+    let actions = read_actions(ctx, form);
     RuleInput {
         name: Some(form.get("name").unwrap_or_default().to_owned()),
-        category: Some(form.get("category").unwrap_or_default().to_owned()),
-        description: Some(form.get("description").unwrap_or_default().to_owned()),
+        // Absent inputs (automations have no category) leave the stored value alone.
+        category: form.get("category").map(str::to_owned),
+        description: form.get("description").map(str::to_owned),
         active: Some(form.checked("active")),
-        position: form.text("position").and_then(|p| p.parse().ok()),
+        position: form.id("position").ok().flatten(),
         once: Some(form.checked("once")),
         conditions: Some(ConditionsSpec { all, any }),
         actions: Some(actions),
@@ -703,7 +708,10 @@ fn again(ctx: Ctx, kind: RuleKind, id: Option<i64>, form: &UiForm, input: &RuleI
 
 async fn save_rule(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm, kind: RuleKind) -> UiResult {
     let s = allowed(&v, section(kind))?;
-    let input = read_rule(&form);
+    let input = read_rule(&v.ctx, &form);
+    if let Err(errors) = form.id("position") {
+        return failed_rule(again(v.ctx, kind, id, &form, &input, &errors));
+    }
     let result = match id {
         Some(id) => app.update_rule(&s.principal, kind, id, input.clone()).await,
         None => app.create_rule(&s.principal, kind, input.clone()).await,
@@ -723,7 +731,13 @@ fn failed_rule(page: RulePage) -> UiResult {
     Ok(res)
 }
 
-async fn delete_rule(State(app): State<App>, v: Viewer, Path(id): Path<i64>, kind: RuleKind) -> UiResult {
+async fn delete_rule(
+    State(app): State<App>,
+    v: Viewer,
+    Path(id): Path<i64>,
+    _form: UiForm,
+    kind: RuleKind,
+) -> UiResult {
     let s = allowed(&v, section(kind))?;
     app.delete_rule(&s.principal, kind, id).await?;
     Ok(redirect_flash(&format!("/admin/{}", section(kind)), "flash-deleted"))
@@ -732,7 +746,7 @@ async fn delete_rule(State(app): State<App>, v: Viewer, Path(id): Path<i64>, kin
 /// Shows which tickets the automation on the form would change now, without saving it.
 async fn dry_run(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
     let s = allowed(&v, "automations")?;
-    let input = read_rule(&form);
+    let input = read_rule(&v.ctx, &form);
     match app.dry_run(&s.principal, input.clone(), id).await {
         Ok(d) => {
             let mut page = again(v.ctx, RuleKind::Automation, id, &form, &input, &FormErrors::default());
@@ -823,7 +837,7 @@ async fn edit_macro(State(app): State<App>, v: Viewer, id: Option<i64>) -> UiRes
 
 async fn save_macro(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
     let s = allowed(&v, "macros")?;
-    let actions = read_actions(&form);
+    let actions = read_actions(&v.ctx, &form);
     let input = MacroInput {
         name: Some(form.get("name").unwrap_or_default().to_owned()),
         shared: Some(form.checked("shared")),
@@ -848,7 +862,7 @@ async fn save_macro(State(app): State<App>, v: Viewer, id: Option<i64>, form: Ui
     }
 }
 
-async fn delete_macro(State(app): State<App>, v: Viewer, Path(id): Path<i64>) -> UiResult {
+async fn delete_macro(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {
     let s = allowed(&v, "macros")?;
     app.delete_macro(&s.principal, id).await?;
     Ok(redirect_flash("/admin/macros", "flash-deleted"))
@@ -866,11 +880,7 @@ async fn list_views(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery
             href: format!("/admin/views/{}", view.id),
             cells: vec![
                 super::super::agent::view_label(&ctx, view),
-                ctx.t(match (view.owner_id, view.group_id) {
-                    (Some(_), _) => "view-scope-personal",
-                    (None, Some(_)) => "view-scope-group",
-                    (None, None) => "view-scope-shared",
-                }),
+                ctx.t(&format!("view-scope-{}", gongdan_core::views::scope(view))),
                 view.position.to_string(),
                 yes_no(&ctx, view.active),
             ],
@@ -886,11 +896,7 @@ async fn list_views(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery
 fn view_fields(ctx: &Ctx, v: Option<&gongdan_store::ViewRow>) -> Vec<FieldView> {
     let f: gongdan_core::views::ViewFilters =
         v.and_then(|v| serde_json::from_value(v.filters.clone()).ok()).unwrap_or_default();
-    let scope = match v.map(|v| (v.owner_id, v.group_id)) {
-        Some((Some(_), _)) => "personal",
-        Some((None, Some(_))) => "group",
-        _ => "shared",
-    };
+    let scope = v.map(gongdan_core::views::scope).unwrap_or("shared");
     let mut statuses: Vec<Opt> =
         StatusCategory::ALL.iter().map(|c| Opt::new(c.as_str(), ctx.t(&format!("status-{}", c.as_str())))).collect();
     statuses.extend(
@@ -904,10 +910,11 @@ fn view_fields(ctx: &Ctx, v: Option<&gongdan_store::ViewRow>) -> Vec<FieldView> 
     assignees.extend(super::super::agent::agent_options(ctx, None));
     let mut groups = vec![Opt::new("mine", ctx.t("view-my-groups"))];
     groups.extend(super::super::agent::group_options(ctx, None));
-    let group_value = match &f.group_id {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
+    // One group, "mine", or several (the API takes a list).
+    let group_values: Vec<String> = match &f.group_id {
+        Some(Value::Array(items)) => items.iter().map(value_text).collect(),
+        Some(g) => vec![value_text(g)],
+        None => vec![],
     };
     let sorts = TicketSort::ALL
         .iter()
@@ -944,7 +951,7 @@ fn view_fields(ctx: &Ctx, v: Option<&gongdan_store::ViewRow>) -> Vec<FieldView> 
             f.assignee_id.as_ref().map(value_text).unwrap_or_default(),
         )
         .options(assignees, true),
-        FieldView::new("f_group", ctx.t("field-group"), "select", group_value).options(groups, true),
+        FieldView::new("f_group", ctx.t("field-group"), "multi", "").options(groups, false).values(group_values),
         FieldView::new("f_priority", ctx.t("field-priority"), "multi", "")
             .options(super::super::agent::priority_options(ctx), false)
             .values(f.priority.iter().map(|p| p.as_str().to_owned()).collect()),
@@ -1020,8 +1027,18 @@ async fn save_view(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiF
     if let Some(a) = form.text("f_assignee") {
         filters.insert("assignee_id".into(), a.parse::<i64>().map(Value::from).unwrap_or(Value::from(a)));
     }
-    if let Some(g) = form.text("f_group") {
-        filters.insert("group_id".into(), g.parse::<i64>().map(Value::from).unwrap_or(Value::from(g)));
+    // One group (or "mine") as itself, several as a list ("mine" among them is refused).
+    let mut groups: Vec<Value> =
+        form.all("f_group").into_iter().map(|g| g.parse::<i64>().map(Value::from).unwrap_or(Value::from(g))).collect();
+    match (groups.pop(), groups.is_empty()) {
+        (None, _) => {}
+        (Some(one), true) => {
+            filters.insert("group_id".into(), one);
+        }
+        (Some(last), false) => {
+            groups.push(last);
+            filters.insert("group_id".into(), Value::Array(groups));
+        }
     }
     for (input, key) in [("f_priority", "priority"), ("f_channel", "channel")] {
         let picked = form.all(input);
@@ -1085,7 +1102,7 @@ async fn save_view(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiF
     }
 }
 
-async fn delete_view(State(app): State<App>, v: Viewer, Path(id): Path<i64>) -> UiResult {
+async fn delete_view(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {
     let s = allowed(&v, "views")?;
     match app.delete_view(&s.principal, id).await {
         Ok(()) => Ok(redirect_flash("/admin/views", "flash-deleted")),
@@ -1182,7 +1199,7 @@ async fn save_webhook(State(app): State<App>, v: Viewer, id: Option<i64>, form: 
     }
 }
 
-async fn delete_webhook(State(app): State<App>, v: Viewer, Path(id): Path<i64>) -> UiResult {
+async fn delete_webhook(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {
     let s = allowed(&v, "webhooks")?;
     match app.delete_webhook(&s.principal, id).await {
         Ok(()) => Ok(redirect_flash("/admin/webhooks", "flash-deleted")),

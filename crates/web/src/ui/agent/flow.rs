@@ -62,9 +62,10 @@ struct NotificationsPage {
     next: Option<String>,
 }
 
+/// A page of notifications: those older than `before`.
 #[derive(serde::Deserialize, Default)]
 pub struct NotesQuery {
-    before: Option<i64>,
+    pub before: Option<i64>,
 }
 
 /// The signed-in user's notifications (agents here; customers at `/portal/notifications`).
@@ -178,6 +179,7 @@ pub async fn panel(
         .map(|m| Opt::new(m.id.to_string(), m.name))
         .collect();
     let groups = super::group_options(ctx, None);
+    let mut errors = errors.general_texts(ctx);
     let preview = match preview {
         Some(id) => match app.preview_macro(p, ticket, id).await {
             Ok(pv) => {
@@ -202,11 +204,15 @@ pub async fn panel(
                     reply: pv.reply.map(|(body, _)| body),
                 })
             }
-            Err(_) => None,
+            // Why it cannot apply here (its status is not allowed, a field it sets is gone …).
+            Err(e) => {
+                errors.extend(FormErrors::from_core(e, &[])?.general_texts(ctx));
+                None
+            }
         },
         None => None,
     };
-    Ok(FlowPanel { macros, groups, preview, errors: errors.general_texts(ctx) })
+    Ok(FlowPanel { macros, groups, preview, errors })
 }
 
 async fn back_with(

@@ -21,7 +21,7 @@ use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
 use gongdan_domain::ticket::{Channel, Priority, Ticket};
-use gongdan_store::{TicketSort, UserLabel, VIEW_COUNT_CAP, ViewRow};
+use gongdan_store::{TicketSort, UserLabel, ViewRow};
 
 use super::ctx::{Ctx, Viewer};
 use super::form::UiForm;
@@ -75,13 +75,7 @@ pub async fn view_counts(app: &App, p: &Principal, ctx: &Ctx, current: &str) -> 
         .zip(counts)
         .map(|(v, count)| {
             let id = view_slug(v);
-            ViewCount {
-                label: view_label(ctx, v),
-                count: count.min(VIEW_COUNT_CAP),
-                more: count > VIEW_COUNT_CAP,
-                current: id == current,
-                id,
-            }
+            ViewCount { label: view_label(ctx, v), count: count.count, more: count.more, current: id == current, id }
         })
         .collect())
 }
@@ -197,7 +191,8 @@ struct ListPage {
     views: Vec<ViewCount>,
     cols: Vec<Col>,
     rows: Vec<Row>,
-    total: i64,
+    /// "10000+" past the count's cap.
+    total: String,
     next: Option<String>,
     first: Option<String>,
     sorts: Vec<SortLink>,
@@ -215,7 +210,8 @@ struct ListFragment {
     views: Vec<ViewCount>,
     cols: Vec<Col>,
     rows: Vec<Row>,
-    total: i64,
+    /// "10000+" past the count's cap.
+    total: String,
     next: Option<String>,
     first: Option<String>,
     sorts: Vec<SortLink>,
@@ -299,7 +295,15 @@ async fn list_page(
         q.cursor = Cursor::decode(c, q.sort.name()).ok();
     }
     q.limit = 50;
-    let page = app.list_tickets(p, q.clone()).await?;
+    // The total as views count theirs: exact from the counters, otherwise up to a cap (a
+    // filtered list's plain COUNT would read every ticket it matches on each page load).
+    q.with_total = false;
+    let (page, counted) = tokio::try_join!(app.list_tickets(p, q.clone()), app.count_tickets(p, vec![q.clone()]))?;
+    let total = match counted.first() {
+        Some(t) if t.more => format!("{}+", t.count),
+        Some(t) => t.count.to_string(),
+        None => "0".into(),
+    };
     let people: Vec<UserId> = page.items.iter().flat_map(|t| [Some(t.requester_id), t.assignee_id]).flatten().collect();
     let names = app.user_labels(people).await?;
     let ctx = v.ctx;
@@ -325,7 +329,6 @@ async fn list_page(
     .collect();
     let rows = rows(&ctx, &page.items, &names);
     let cols = columns(&ctx, &saved);
-    let total = page.total.unwrap_or(0);
     let back = ctx.here.clone();
     if headers.contains_key("x-fragment") {
         return render(&ListFragment { ctx, views, cols, rows, total, next, first, sorts });
