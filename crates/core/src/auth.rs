@@ -20,10 +20,35 @@ use sha2::{Digest, Sha256};
 use crate::{App, CoreError, Result};
 
 pub const TOKEN_PREFIX: &str = "gd_";
-pub const PASSWORD_MIN: usize = 8;
-/// Failed sign-ins allowed per email and per client address in one window.
+pub const PASSWORD_MIN: usize = gongdan_domain::password::MIN_CHARS;
+/// Attempts per key in one window (sign-ups per client address).
 const LOGIN_ATTEMPTS: u32 = 10;
 const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Failed sign-ins one client address may make across all accounts in a window.
+const CLIENT_FAILURES: u32 = 100;
+/// Failed sign-ins for one (account, client) before each further one waits, doubling.
+const BACKOFF_FREE: u32 = 5;
+const BACKOFF_MAX: Duration = Duration::from_secs(15 * 60);
+
+/// How long the pair waits after `n` failures: nothing for the first few, then 1 s, 2 s, 4 s …
+/// up to 15 minutes.
+fn backoff_after(n: u32) -> Option<Duration> {
+    let over = n.checked_sub(BACKOFF_FREE)?;
+    Some(Duration::from_secs(1u64 << over.min(10)).min(BACKOFF_MAX))
+}
+
+fn login_pair(email: &str, client: &str) -> String {
+    format!("pair:{email}\u{1f}{client}")
+}
+
+/// A valid argon2 hash of a random secret, verified for unknown emails so they take as long.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let secret = random_secret().unwrap_or_else(|_| "gongdan-dummy".into());
+        Argon2::default().hash_password(secret.as_bytes()).map(|h| h.to_string()).unwrap_or_default()
+    })
+}
 /// How long a resolved credential is trusted without a lookup. Revocation on this node
 /// clears it at once; other nodes see it within this time.
 const PRINCIPAL_TTL: Duration = Duration::from_secs(5);
@@ -34,6 +59,8 @@ type CachedPrincipal = (Principal, Option<Timestamp>, Instant);
 #[derive(Default)]
 pub(crate) struct AuthState {
     failures: Mutex<HashMap<String, (u32, Instant)>>,
+    /// Failed sign-ins per (account, client address): how many, and when the last was.
+    backoff: Mutex<HashMap<String, (u32, Instant)>>,
     /// Resolved credentials with the credential's own expiry, checked against the app clock.
     principals: Mutex<HashMap<String, CachedPrincipal>>,
     /// Profiles of signed-in users, for pages.
@@ -55,14 +82,10 @@ pub fn random_secret() -> Result<String> {
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
-pub fn validate_password(password: &str) -> Result<()> {
-    if password.chars().count() < PASSWORD_MIN {
-        return Err(DomainError::invalid("password", "too_short", format!("at least {PASSWORD_MIN} characters")).into());
-    }
-    if password.len() > 1024 {
-        return Err(DomainError::invalid("password", "too_long", "at most 1024 bytes").into());
-    }
-    Ok(())
+/// Length, the common-password list and the account's own email and name
+/// (`gongdan_domain::password`).
+pub fn validate_password(password: &str, context: &[&str]) -> Result<()> {
+    Ok(gongdan_domain::password::check(password, context)?)
 }
 
 /// Hashes with argon2id on a blocking thread: it is deliberately slow.
@@ -78,7 +101,7 @@ pub async fn hash_password(password: &str) -> Result<String> {
     .map_err(|e| CoreError::Internal(e.to_string()))?
 }
 
-async fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) async fn verify_password(password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_owned(), hash.to_owned());
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
@@ -252,10 +275,14 @@ impl App {
     }
 
     pub(crate) fn check_rate(&self, keys: &[String]) -> Result<()> {
+        self.check_rate_with(keys, LOGIN_ATTEMPTS)
+    }
+
+    fn check_rate_with(&self, keys: &[String], limit: u32) -> Result<()> {
         let map = self.auth.failures.lock().map_err(|_| CoreError::Internal("rate limiter poisoned".into()))?;
         for k in keys {
             if let Some((n, since)) = map.get(k)
-                && *n >= LOGIN_ATTEMPTS
+                && *n >= limit
                 && since.elapsed() < LOGIN_WINDOW
             {
                 return Err(CoreError::RateLimited {
@@ -283,25 +310,82 @@ impl App {
     }
 
     /// Checks an email and password and opens a session; returns the session secret (for the
-    /// cookie) and the user. Failures are counted per email and per client address.
+    /// cookie) and the user.
+    ///
+    /// Failures slow down the pair (account, client address) exponentially, so an attacker
+    /// elsewhere cannot lock the account's owner out; a client that fails across many
+    /// accounts is limited as a whole. An unknown email costs the same time as a known one
+    /// (a dummy hash is verified), so timing does not tell which addresses have accounts.
     pub async fn login(&self, email: &str, password: &str, client: &str) -> Result<(String, User)> {
         let email = email.trim().to_lowercase();
-        let keys = [format!("email:{email}"), format!("client:{client}")];
-        self.check_rate(&keys)?;
+        let pair = login_pair(&email, client);
+        self.check_backoff(&pair)?;
+        let spray = [format!("client:{client}")];
+        self.check_rate_with(&spray, CLIENT_FAILURES)?;
         let user = self.store.find_user_by_identity(IdentityKind::Email, &email).await?.filter(|u| u.active);
         let hash = match &user {
             Some(u) => self.store.password_hash(u.id).await?,
             None => None,
         };
-        let ok = match &hash {
-            Some(h) => verify_password(password, h).await,
-            None => false,
-        };
+        let ok = verify_password(password, hash.as_deref().unwrap_or(dummy_hash())).await && hash.is_some();
         let Some(user) = user.filter(|_| ok) else {
-            self.record_failure(&keys);
+            self.record_failure(&spray);
+            let n = self.record_backoff(&pair);
+            tracing::warn!(email = %email, client = %client, failures = n, "failed sign-in");
             return Err(CoreError::Unauthenticated);
         };
+        self.clear_backoff(|k| k == pair);
+        tracing::info!(user = user.id.0, client = %client, "signed in");
         Ok((self.open_session(user.id).await?, user))
+    }
+
+    /// Lifts the sign-in back-off of a user's address on this node (an admin's unlock).
+    pub async fn unlock_login(&self, actor: &Principal, id: UserId) -> Result<()> {
+        if !actor.can_manage_people() {
+            return Err(CoreError::forbidden("only supervisors and admins unlock sign-ins"));
+        }
+        let user = self.store.get_user(id).await?.ok_or(CoreError::NotFound("user"))?;
+        let prefixes: Vec<String> = user
+            .identities
+            .iter()
+            .filter(|i| i.kind == IdentityKind::Email)
+            .map(|i| i.value.to_lowercase())
+            .chain(user.email.iter().map(|e| e.to_lowercase()))
+            .map(|e| login_pair(&e, ""))
+            .collect();
+        self.clear_backoff(|k| prefixes.iter().any(|p| k.starts_with(p.as_str())));
+        tracing::info!(user = id.0, by = actor.user_id.0, "sign-in unlocked");
+        Ok(())
+    }
+
+    fn check_backoff(&self, key: &str) -> Result<()> {
+        let map = self.auth.backoff.lock().map_err(|_| CoreError::Internal("rate limiter poisoned".into()))?;
+        if let Some((n, last)) = map.get(key)
+            && let Some(wait) = backoff_after(*n)
+            && last.elapsed() < wait
+        {
+            return Err(CoreError::RateLimited { retry_after_secs: (wait - last.elapsed()).as_secs().max(1) });
+        }
+        Ok(())
+    }
+
+    fn record_backoff(&self, key: &str) -> u32 {
+        let Ok(mut map) = self.auth.backoff.lock() else { return 0 };
+        if map.len() > 100_000 {
+            map.retain(|_, (_, last)| last.elapsed() < BACKOFF_MAX);
+        }
+        let e = map.entry(key.to_owned()).or_insert((0, Instant::now()));
+        if e.1.elapsed() >= LOGIN_WINDOW {
+            e.0 = 0;
+        }
+        *e = (e.0 + 1, Instant::now());
+        e.0
+    }
+
+    fn clear_backoff(&self, which: impl Fn(&str) -> bool) {
+        if let Ok(mut map) = self.auth.backoff.lock() {
+            map.retain(|k, _| !which(k));
+        }
     }
 
     /// Opens a browser session for a user; returns the secret for the cookie (stored hashed).

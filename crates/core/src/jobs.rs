@@ -192,20 +192,24 @@ impl App {
         Ok(self.http.get_or_init(|| client))
     }
 
-    /// Runs jobs until the process ends: the worker of `gongdan serve`.
-    pub fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
+    /// Runs jobs until `stop` turns true: the worker of `gongdan serve`. A job that has
+    /// started runs to its end (stopping is checked between jobs), so a shutdown drains it.
+    pub fn spawn_worker(&self, mut stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
         let app = self.clone();
         tokio::spawn(async move {
             if let Err(e) = app.ensure_schedules().await {
                 tracing::error!(error = %e, "could not schedule the recurring jobs");
             }
-            loop {
+            while !*stop.borrow() {
                 match app.run_due_jobs().await {
                     Ok(n) if n > 0 => continue,
                     Ok(_) => {}
                     Err(e) => tracing::error!(error = %e, "job worker"),
                 }
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = stop.changed() => {}
+                }
             }
         })
     }

@@ -10,6 +10,7 @@ mod error;
 pub mod files;
 pub mod jobs;
 pub mod live;
+mod locks;
 pub mod macros;
 pub mod outbox;
 pub mod people;
@@ -35,6 +36,46 @@ pub struct Settings {
     pub session_days: i64,
     pub default_language: gongdan_domain::people::Language,
     pub default_time_zone: String,
+    /// Proxies whose `X-Forwarded-For` names the client (addresses or CIDR ranges).
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// An address range, `10.0.0.0/8` or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(text: &str) -> Option<IpNet> {
+        let (a, p) = match text.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
+            None => (text.trim(), None),
+        };
+        let addr: std::net::IpAddr = a.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = p.unwrap_or(max);
+        (prefix <= max).then_some(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let bits = |ip: std::net::IpAddr| -> (u128, u32) {
+            match ip {
+                std::net::IpAddr::V4(v) => (u128::from(u32::from(v)), 32),
+                std::net::IpAddr::V6(v) => match v.to_ipv4_mapped() {
+                    Some(v4) => (u128::from(u32::from(v4)), 32),
+                    None => (u128::from(v), 128),
+                },
+            }
+        };
+        let ((net, w1), (x, w2)) = (bits(self.addr), bits(ip));
+        if w1 != w2 {
+            return false;
+        }
+        let shift = w1 - u32::from(self.prefix).min(w1);
+        shift >= w1 || (net >> shift) == (x >> shift)
+    }
 }
 
 impl Settings {
@@ -45,6 +86,7 @@ impl Settings {
             session_days: 14,
             default_language: gongdan_domain::people::Language::ZhCn,
             default_time_zone: "Asia/Shanghai".into(),
+            trusted_proxies: vec![],
         }
     }
 }
@@ -63,6 +105,8 @@ pub struct App {
     node: Arc<str>,
     /// Outgoing HTTP (webhooks), built on first use.
     http: Arc<std::sync::OnceLock<reqwest::Client>>,
+    /// Unversioned writes to one ticket queue here (`locks`).
+    ticket_locks: Arc<locks::KeyedLocks>,
 }
 
 impl App {
@@ -80,6 +124,7 @@ impl App {
             auth: Arc::new(auth::AuthState::default()),
             node: format!("{node}-{}", std::process::id()).into(),
             http: Arc::default(),
+            ticket_locks: Arc::default(),
         }
     }
 

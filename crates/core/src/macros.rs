@@ -190,6 +190,18 @@ impl App {
         expected_version: Option<i64>,
         via: Via,
     ) -> Result<Ticket> {
+        self.on_current(ticket, expected_version, || self.apply_macro_once(actor, ticket, id, expected_version, via))
+            .await
+    }
+
+    async fn apply_macro_once(
+        &self,
+        actor: &Principal,
+        ticket: TicketId,
+        id: i64,
+        expected_version: Option<i64>,
+        via: Via,
+    ) -> Result<Ticket> {
         let preview = self.preview_macro(actor, ticket, id).await?;
         // Everything below is built from the ticket the preview read, and written only if it
         // is still that version: a change made meanwhile is never overwritten.

@@ -41,6 +41,12 @@ pub struct UserInput {
     pub custom_fields: BTreeMap<String, Value>,
     pub active: Option<bool>,
     pub password: Option<String>,
+    /// One's own password change must prove the current one.
+    pub current_password: Option<String>,
+    /// A password change revokes the user's API tokens unless this is `true`.
+    pub keep_tokens: Option<bool>,
+    /// The session that makes a password change (its secret): the others end, it stays.
+    pub keep_session: Option<String>,
 }
 
 /// A customer's own sign-up in the portal.
@@ -262,7 +268,8 @@ impl App {
             return Err(CoreError::field_forbidden(if input.password.is_some() { "password" } else { "identities" }));
         }
         if let Some(p) = &input.password {
-            crate::auth::validate_password(p)?;
+            let context = [input.email.as_deref().unwrap_or_default(), input.name.as_deref().unwrap_or_default()];
+            crate::auth::validate_password(p, &context)?;
         }
         let now = self.now();
         let desk = self.config().await?.desk.clone();
@@ -352,9 +359,10 @@ impl App {
         let allowed = if manager && actor.can_manage_people() {
             true
         } else if manager {
-            // Agents keep customers' everyday details current, nothing that lets one sign in
-            // or steers whose tickets they become.
-            !(identity || input.organization_id.is_some() || input.account_manager_id.is_some())
+            // Agents keep customers' everyday details current, nothing that lets one sign in,
+            // steers whose tickets they become, or locks a customer out (supervisors do that);
+            // a group-restricted agent only for customers whose tickets they can see.
+            !(identity || privileged) && self.customer_in_scope(actor, id).await?
         } else if is_self {
             !privileged && input.email.is_none() && input.identities.is_none() && input.phone.is_none()
         } else {
@@ -368,13 +376,31 @@ impl App {
         }
         let password = input.password.clone();
         if let Some(p) = &password {
-            crate::auth::validate_password(p)?;
+            if is_self {
+                self.check_current_password(id, input.current_password.as_deref()).await?;
+            }
+            let email = input.email.clone().or_else(|| u.email.clone()).unwrap_or_default();
+            let name = input.name.clone().unwrap_or_else(|| u.name.clone());
+            crate::auth::validate_password(p, &[&email, &name])?;
         }
+        let (keep_tokens, keep_session) = (input.keep_tokens == Some(true), input.keep_session.clone());
+        let deactivating = input.active == Some(false) && u.active;
         self.fill_user(&mut u, input).await?;
         u.updated_at = self.now();
         let saved = self.store.update_user(&u).await?;
         if let Some(p) = password {
             self.store.set_password_hash(id, &crate::auth::hash_password(&p).await?).await?;
+            // Whoever knew the old password is signed out everywhere but here.
+            let keep = keep_session.map(|s| crate::auth::sha256_hex(s.as_bytes()));
+            self.store.delete_user_sessions(id, keep.as_deref()).await?;
+            if !keep_tokens {
+                self.store.revoke_user_tokens(id, self.now()).await?;
+            }
+        }
+        if deactivating {
+            // Nothing of a deactivated user comes back when it is reactivated.
+            self.store.delete_user_sessions(id, None).await?;
+            self.store.revoke_user_tokens(id, self.now()).await?;
         }
         self.forget_principals();
         if saved.role.is_staff() || u_was_staff {
@@ -382,6 +408,35 @@ impl App {
             self.config_changed();
         }
         Ok(saved)
+    }
+
+    /// Whether an agent's scope covers a customer: every agent's does unless it is restricted
+    /// to groups, then only customers with a ticket the agent can see.
+    async fn customer_in_scope(&self, actor: &Principal, customer: UserId) -> Result<bool> {
+        if !matches!(actor.scope(), gongdan_domain::access::TicketScope::Groups { .. }) {
+            return Ok(true);
+        }
+        let mut q = gongdan_store::TicketQuery::new(actor.scope());
+        q.requester_id = Some(customer);
+        q.include_merged = true;
+        q.limit = 1;
+        Ok(!self.list_tickets(actor, q).await?.items.is_empty())
+    }
+
+    /// One's own password changes only with the current one (a session left open is not enough).
+    async fn check_current_password(&self, id: UserId, current: Option<&str>) -> Result<()> {
+        let Some(current) = current.filter(|c| !c.is_empty()) else {
+            return Err(DomainError::required("current_password").into());
+        };
+        let ok = match self.store.password_hash(id).await? {
+            Some(h) => crate::auth::verify_password(current, &h).await,
+            None => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(DomainError::invalid("current_password", "wrong_password", "that is not your current password").into())
+        }
     }
 
     pub async fn list_users(&self, actor: &Principal, q: UserQuery) -> Result<Vec<User>> {
@@ -406,7 +461,7 @@ impl App {
         self.check_rate(&key)?;
         self.record_failure(&key);
         let email = people::normalize_email(&input.email, "email")?;
-        crate::auth::validate_password(&input.password)?;
+        crate::auth::validate_password(&input.password, &[&email, &input.name])?;
         if self.store.find_user_by_identity(IdentityKind::Email, &email).await?.is_some() {
             return Err(CoreError::Duplicate { field: "email".into() });
         }

@@ -38,6 +38,19 @@ impl App {
         via: Via,
     ) -> Result<Ticket> {
         let why = reason(why)?;
+        self.on_current(id, expected_version, || self.escalate_once(actor, id, group, &why, expected_version, via))
+            .await
+    }
+
+    async fn escalate_once(
+        &self,
+        actor: &Principal,
+        id: TicketId,
+        group: Option<GroupId>,
+        why: &str,
+        expected_version: Option<i64>,
+        via: Via,
+    ) -> Result<Ticket> {
         let t = self.get_ticket(actor, id).await?;
         let cfg = self.config().await?;
         let tier = t.group_id.and_then(|g| cfg.group(g)).map_or(0, |g| g.tier);
@@ -49,7 +62,7 @@ impl App {
         if target.tier <= tier {
             return Err(DomainError::invalid("group_id", "invalid_value", "escalation goes to a higher tier").into());
         }
-        self.move_to(actor, t, target.id, EventKind::Escalated, why, expected_version, via).await
+        self.move_to(actor, t, target.id, EventKind::Escalated, why.to_owned(), expected_version, via).await
     }
 
     /// Transfers to another group at any tier.
@@ -63,6 +76,19 @@ impl App {
         via: Via,
     ) -> Result<Ticket> {
         let why = reason(why)?;
+        self.on_current(id, expected_version, || self.transfer_once(actor, id, group, &why, expected_version, via))
+            .await
+    }
+
+    async fn transfer_once(
+        &self,
+        actor: &Principal,
+        id: TicketId,
+        group: GroupId,
+        why: &str,
+        expected_version: Option<i64>,
+        via: Via,
+    ) -> Result<Ticket> {
         let t = self.get_ticket(actor, id).await?;
         let cfg = self.config().await?;
         if !cfg.group(group).is_some_and(|g| g.active) {
@@ -71,7 +97,7 @@ impl App {
         if t.group_id == Some(group) {
             return Err(DomainError::invalid("group_id", "invalid_value", "the ticket is in this group already").into());
         }
-        self.move_to(actor, t, group, EventKind::Transferred, why, expected_version, via).await
+        self.move_to(actor, t, group, EventKind::Transferred, why.to_owned(), expected_version, via).await
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -463,6 +463,18 @@ impl App {
         expected_version: Option<i64>,
         via: Via,
     ) -> Result<Ticket> {
+        self.on_current(id, expected_version, || self.update_once(actor, id, &input, expected_version, via)).await
+    }
+
+    /// One attempt of `update_ticket`, from a fresh read.
+    async fn update_once(
+        &self,
+        actor: &Principal,
+        id: TicketId,
+        input: &UpdateTicket,
+        expected_version: Option<i64>,
+        via: Via,
+    ) -> Result<Ticket> {
         let t = self.visible_ticket(actor, id).await?;
         let cfg = self.config().await?;
         if !actor.is_staff() {
@@ -478,7 +490,7 @@ impl App {
         if expected_version.is_some_and(|v| v != t.version) {
             return Err(CoreError::VersionConflict);
         }
-        let patch = self.build_patch(&cfg, &t, &input).await?;
+        let patch = self.build_patch(&cfg, &t, input).await?;
         let ctx = PatchContext {
             open_children: if patch.status.as_ref().is_some_and(|s| !s.category.is_active()) {
                 self.store.open_children(t.id).await?
@@ -530,8 +542,17 @@ impl App {
             return Err(CoreError::forbidden("customers cannot write internal notes"));
         }
         let html_body = input.html_body.as_deref().map(sanitize_html).unwrap_or_else(|| text_to_html(&input.body));
+        // Replies to one ticket queue on its lock (see `locks`): each applies on top of the last.
+        let mut guard = self.ticket_locks.lock(id.0).await;
         let mut target = self.visible_ticket(actor, id).await?;
         target = self.follow_merges(actor, target).await?;
+        if target.id != id {
+            drop(guard);
+            guard = self.ticket_locks.lock(target.id.0).await;
+            target = self.store.get_ticket(target.id).await?.ok_or(CoreError::NotFound("ticket"))?;
+            target = self.follow_merges(actor, target).await?;
+        }
+        let _guard = guard;
         let comment = NewComment {
             author_id: actor.user_id,
             public: input.public,
@@ -555,8 +576,9 @@ impl App {
             }
             return self.follow_up(actor, &target, comment, via, claim(ClaimedResource::Comment(0))).await;
         }
-        // A reply must not fail because the ticket moved meanwhile: re-read and retry.
-        for _ in 0..5 {
+        // A reply must not fail because the ticket moved meanwhile (another node, an
+        // automation): re-read and retry.
+        for _ in 0..crate::locks::ATTEMPTS {
             let cfg = self.config().await?;
             let open = StatusRef::from(ticket::default_status(&cfg.statuses, StatusCategory::Open)?);
             let mut next = target.clone();

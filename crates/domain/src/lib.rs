@@ -10,6 +10,7 @@ pub mod event;
 pub mod fields;
 pub mod ids;
 pub mod page;
+pub mod password;
 pub mod people;
 pub mod progress;
 pub mod routing;

@@ -141,15 +141,39 @@ async fn serve(cfg: config::Resolved) -> anyhow::Result<()> {
     println!("Gongdan is listening on http://{}", listener.local_addr()?);
     // Automations, webhook deliveries and (later) SLA timers: durable jobs in the database,
     // shared by every node that runs on it.
-    let worker = app.spawn_worker();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = app.spawn_worker(stopped);
     let router = gongdan_web::router(app);
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_signal())
         .await?;
-    worker.abort();
+    // In-flight requests have been answered; let the running job finish, then exit 0.
+    let _ = stop.send(true);
+    if let Err(e) = worker.await {
+        tracing::error!(error = %e, "job worker ended badly");
+    }
+    tracing::info!("Gongdan stopped");
     Ok(())
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM (what systemd, Docker and Kubernetes send).
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: draining requests and jobs");
 }
 
 /// Hides a password in a database URL for logs.

@@ -406,6 +406,10 @@ pub trait AuthStore: Send + Sync {
     /// The user and expiry of a session.
     async fn find_session(&self, token_hash: &str) -> Result<Option<(UserId, Timestamp)>>;
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// Ends every session of a user but the one hashed as `keep`; returns how many ended.
+    async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<u64>;
+    /// Revokes every live token of a user; returns how many.
+    async fn revoke_user_tokens(&self, user_id: UserId, now: Timestamp) -> Result<u64>;
     async fn find_idempotency(&self, user_id: UserId, key: &str) -> Result<Option<IdempotencyRecord>>;
 }
 

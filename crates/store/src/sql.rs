@@ -2373,6 +2373,24 @@ impl AuthStore for SqlStore {
         Ok(())
     }
 
+    async fn delete_user_sessions(&self, user_id: UserId, keep: Option<&str>) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id.0)
+            .bind(keep.unwrap_or(""))
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn revoke_user_tokens(&self, user_id: UserId, now: Timestamp) -> Result<u64> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(ts(now))
+            .bind(user_id.0)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn find_idempotency(&self, user_id: UserId, key: &str) -> Result<Option<IdempotencyRecord>> {
         let row: Option<(String, String, i64)> = sqlx::query_as(
             "SELECT request_hash, resource_kind, resource_id FROM idempotency_keys WHERE user_id = $1 AND key = $2",

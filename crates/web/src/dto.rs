@@ -361,7 +361,13 @@ pub struct UserIn {
     #[schema(value_type = Object)]
     pub custom_fields: BTreeMap<String, Value>,
     pub active: Option<bool>,
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
+    /// Required with `password` when changing one's own.
+    pub current_password: Option<String>,
+    /// A password change revokes the user's API tokens unless this is `true`; other sessions
+    /// always end.
+    pub keep_tokens: Option<bool>,
 }
 
 impl From<UserIn> for gongdan_core::people::UserInput {
@@ -387,6 +393,9 @@ impl From<UserIn> for gongdan_core::people::UserInput {
             custom_fields: u.custom_fields,
             active: u.active,
             password: u.password,
+            current_password: u.current_password,
+            keep_tokens: u.keep_tokens,
+            keep_session: None,
         }
     }
 }

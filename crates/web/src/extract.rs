@@ -177,12 +177,15 @@ impl QueryPairs {
 pub struct Auth(pub Principal);
 
 fn session_cookie(parts: &Parts) -> Option<String> {
-    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
-        |c| {
-            let (k, v) = c.trim().split_once('=')?;
-            (k == SESSION_COOKIE && !v.is_empty()).then(|| v.to_owned())
-        },
-    )
+    session_secret(&parts.headers)
+}
+
+/// The session cookie's secret, if the request carries one.
+pub fn session_secret(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+        let (k, v) = c.trim().split_once('=')?;
+        (k == SESSION_COOKIE && !v.is_empty()).then(|| v.to_owned())
+    })
 }
 
 impl FromRequestParts<App> for Auth {
@@ -238,6 +241,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 }
 
 /// `If-Match: "<version>"` (or a bare number), if sent.
+/// `If-Match: "3"` (the ETag a read returned). `*` matches any current version, as if absent;
+/// anything else that is not one entity tag is a 400. A stale one answers 412 (`if_match_failed`).
 pub struct IfMatch(pub Option<i64>);
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
@@ -245,26 +250,64 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
-        let text = v.to_str().unwrap_or_default().trim().trim_start_matches("W/").trim_matches('"');
-        text.parse().map(|n| IfMatch(Some(n))).map_err(|_| {
-            ApiError::bad_request("invalid_header", "If-Match", "expected the ticket's version, e.g. \"3\"")
-        })
+        let bad = || ApiError::bad_request("invalid_header", "If-Match", "expected the ticket's ETag, e.g. \"3\"");
+        let text = v.to_str().map_err(|_| bad())?.trim();
+        if text == "*" {
+            return Ok(IfMatch(None));
+        }
+        let tag = text.strip_prefix("W/").unwrap_or(text);
+        let inner = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(tag);
+        match inner.parse::<i64>() {
+            Ok(n) if n > 0 && !inner.starts_with('+') => Ok(IfMatch(Some(n))),
+            _ => Err(bad()),
+        }
     }
 }
 
-/// The client address for rate limiting (the socket peer; proxies are a deployment setting).
+/// A write's error when its version came from `If-Match`: a stale version is a failed
+/// precondition (412), not a conflict in the body (409).
+pub fn if_match_failed(from_header: bool) -> impl Fn(gongdan_core::CoreError) -> ApiError {
+    move |e| match e {
+        gongdan_core::CoreError::VersionConflict if from_header => ApiError::new(
+            axum::http::StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            "the ticket changed since that ETag; read it again",
+        )
+        .field("If-Match"),
+        e => e.into(),
+    }
+}
+
+/// The client address for rate limiting: the socket peer, or, when the peer is one of the
+/// configured trusted proxies, the right-most `X-Forwarded-For` entry that is not one of them
+/// (entries further left were written by the client and prove nothing).
 pub struct ClientAddr(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+pub fn client_addr(parts: &Parts, trusted: &[gongdan_core::IpNet]) -> String {
+    let Some(peer) = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
+    else {
+        return "unknown".into();
+    };
+    let is_trusted = |ip: std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<std::net::IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded.into_iter().rev().find(|ip| !is_trusted(*ip)).unwrap_or(peer).to_string()
+}
+
+impl FromRequestParts<App> for ClientAddr {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        Ok(ClientAddr(addr))
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_addr(parts, &app.settings.trusted_proxies)))
     }
 }
 

@@ -121,7 +121,7 @@ async fn update_versions_and_conflicts(t: TestApp) {
     assert_eq!(err["code"], "version_conflict");
     let (_, now) = t.get(&path, &t.admin).await;
     assert_eq!((now["priority"].as_str(), now["version"].as_i64()), (Some("urgent"), Some(2)));
-    // If-Match works the same way.
+    // If-Match too, but a stale one is a failed precondition, as HTTP says; a malformed one a 400.
     let r = t
         .req(reqwest::Method::PATCH, &path, &t.admin)
         .header("if-match", "\"1\"")
@@ -129,7 +129,19 @@ async fn update_versions_and_conflicts(t: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!((p["code"].as_str(), p["field"].as_str()), (Some("precondition_failed"), Some("If-Match")));
+    for bad in ["abc", "\"2", "\"-1\"", "\"1\", \"2\""] {
+        let r = t
+            .req(reqwest::Method::PATCH, &path, &t.admin)
+            .header("if-match", bad)
+            .json(&json!({"priority": "low"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "If-Match: {bad}");
+    }
     let r = t
         .req(reqwest::Method::PATCH, &path, &t.admin)
         .header("if-match", "\"2\"")
@@ -172,6 +184,42 @@ async fn concurrent_updates_one_wins(t: TestApp) {
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 9, "{statuses:?}");
     let (_, now) = t.get(&path, &t.admin).await;
     assert_eq!(now["version"], 2);
+}
+
+/// Writes that state no version apply on top of whatever is current: none fails for being
+/// concurrent, and every one of them is there afterwards.
+async fn concurrent_unversioned_writes_all_succeed(t: TestApp) {
+    let tk = t.ticket(&t.admin, json!({"subject": "busy", "requester": {"email": "c@example.com"}})).await;
+    let path = format!("/api/v1/tickets/{}", id(&tk));
+    let replies = (0..32).map(|i| {
+        t.req(reqwest::Method::POST, &format!("{path}/comments"), &t.admin)
+            .json(&json!({"body": format!("reply {i}"), "public": i % 2 == 0}))
+            .send()
+    });
+    let tags = (0..32)
+        .map(|i| t.req(reqwest::Method::PATCH, &path, &t.admin).json(&json!({"add_tags": [format!("tag{i}")]})).send());
+    let (replies, tags) =
+        futures::future::join(futures::future::join_all(replies), futures::future::join_all(tags)).await;
+    for r in replies {
+        let r = r.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "[{}] {}", t.backend, r.text().await.unwrap());
+    }
+    for r in tags {
+        let r = r.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "[{}] {}", t.backend, r.text().await.unwrap());
+    }
+    let (_, now) = t.get(&path, &t.admin).await;
+    let mut got: Vec<String> = now["tags"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    got.sort();
+    let mut want: Vec<String> = (0..32).map(|i| format!("tag{i}")).collect();
+    want.sort();
+    assert_eq!(got, want, "every tag is there");
+    let (_, conv) = t.get(&format!("{path}/comments?limit=100"), &t.admin).await;
+    let mut bodies: Vec<&str> = conv["items"].as_array().unwrap().iter().filter_map(|c| c["body"].as_str()).collect();
+    bodies.retain(|b| b.starts_with("reply "));
+    bodies.sort();
+    bodies.dedup();
+    assert_eq!(bodies.len(), 32, "every reply is there once");
 }
 
 async fn idempotent_creates(t: TestApp) {
@@ -504,6 +552,7 @@ on_both!(
     list_filter_and_page,
     update_versions_and_conflicts,
     concurrent_updates_one_wins,
+    concurrent_unversioned_writes_all_succeed,
     idempotent_creates,
     replies_notes_and_reopen,
     closed_reply_makes_follow_up,

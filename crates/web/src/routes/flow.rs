@@ -23,7 +23,7 @@ use utoipa_axum::routes;
 
 use crate::dto::{Items, TicketOut};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath as Path, Auth, IfMatch, QueryPairs};
+use crate::extract::{ApiJson, ApiPath as Path, Auth, IfMatch, QueryPairs, if_match_failed};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -394,9 +394,12 @@ async fn apply_macro(
         None
     } else {
         crate::extract::parse_json::<VersionIn>(&body)?.version
-    }
-    .or(if_match);
-    let t = app.apply_macro(&p, TicketId(id), macro_id, version, Via::Api).await?;
+    };
+    let from_header = version.is_none() && if_match.is_some();
+    let t = app
+        .apply_macro(&p, TicketId(id), macro_id, version.or(if_match), Via::Api)
+        .await
+        .map_err(if_match_failed(from_header))?;
     Ok(Json(TicketOut::view(t, &p)))
 }
 
@@ -695,7 +698,11 @@ async fn escalate(
     body: ApiJson<MoveIn>,
 ) -> ApiResult<Json<TicketOut>> {
     let b = body.value;
-    let t = app.escalate(&p, TicketId(id), b.group_id, &b.reason, b.version.or(if_match), Via::Api).await?;
+    let from_header = b.version.is_none() && if_match.is_some();
+    let t = app
+        .escalate(&p, TicketId(id), b.group_id, &b.reason, b.version.or(if_match), Via::Api)
+        .await
+        .map_err(if_match_failed(from_header))?;
     Ok(Json(TicketOut::view(t, &p)))
 }
 
@@ -711,7 +718,11 @@ async fn transfer(
 ) -> ApiResult<Json<TicketOut>> {
     let b = body.value;
     let group = b.group_id.ok_or_else(|| ApiError::unprocessable("required", "group_id", "where to"))?;
-    let t = app.transfer(&p, TicketId(id), group, &b.reason, b.version.or(if_match), Via::Api).await?;
+    let from_header = b.version.is_none() && if_match.is_some();
+    let t = app
+        .transfer(&p, TicketId(id), group, &b.reason, b.version.or(if_match), Via::Api)
+        .await
+        .map_err(if_match_failed(from_header))?;
     Ok(Json(TicketOut::view(t, &p)))
 }
 

@@ -90,15 +90,22 @@ async fn get_user(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) ->
     Ok(Json(app.get_user(&p, UserId(id)).await?.into()))
 }
 
+/// Changes a user. A password change ends the user's other sessions and revokes their API tokens
+/// (unless `keep_tokens`); one's own needs `current_password`. Agents edit only customers in
+/// their scope, and neither deactivate them nor change their VIP level or external id.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "people", params(("id" = i64, Path)), request_body = UserIn,
-    responses((status = 200, body = UserOut), (status = 403, body = Problem)))]
+    responses((status = 200, body = UserOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn update_user(
     State(app): State<App>,
     Auth(p): Auth,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     body: ApiJson<UserIn>,
 ) -> ApiResult<Json<UserOut>> {
-    Ok(Json(app.update_user(&p, UserId(id), body.value.into()).await?.into()))
+    let mut input: gongdan_core::people::UserInput = body.value.into();
+    // A browser changing its user's password stays signed in; every other session ends.
+    input.keep_session = crate::extract::session_secret(&headers);
+    Ok(Json(app.update_user(&p, UserId(id), input).await?.into()))
 }
 
 /// Deactivates a user: they can no longer sign in; their tickets and history stay.

@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 use crate::dto::*;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath as Path, Auth, IdempotencyKey, IfMatch, QueryPairs};
+use crate::extract::{ApiJson, ApiPath as Path, Auth, IdempotencyKey, IfMatch, QueryPairs, if_match_failed};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -244,7 +244,10 @@ async fn update_ticket(
         }
         (a, b) => a.or(b),
     };
-    let t = app.update_ticket(&p, TicketId(id), body.value.into(), version, Via::Api).await?;
+    let t = app
+        .update_ticket(&p, TicketId(id), body.value.into(), version, Via::Api)
+        .await
+        .map_err(if_match_failed(if_match.is_some()))?;
     Ok((etag(t.version), Json(TicketOut::view(t, &p))))
 }
 
