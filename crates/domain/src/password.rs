@@ -248,7 +248,7 @@ fn is_run(s: &str) -> bool {
     }
     let up = c.windows(2).all(|w| w[1] == w[0] + 1);
     let down = c.windows(2).all(|w| w[0] == w[1] + 1);
-    let repeated = (1..=c.len() / 2).any(|n| c.len() % n == 0 && c.chunks(n).all(|ch| ch == &c[..n]));
+    let repeated = (1..=c.len() / 2).any(|n| c.len().is_multiple_of(n) && c.chunks(n).all(|ch| ch == &c[..n]));
     up || down || repeated
 }
 
