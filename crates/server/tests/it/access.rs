@@ -98,7 +98,7 @@ async fn people_cannot_take_over_accounts(t: TestApp) {
     let (_, agent) = t.user("agent", "r@desk.example", json!({"group_ids": [g.0], "restricted_to_groups": true})).await;
     let (_, org) =
         t.post("/api/v1/organizations", &t.admin, json!({"name": "Shared Co", "shared_tickets": true})).await;
-    let (cust, ctoken) = t.user("customer", "victim@example.com", json!({})).await;
+    let (cust, ctoken) = t.user("customer", "victim@example.com", json!({"password": "first-passphrase"})).await;
     for body in [
         json!({"password": "hijacked-password"}),
         json!({"email": "mine@example.com"}),
@@ -108,9 +108,20 @@ async fn people_cannot_take_over_accounts(t: TestApp) {
         let (s, _) = t.patch(&format!("/api/v1/users/{}", cust.0), &agent, body.clone()).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "agent PATCH {body}");
     }
-    let (s, ok) =
-        t.patch(&format!("/api/v1/users/{}", cust.0), &agent, json!({"name": "王先生", "language": "en"})).await;
+    // A group-restricted agent edits only customers whose tickets it can see.
+    let path = format!("/api/v1/users/{}", cust.0);
+    let (s, _) = t.patch(&path, &agent, json!({"name": "王先生"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a customer outside the agent's groups");
+    t.ticket(&t.admin, json!({"subject": "in scope", "requester_id": cust.0, "group_id": g.0})).await;
+    let (s, ok) = t.patch(&path, &agent, json!({"name": "王先生", "language": "en"})).await;
     assert_eq!((s, ok["name"].as_str()), (StatusCode::OK, Some("王先生")), "everyday details are fine");
+    // Locking a customer out or changing what they are entitled to is for supervisors.
+    for body in [json!({"active": false}), json!({"vip_level": 3}), json!({"external_id": "crm-1"})] {
+        let (s, _) = t.patch(&path, &agent, body.clone()).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "agent PATCH {body}");
+    }
+    let (s, _) = t.delete(&path, &agent).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "agents do not deactivate customers");
     let (s, _) =
         t.post("/api/v1/users", &agent, json!({"email": "puppet@example.com", "password": "known-password"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "agents create customers without a password");
@@ -128,7 +139,7 @@ async fn people_cannot_take_over_accounts(t: TestApp) {
     let (s, _) = t.patch(&format!("/api/v1/users/{}", cust.0), &ctoken, json!({"role": "admin"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, _) = t
-        .patch(&format!("/api/v1/users/{}", cust.0), &ctoken, json!({"password": "a-new-password", "name": "Vic"}))
+        .patch(&format!("/api/v1/users/{}", cust.0), &ctoken, json!({"password": "a-new-password", "current_password": "first-passphrase", "name": "Vic", "keep_tokens": true}))
         .await;
     assert_eq!(s, StatusCode::OK);
     let r = t
@@ -139,6 +150,8 @@ async fn people_cannot_take_over_accounts(t: TestApp) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    let (s, _) = t.get("/api/v1/me", &ctoken).await;
+    assert_eq!(s, StatusCode::OK, "keep_tokens kept the customer's token");
 }
 
 async fn roles_and_configuration(t: TestApp) {
@@ -240,14 +253,74 @@ async fn login_is_rate_limited(t: TestApp) {
             .json(&json!({"email": "admin@test.example", "password": pw}))
             .send()
     };
-    for _ in 0..10 {
+    for _ in 0..5 {
         assert_eq!(login("wrong-password").await.unwrap().status(), StatusCode::UNAUTHORIZED);
     }
     let r = login("admin-password").await.unwrap();
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits after 10 failures");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "this client waits after 5 failures, right or wrong");
     assert!(r.headers().contains_key("retry-after"));
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["code"], "rate_limited");
+    // The owner elsewhere is not locked out (the client address comes from the trusted proxy).
+    let elsewhere = t
+        .client
+        .post(format!("{}/api/v1/auth/login", t.base))
+        .header("x-forwarded-for", "203.0.113.9")
+        .json(&json!({"email": "admin@test.example", "password": "admin-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::OK);
+    // An admin lifts the back-off.
+    let (_, me) = t.get("/api/v1/me", &t.admin).await;
+    let r = t.req(reqwest::Method::POST, &format!("/api/v1/users/{}/unlock", me["id"]), &t.admin).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(login("admin-password").await.unwrap().status(), StatusCode::OK);
+    // An unknown email is refused as a wrong password is.
+    let r = t
+        .client
+        .post(format!("{}/api/v1/auth/login", t.base))
+        .json(&json!({"email": "nobody@test.example", "password": "admin-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A password change needs the current one, refuses weak ones, and ends every other way in.
+async fn password_changes_end_other_sessions(t: TestApp) {
+    let (agent, token) = t.user("agent", "mei.chen@desk.example", json!({"password": "agent-password"})).await;
+    let path = format!("/api/v1/users/{}", agent.0);
+    let (s, e) = t.patch(&path, &token, json!({"password": "a-new-passphrase"})).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("current_password")));
+    let (s, e) = t.patch(&path, &token, json!({"password": "a-new-passphrase", "current_password": "wrong-one"})).await;
+    assert_eq!((s, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_password")));
+    for weak in ["password", "12345678", "        ", "mei.chen@desk.example"] {
+        let (s, e) = t.patch(&path, &t.admin, json!({"password": weak})).await;
+        assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("password")), "{weak:?}");
+    }
+    // A session in a browser, then the admin resets the password: the session and the token end.
+    let login = t
+        .client
+        .post(format!("{}/api/v1/auth/login", t.base))
+        .json(&json!({"email": "mei.chen@desk.example", "password": "agent-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+    let (s, _) = t.patch(&path, &t.admin, json!({"password": "a-new-passphrase"})).await;
+    assert_eq!(s, StatusCode::OK);
+    let r = t.client.get(format!("{}/api/v1/me", t.base)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the other session ended");
+    let (s, _) = t.get("/api/v1/me", &token).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the token was revoked");
+    // Reactivating a deactivated user does not bring old tokens back.
+    let (other, other_token) = t.user("agent", "leaves.and.returns@desk.example", json!({})).await;
+    t.delete(&format!("/api/v1/users/{}", other.0), &t.admin).await;
+    t.patch(&format!("/api/v1/users/{}", other.0), &t.admin, json!({"active": true})).await;
+    let (s, _) = t.get("/api/v1/me", &other_token).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
 on_both!(
@@ -256,5 +329,6 @@ on_both!(
     people_cannot_take_over_accounts,
     roles_and_configuration,
     authentication,
-    login_is_rate_limited
+    login_is_rate_limited,
+    password_changes_end_other_sessions
 );

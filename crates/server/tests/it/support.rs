@@ -90,6 +90,8 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new("2026-03-02T01:00:00Z".parse().expect("time")));
         let mut settings = Settings::new(dir.clone());
         settings.max_attachment_bytes = 64 * 1024;
+        // As behind a proxy on this machine: tests name other clients with X-Forwarded-For.
+        settings.trusted_proxies = gongdan_core::IpNet::parse("127.0.0.0/8").into_iter().collect();
         let app = App::new(store, clock.clone(), settings);
         let admin = app
             .create_user(

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(create_user, list_users))
         .routes(routes!(get_user, update_user, deactivate_user))
         .routes(routes!(me))
+        .routes(routes!(unlock_user))
         .routes(routes!(create_org, list_orgs))
         .routes(routes!(get_org, update_org, delete_org))
         .routes(routes!(create_token, list_tokens))
@@ -113,6 +114,14 @@ async fn update_user(
 async fn deactivate_user(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<Json<UserOut>> {
     let input = gongdan_core::people::UserInput { active: Some(false), ..Default::default() };
     Ok(Json(app.update_user(&p, UserId(id), input).await?.into()))
+}
+
+/// Lifts the sign-in back-off that failed passwords put on a user's address (on this node).
+#[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "people", params(("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn unlock_user(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    app.unlock_login(&p, UserId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The signed-in user.
