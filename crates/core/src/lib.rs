@@ -147,3 +147,22 @@ impl App {
         jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::IpNet;
+
+    #[test]
+    fn ip_ranges() {
+        let net = IpNet::parse("10.0.0.0/8").unwrap();
+        assert!(net.contains("10.2.3.4".parse().unwrap()));
+        assert!(!net.contains("11.0.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.9.9.9".parse().unwrap()), "IPv4-mapped IPv6");
+        let one = IpNet::parse("::1").unwrap();
+        assert!(one.contains("::1".parse().unwrap()) && !one.contains("::2".parse().unwrap()));
+        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("203.0.113.9".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "nope", "10.0.0/8", ""] {
+            assert!(IpNet::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -34,6 +34,8 @@ pub struct FileConfig {
     pub default_language: Option<String>,
     pub default_time_zone: Option<String>,
     pub log: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,7 @@ pub struct Resolved {
     pub default_language: gongdan_domain::people::Language,
     pub default_time_zone: String,
     pub log: String,
+    pub trusted_proxies: Vec<gongdan_core::IpNet>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -94,7 +97,18 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         Some(v) => v.parse().context("GONGDAN_DB_POOL is not a number")?,
         None => file.db_pool.unwrap_or(if database_url.starts_with("sqlite:") { 8 } else { 16 }),
     };
+    let proxies: Vec<String> = match env("GONGDAN_TRUSTED_PROXIES") {
+        Some(v) => v.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
+        None => file.trusted_proxies.unwrap_or_default(),
+    };
+    let trusted_proxies = proxies
+        .iter()
+        .map(|p| {
+            gongdan_core::IpNet::parse(p).with_context(|| format!("trusted_proxies: `{p}` is not an address or CIDR"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Resolved {
+        trusted_proxies,
         db_pool,
         listen,
         data_dir,

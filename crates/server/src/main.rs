@@ -102,6 +102,7 @@ async fn open_app(cfg: &config::Resolved) -> anyhow::Result<App> {
     settings.max_attachment_bytes = cfg.max_attachment_bytes;
     settings.default_language = cfg.default_language;
     settings.default_time_zone = cfg.default_time_zone.clone();
+    settings.trusted_proxies = cfg.trusted_proxies.clone();
     Ok(App::new(store, Arc::new(SystemClock), settings))
 }
 

@@ -230,9 +230,19 @@ async fn authentication(t: TestApp) {
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     let session = cookie.split(';').next().unwrap().to_owned();
+    let csrf = r.headers()["x-csrf-token"].to_str().unwrap().to_owned();
     let r = t.client.get(format!("{}/api/v1/me", t.base)).header("cookie", &session).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let r = t.client.post(format!("{}/api/v1/auth/logout", t.base)).header("cookie", &session).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "logout needs the CSRF token");
+    let r = t
+        .client
+        .post(format!("{}/api/v1/auth/logout", t.base))
+        .header("cookie", &session)
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let r = t.client.get(format!("{}/api/v1/me", t.base)).header("cookie", &session).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);

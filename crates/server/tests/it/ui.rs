@@ -225,6 +225,44 @@ async fn escaping_csrf_and_security_headers(t: TestApp) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "csrf");
     assert_eq!(api(Some(agent.csrf())).await.unwrap().status(), StatusCode::CREATED);
+
+    // Signed-in responses are never cached; behind TLS, HSTS; powerful features off.
+    let cookie = format!("gongdan_session={}", agent.cookie("gongdan_session").unwrap());
+    for path in ["/agent/views/open".to_owned(), format!("/api/v1/tickets/{id}")] {
+        let r = reqwest::Client::new()
+            .get(format!("{}{path}", t.base))
+            .header("cookie", &cookie)
+            .header("x-forwarded-proto", "https")
+            .send()
+            .await
+            .unwrap();
+        let h = r.headers();
+        assert!(h["cache-control"].to_str().unwrap().contains("no-store"), "{path}");
+        assert!(h["strict-transport-security"].to_str().unwrap().starts_with("max-age="), "{path}");
+        assert!(h["permissions-policy"].to_str().unwrap().contains("camera=()"), "{path}");
+    }
+    let r = t.req(reqwest::Method::GET, &format!("/api/v1/tickets/{id}"), &t.admin).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store", "bearer-token responses too");
+    // The API's sign-in cookie is Secure behind TLS.
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", t.base))
+        .header("x-forwarded-proto", "https")
+        .json(&json!({"email": "agent@desk.example", "password": "agent-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
+    // Another site cannot sign the browser out: logout needs the token too.
+    let logout = |token: Option<String>| {
+        let mut r = reqwest::Client::new().post(format!("{}/api/v1/auth/logout", t.base)).header("cookie", &cookie);
+        if let Some(tok) = token {
+            r = r.header("x-csrf-token", tok);
+        }
+        r.send()
+    };
+    assert_eq!(logout(None).await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(agent.get("/agent/views/open").await.status, StatusCode::OK, "still signed in");
+    assert_eq!(logout(Some(agent.csrf())).await.unwrap().status(), StatusCode::NO_CONTENT);
     let _ = d;
 }
 

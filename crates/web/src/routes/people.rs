@@ -227,39 +227,53 @@ async fn revoke_token(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn session_cookie(value: &str, max_age_secs: i64) -> HeaderMap {
+fn session_cookie(value: &str, max_age_secs: i64, secure: bool) -> HeaderMap {
     let mut h = HeaderMap::new();
-    let cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}");
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
+        if secure { "; Secure" } else { "" }
+    );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         h.insert(header::SET_COOKIE, v);
     }
     h
 }
 
-/// Signs in with email and password and sets the session cookie. Failed attempts are limited
-/// per email and per client address.
+/// Signs in with email and password and sets the session cookie; `X-CSRF-Token` in the answer is
+/// what cookie-authenticated changes send back. Failed attempts slow down per (account, client).
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginIn,
-    responses((status = 200, body = UserOut), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = UserOut, headers(("X-CSRF-Token" = String))), (status = 401, body = Problem), (status = 429, body = Problem)))]
 async fn login(
     State(app): State<App>,
     ClientAddr(client): ClientAddr,
+    crate::ui::ctx::Secure(secure): crate::ui::ctx::Secure,
     body: ApiJson<LoginIn>,
 ) -> ApiResult<impl IntoResponse> {
     let (secret, user) = app.login(&body.value.email, &body.value.password, &client).await?;
-    Ok((session_cookie(&secret, app.settings.session_days * 86_400), Json(UserOut::from(user))))
+    let mut headers = session_cookie(&secret, app.settings.session_days * 86_400, secure);
+    // What cookie-authenticated changes must send back in X-CSRF-Token.
+    if let Ok(v) = HeaderValue::from_str(&crate::ui::ctx::session_csrf(&secret)) {
+        headers.insert("x-csrf-token", v);
+    }
+    Ok((headers, Json(UserOut::from(user))))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204)))]
-async fn logout(State(app): State<App>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
-    let secret =
-        headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
-            |c| {
-                let (k, v) = c.trim().split_once('=')?;
-                (k == SESSION_COOKIE).then(|| v.to_owned())
-            },
-        );
-    if let Some(s) = secret {
+/// Ends the cookie session. Like every cookie-authenticated change it needs the session's CSRF
+/// token in `X-CSRF-Token`, so another site cannot sign the browser out.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn logout(
+    State(app): State<App>,
+    crate::ui::ctx::Secure(secure): crate::ui::ctx::Secure,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    if let Some(s) = crate::extract::session_secret(&headers) {
+        let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !crate::ui::form::same(token, &crate::ui::ctx::session_csrf(&s)) {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf", "send the page's CSRF token in X-CSRF-Token")
+                .field("X-CSRF-Token"));
+        }
         app.logout(&s).await?;
     }
-    Ok((StatusCode::NO_CONTENT, session_cookie("", 0)))
+    Ok((StatusCode::NO_CONTENT, session_cookie("", 0, secure)))
 }

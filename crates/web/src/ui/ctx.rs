@@ -194,7 +194,7 @@ impl Viewer {
     }
 }
 
-fn secure_request(parts: &Parts) -> bool {
+pub(crate) fn secure_request(parts: &Parts) -> bool {
     parts
         .headers
         .get("x-forwarded-proto")

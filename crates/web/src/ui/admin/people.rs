@@ -264,6 +264,12 @@ async fn user_fields(app: &App, ctx: &Ctx, u: Option<&User>, agents: bool) -> Ui
     } else {
         "field-password-hint"
     })));
+    if u.is_some_and(|u| u.id.0 == ctx.user_id) {
+        fields.push(
+            FieldView::new("current_password", ctx.t("field-current-password"), "password", "")
+                .hint(ctx.t("field-current-password-hint")),
+        );
+    }
     Ok(fields)
 }
 
@@ -323,6 +329,7 @@ fn user_input(ctx: &Ctx, form: &UiForm, agents: bool, existing: Option<&User>) -
         time_zone: form.text("time_zone"),
         active: Some(form.checked("active")),
         password: form.text("password"),
+        current_password: form.text("current_password"),
         ..Default::default()
     };
     if agents {
@@ -382,7 +389,9 @@ async fn save_user(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiF
     };
     let result = match user_input(&v.ctx, &form, agents, existing.as_ref()) {
         Err(e) => Err(e),
-        Ok(input) => {
+        Ok(mut input) => {
+            // Changing one's own password here keeps this session; the others end.
+            input.keep_session = Some(s.secret.clone());
             let r = match &existing {
                 Some(u) => app.update_user(&s.principal, u.id, input).await,
                 None => app.create_user(Some(&s.principal), input).await,
