@@ -266,6 +266,19 @@ async fn openapi_matches_the_routes(t: TestApp) {
     let (s, doc) = t.get("/api/v1/openapi.json", "").await;
     assert_eq!(s, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    // Enums list the values on the wire, not the Rust names.
+    let schemas = &doc["components"]["schemas"];
+    for (name, wire) in [("Priority", "high"), ("Language", "zh-CN"), ("FieldKind", "multi_select"), ("Role", "admin")]
+    {
+        let values: Vec<&str> = schemas[name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} is not an enum"))
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert!(values.contains(&wire), "{name}: {values:?}");
+        assert!(values.iter().all(|v| v.chars().next().is_some_and(|c| c.is_lowercase())), "{name}: {values:?}");
+    }
     let paths = doc["paths"].as_object().unwrap();
     for required in [
         "/api/v1/tickets",

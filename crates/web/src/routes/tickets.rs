@@ -223,10 +223,20 @@ async fn get_ticket(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) 
     Ok((etag(t.version), Json(TicketOut::view(t, &p))))
 }
 
-/// Changes some fields. Send the `version` you read (or `If-Match`): a stale update gets 409 and
-/// changes nothing.
-#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "tickets", params(("id" = i64, Path)), request_body = TicketUpdate,
-    responses((status = 200, body = TicketOut), (status = 409, body = Problem), (status = 422, body = Problem)))]
+/// Changes some fields. Without a `version` the change applies on top of whatever is current
+/// and never fails for being concurrent. With the `version` you read, a stale update gets 409
+/// and changes nothing; with `If-Match`, 412.
+#[utoipa::path(patch, path = "/api/v1/tickets/{id}", tag = "tickets",
+    params(("id" = i64, Path), ("If-Match" = Option<String>, Header, description = "the ETag a read returned")),
+    request_body = TicketUpdate,
+    responses((status = 200, body = TicketOut, headers(("ETag" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn update_ticket(
     State(app): State<App>,
     Auth(p): Auth,
