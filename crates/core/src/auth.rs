@@ -20,7 +20,6 @@ use sha2::{Digest, Sha256};
 use crate::{App, CoreError, Result};
 
 pub const TOKEN_PREFIX: &str = "gd_";
-pub const PASSWORD_MIN: usize = gongdan_domain::password::MIN_CHARS;
 /// Attempts per key in one window (sign-ups per client address).
 const LOGIN_ATTEMPTS: u32 = 10;
 const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -101,12 +100,17 @@ pub async fn hash_password(password: &str) -> Result<String> {
     .map_err(|e| CoreError::Internal(e.to_string()))?
 }
 
-pub(crate) async fn verify_password(password: &str, hash: &str) -> bool {
-    let (password, hash) = (password.to_owned(), hash.to_owned());
+/// Checks a password against a stored hash. Without one it verifies against a dummy hash and
+/// fails, so a missing account costs the same time as a wrong password.
+pub(crate) async fn verify_password(password: &str, hash: Option<&str>) -> bool {
+    let (password, hash) = (password.to_owned(), hash.map(str::to_owned));
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
+        let known = hash.is_some();
+        let hash = hash.as_deref().unwrap_or_else(|| dummy_hash());
+        let ok = PasswordHash::new(hash)
             .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-            .unwrap_or(false)
+            .unwrap_or(false);
+        ok && known
     })
     .await
     .unwrap_or(false)
@@ -327,7 +331,7 @@ impl App {
             Some(u) => self.store.password_hash(u.id).await?,
             None => None,
         };
-        let ok = verify_password(password, hash.as_deref().unwrap_or(dummy_hash())).await && hash.is_some();
+        let ok = verify_password(password, hash.as_deref()).await;
         let Some(user) = user.filter(|_| ok) else {
             self.record_failure(&spray);
             let n = self.record_backoff(&pair);

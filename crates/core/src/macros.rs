@@ -190,64 +190,55 @@ impl App {
         expected_version: Option<i64>,
         via: Via,
     ) -> Result<Ticket> {
-        self.on_current(ticket, expected_version, || self.apply_macro_once(actor, ticket, id, expected_version, via))
-            .await
-    }
-
-    async fn apply_macro_once(
-        &self,
-        actor: &Principal,
-        ticket: TicketId,
-        id: i64,
-        expected_version: Option<i64>,
-        via: Via,
-    ) -> Result<Ticket> {
-        let preview = self.preview_macro(actor, ticket, id).await?;
-        // Everything below is built from the ticket the preview read, and written only if it
-        // is still that version: a change made meanwhile is never overwritten.
-        let t = preview.read.clone();
-        if expected_version.is_some_and(|v| v != t.version) {
-            return Err(CoreError::VersionConflict);
-        }
-        if preview.changes.is_empty() && preview.reply.is_none() {
-            return Ok(t);
-        }
-        let cfg = self.config().await?;
-        let now = self.now();
-        let mut next = preview.ticket.clone();
-        let mut events: Vec<NewEvent> = preview.changes.into_iter().map(NewEvent::from).collect();
-        let mut said = None;
-        let comment = match &preview.reply {
-            Some((body, public)) => {
-                let open =
-                    StatusRef::from(gongdan_domain::ticket::default_status(&cfg.statuses, StatusCategory::Open)?);
-                let (reply, by_customer) = crate::tickets::reply_events(actor, &mut next, *public, &open, now);
-                events.extend(reply);
-                said = Some((*public, by_customer, body.clone()));
-                Some(NewComment {
-                    author_id: actor.user_id,
-                    public: *public,
-                    body: body.clone(),
-                    html_body: text_to_html(body),
-                    attachment_ids: vec![],
-                })
+        self.on_current(ticket, expected_version, || async move {
+            let preview = self.preview_macro(actor, ticket, id).await?;
+            // Everything below is built from the ticket the preview read, and written only if it
+            // is still that version: a change made meanwhile is never overwritten.
+            let t = preview.read.clone();
+            if expected_version.is_some_and(|v| v != t.version) {
+                return Err(CoreError::VersionConflict);
             }
-            None => None,
-        };
-        next.version = t.version + 1;
-        next.updated_at = now;
-        if next.category_id != t.category_id || next.custom_fields != t.custom_fields {
-            Self::check_custom_fields(&cfg, next.category_id, &next.custom_fields)?;
-        }
-        let mut batch = WriteBatch {
-            actor: Some(actor.user_id),
-            via,
-            at: now,
-            writes: vec![TicketWrite { ticket: next, expected_version: Some(t.version), comment, events }],
-            ..Default::default()
-        };
-        self.run_triggers(&cfg, &mut batch, Some(&t), said, Some(actor)).await?;
-        let mut r = self.write(batch).await?;
-        r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))
+            if preview.changes.is_empty() && preview.reply.is_none() {
+                return Ok(t);
+            }
+            let cfg = self.config().await?;
+            let now = self.now();
+            let mut next = preview.ticket.clone();
+            let mut events: Vec<NewEvent> = preview.changes.into_iter().map(NewEvent::from).collect();
+            let mut said = None;
+            let comment = match &preview.reply {
+                Some((body, public)) => {
+                    let open =
+                        StatusRef::from(gongdan_domain::ticket::default_status(&cfg.statuses, StatusCategory::Open)?);
+                    let (reply, by_customer) = crate::tickets::reply_events(actor, &mut next, *public, &open, now);
+                    events.extend(reply);
+                    said = Some((*public, by_customer, body.clone()));
+                    Some(NewComment {
+                        author_id: actor.user_id,
+                        public: *public,
+                        body: body.clone(),
+                        html_body: text_to_html(body),
+                        attachment_ids: vec![],
+                    })
+                }
+                None => None,
+            };
+            next.version = t.version + 1;
+            next.updated_at = now;
+            if next.category_id != t.category_id || next.custom_fields != t.custom_fields {
+                Self::check_custom_fields(&cfg, next.category_id, &next.custom_fields)?;
+            }
+            let mut batch = WriteBatch {
+                actor: Some(actor.user_id),
+                via,
+                at: now,
+                writes: vec![TicketWrite { ticket: next, expected_version: Some(t.version), comment, events }],
+                ..Default::default()
+            };
+            self.run_triggers(&cfg, &mut batch, Some(&t), said, Some(actor)).await?;
+            let mut r = self.write(batch).await?;
+            r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))
+        })
+        .await
     }
 }

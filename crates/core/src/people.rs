@@ -420,6 +420,7 @@ impl App {
         q.requester_id = Some(customer);
         q.include_merged = true;
         q.limit = 1;
+        q.with_total = false;
         Ok(!self.list_tickets(actor, q).await?.items.is_empty())
     }
 
@@ -428,11 +429,8 @@ impl App {
         let Some(current) = current.filter(|c| !c.is_empty()) else {
             return Err(DomainError::required("current_password").into());
         };
-        let ok = match self.store.password_hash(id).await? {
-            Some(h) => crate::auth::verify_password(current, &h).await,
-            None => false,
-        };
-        if ok {
+        let hash = self.store.password_hash(id).await?;
+        if crate::auth::verify_password(current, hash.as_deref()).await {
             Ok(())
         } else {
             Err(DomainError::invalid("current_password", "wrong_password", "that is not your current password").into())

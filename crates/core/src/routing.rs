@@ -37,32 +37,24 @@ impl App {
         expected_version: Option<i64>,
         via: Via,
     ) -> Result<Ticket> {
-        let why = reason(why)?;
-        self.on_current(id, expected_version, || self.escalate_once(actor, id, group, &why, expected_version, via))
-            .await
-    }
-
-    async fn escalate_once(
-        &self,
-        actor: &Principal,
-        id: TicketId,
-        group: Option<GroupId>,
-        why: &str,
-        expected_version: Option<i64>,
-        via: Via,
-    ) -> Result<Ticket> {
-        let t = self.get_ticket(actor, id).await?;
-        let cfg = self.config().await?;
-        let tier = t.group_id.and_then(|g| cfg.group(g)).map_or(0, |g| g.tier);
-        let target = match group {
-            Some(g) => cfg.group(g).filter(|g| g.active),
-            None => people::escalation_target(&cfg.groups, t.group_id),
-        }
-        .ok_or_else(|| DomainError::invalid("group_id", "not_found", "no active group to escalate to"))?;
-        if target.tier <= tier {
-            return Err(DomainError::invalid("group_id", "invalid_value", "escalation goes to a higher tier").into());
-        }
-        self.move_to(actor, t, target.id, EventKind::Escalated, why.to_owned(), expected_version, via).await
+        let why = &reason(why)?;
+        self.on_current(id, expected_version, || async move {
+            let t = self.get_ticket(actor, id).await?;
+            let cfg = self.config().await?;
+            let tier = t.group_id.and_then(|g| cfg.group(g)).map_or(0, |g| g.tier);
+            let target = match group {
+                Some(g) => cfg.group(g).filter(|g| g.active),
+                None => people::escalation_target(&cfg.groups, t.group_id),
+            }
+            .ok_or_else(|| DomainError::invalid("group_id", "not_found", "no active group to escalate to"))?;
+            if target.tier <= tier {
+                return Err(
+                    DomainError::invalid("group_id", "invalid_value", "escalation goes to a higher tier").into()
+                );
+            }
+            self.move_to(actor, t, target.id, EventKind::Escalated, why.to_owned(), expected_version, via).await
+        })
+        .await
     }
 
     /// Transfers to another group at any tier.
@@ -75,29 +67,21 @@ impl App {
         expected_version: Option<i64>,
         via: Via,
     ) -> Result<Ticket> {
-        let why = reason(why)?;
-        self.on_current(id, expected_version, || self.transfer_once(actor, id, group, &why, expected_version, via))
-            .await
-    }
-
-    async fn transfer_once(
-        &self,
-        actor: &Principal,
-        id: TicketId,
-        group: GroupId,
-        why: &str,
-        expected_version: Option<i64>,
-        via: Via,
-    ) -> Result<Ticket> {
-        let t = self.get_ticket(actor, id).await?;
-        let cfg = self.config().await?;
-        if !cfg.group(group).is_some_and(|g| g.active) {
-            return Err(DomainError::invalid("group_id", "not_found", "no such active group").into());
-        }
-        if t.group_id == Some(group) {
-            return Err(DomainError::invalid("group_id", "invalid_value", "the ticket is in this group already").into());
-        }
-        self.move_to(actor, t, group, EventKind::Transferred, why.to_owned(), expected_version, via).await
+        let why = &reason(why)?;
+        self.on_current(id, expected_version, || async move {
+            let t = self.get_ticket(actor, id).await?;
+            let cfg = self.config().await?;
+            if !cfg.group(group).is_some_and(|g| g.active) {
+                return Err(DomainError::invalid("group_id", "not_found", "no such active group").into());
+            }
+            if t.group_id == Some(group) {
+                return Err(
+                    DomainError::invalid("group_id", "invalid_value", "the ticket is in this group already").into()
+                );
+            }
+            self.move_to(actor, t, group, EventKind::Transferred, why.to_owned(), expected_version, via).await
+        })
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]

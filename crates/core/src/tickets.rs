@@ -463,64 +463,56 @@ impl App {
         expected_version: Option<i64>,
         via: Via,
     ) -> Result<Ticket> {
-        self.on_current(id, expected_version, || self.update_once(actor, id, &input, expected_version, via)).await
-    }
-
-    /// One attempt of `update_ticket`, from a fresh read.
-    async fn update_once(
-        &self,
-        actor: &Principal,
-        id: TicketId,
-        input: &UpdateTicket,
-        expected_version: Option<i64>,
-        via: Via,
-    ) -> Result<Ticket> {
-        let t = self.visible_ticket(actor, id).await?;
-        let cfg = self.config().await?;
-        if !actor.is_staff() {
-            let solving = input
-                .status
-                .as_deref()
-                .and_then(|s| ticket::resolve_status(&cfg.statuses, s).ok())
-                .is_some_and(|s| s.category == StatusCategory::Solved);
-            if !(input.customer_may() && solving) {
-                return Err(CoreError::forbidden("customers may only mark their request solved"));
+        let input = &input;
+        self.on_current(id, expected_version, || async move {
+            let t = self.visible_ticket(actor, id).await?;
+            let cfg = self.config().await?;
+            if !actor.is_staff() {
+                let solving = input
+                    .status
+                    .as_deref()
+                    .and_then(|s| ticket::resolve_status(&cfg.statuses, s).ok())
+                    .is_some_and(|s| s.category == StatusCategory::Solved);
+                if !(input.customer_may() && solving) {
+                    return Err(CoreError::forbidden("customers may only mark their request solved"));
+                }
             }
-        }
-        if expected_version.is_some_and(|v| v != t.version) {
-            return Err(CoreError::VersionConflict);
-        }
-        let patch = self.build_patch(&cfg, &t, input).await?;
-        let ctx = PatchContext {
-            open_children: if patch.status.as_ref().is_some_and(|s| !s.category.is_active()) {
-                self.store.open_children(t.id).await?
-            } else {
-                0
-            },
-        };
-        let mut next = t.clone();
-        let changes = next.apply(&patch, ctx, self.now())?;
-        if changes.is_empty() {
-            return Ok(t);
-        }
-        if input.category_id.is_some() || !input.custom_fields.is_empty() {
-            Self::check_custom_fields(&cfg, next.category_id, &next.custom_fields)?;
-        }
-        let mut batch = WriteBatch {
-            actor: Some(actor.user_id),
-            via: via_for(actor, via),
-            at: next.updated_at,
-            writes: vec![TicketWrite {
-                ticket: next,
-                expected_version: Some(t.version),
-                comment: None,
-                events: changes.into_iter().map(NewEvent::from).collect(),
-            }],
-            ..Default::default()
-        };
-        self.run_triggers(&cfg, &mut batch, Some(&t), None, Some(actor)).await?;
-        let mut r = self.write(batch).await?;
-        r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))
+            if expected_version.is_some_and(|v| v != t.version) {
+                return Err(CoreError::VersionConflict);
+            }
+            let patch = self.build_patch(&cfg, &t, input).await?;
+            let ctx = PatchContext {
+                open_children: if patch.status.as_ref().is_some_and(|s| !s.category.is_active()) {
+                    self.store.open_children(t.id).await?
+                } else {
+                    0
+                },
+            };
+            let mut next = t.clone();
+            let changes = next.apply(&patch, ctx, self.now())?;
+            if changes.is_empty() {
+                return Ok(t);
+            }
+            if input.category_id.is_some() || !input.custom_fields.is_empty() {
+                Self::check_custom_fields(&cfg, next.category_id, &next.custom_fields)?;
+            }
+            let mut batch = WriteBatch {
+                actor: Some(actor.user_id),
+                via: via_for(actor, via),
+                at: next.updated_at,
+                writes: vec![TicketWrite {
+                    ticket: next,
+                    expected_version: Some(t.version),
+                    comment: None,
+                    events: changes.into_iter().map(NewEvent::from).collect(),
+                }],
+                ..Default::default()
+            };
+            self.run_triggers(&cfg, &mut batch, Some(&t), None, Some(actor)).await?;
+            let mut r = self.write(batch).await?;
+            r.tickets.pop().ok_or(CoreError::Internal("empty write".into()))
+        })
+        .await
     }
 
     /// Adds a reply or internal note. A customer's reply reopens a pending or solved ticket; a

@@ -180,6 +180,20 @@ fn session_cookie(parts: &Parts) -> Option<String> {
     session_secret(&parts.headers)
 }
 
+/// A cookie-authenticated change must carry the session's CSRF token in `X-CSRF-Token`.
+pub fn check_session_csrf(headers: &axum::http::HeaderMap, secret: &str) -> Result<(), ApiError> {
+    let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if crate::ui::form::same(token, &crate::ui::ctx::session_csrf(secret)) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "csrf",
+        "send the page's CSRF token in X-CSRF-Token with cookie-authenticated changes",
+    )
+    .field("X-CSRF-Token"))
+}
+
 /// The session cookie's secret, if the request carries one.
 pub fn session_secret(headers: &axum::http::HeaderMap) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
@@ -208,15 +222,8 @@ impl FromRequestParts<App> for Auth {
         if let Some(secret) = session_cookie(parts) {
             // A browser session changes things only with the page's CSRF token: another site
             // can make the browser send the cookie, but cannot read or compute the token.
-            let safe = matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
-            let token = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            if !safe && !crate::ui::form::same(token, &crate::ui::ctx::session_csrf(&secret)) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "csrf",
-                    "send the page's CSRF token in X-CSRF-Token with cookie-authenticated changes",
-                )
-                .field("X-CSRF-Token"));
+            if !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD) {
+                check_session_csrf(&parts.headers, &secret)?;
             }
             return Ok(Auth(app.authenticate_session(&secret).await?));
         }
@@ -240,9 +247,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     }
 }
 
-/// `If-Match: "<version>"` (or a bare number), if sent.
-/// `If-Match: "3"` (the ETag a read returned). `*` matches any current version, as if absent;
-/// anything else that is not one entity tag is a 400. A stale one answers 412 (`if_match_failed`).
+/// `If-Match: "3"` (the ETag a read returned, or a bare number). `*` matches any current
+/// version, as if absent; anything else is a 400. A stale one answers 412 (`if_match_failed`).
 pub struct IfMatch(pub Option<i64>);
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {

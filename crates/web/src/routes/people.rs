@@ -268,11 +268,7 @@ async fn logout(
     headers: HeaderMap,
 ) -> ApiResult<impl IntoResponse> {
     if let Some(s) = crate::extract::session_secret(&headers) {
-        let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if !crate::ui::form::same(token, &crate::ui::ctx::session_csrf(&s)) {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "csrf", "send the page's CSRF token in X-CSRF-Token")
-                .field("X-CSRF-Token"));
-        }
+        crate::extract::check_session_csrf(&headers, &s)?;
         app.logout(&s).await?;
     }
     Ok((StatusCode::NO_CONTENT, session_cookie("", 0, secure)))

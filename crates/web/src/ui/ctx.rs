@@ -194,12 +194,9 @@ impl Viewer {
     }
 }
 
-pub(crate) fn secure_request(parts: &Parts) -> bool {
-    parts
-        .headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+/// Whether the request came over TLS (through a proxy that says so).
+pub(crate) fn secure_request(headers: &axum::http::HeaderMap) -> bool {
+    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
 /// Cookie attributes: `HttpOnly`, `SameSite=Lax`, and `Secure` when the request came over TLS
@@ -215,7 +212,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Secure {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Secure(secure_request(parts)))
+        Ok(Secure(secure_request(&parts.headers)))
     }
 }
 

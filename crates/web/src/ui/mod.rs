@@ -69,7 +69,7 @@ async fn cookies(State(app): State<App>, mut req: Request, next: Next) -> Respon
     };
     let flash_shown = parts.method == Method::GET && cookie(&parts, FLASH_COOKIE).is_some();
     let fragment = parts.headers.contains_key("x-fragment") || parts.uri.path().ends_with("/live");
-    let secure = ctx::secure_request(&parts);
+    let secure = ctx::secure_request(&parts.headers);
     req = Request::from_parts(parts, body);
     if let Some(f) = &fresh {
         req.extensions_mut().insert(AnonCsrf(f.clone()));
@@ -201,26 +201,15 @@ pub async fn server_timing(req: Request, next: Next) -> Response {
 /// no powerful browser features; HSTS over TLS; and nothing a signed-in caller receives (pages,
 /// JSON, attachments) kept in a shared or back-button cache.
 pub async fn security_headers(req: Request, next: Next) -> Response {
-    let secure = req
-        .headers()
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
-    let private = req.headers().contains_key(header::AUTHORIZATION)
-        || req
-            .headers()
-            .get_all(header::COOKIE)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|v| v.contains(crate::extract::SESSION_COOKIE)));
+    let secure = ctx::secure_request(req.headers());
+    let private =
+        req.headers().contains_key(header::AUTHORIZATION) || crate::extract::session_secret(req.headers()).is_some();
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    if private && !h.contains_key(header::CACHE_CONTROL) {
+    // Our content-hashed assets stay cacheable; everything else a signed-in caller gets is theirs.
+    let immutable = h.get(header::CACHE_CONTROL).is_some_and(|v| v.to_str().is_ok_and(|v| v.contains("immutable")));
+    if private && !immutable {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    } else if private
-        && let Some(v) = h.get(header::CACHE_CONTROL)
-        && !v.to_str().is_ok_and(|v| v.contains("immutable"))
-    {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     }
     if secure {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
