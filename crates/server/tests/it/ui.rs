@@ -564,6 +564,33 @@ async fn admin_console_edits_the_desk(t: TestApp) {
         assert_eq!(p.status, StatusCode::OK, "{path}");
         assert_safe_page(&p, path);
     }
+    // One's own password in the console: the current one is asked for beside its field, what
+    // was typed stays, and saving keeps this session.
+    let (boss_id, _) = t.user("admin", "boss@test.example", json!({"password": "boss-passphrase"})).await;
+    let boss = Web::new(&t);
+    boss.login("boss@test.example", "boss-passphrase").await;
+    let own = format!("/admin/agents/{}", boss_id.0);
+    let p = boss.get(&own).await;
+    assert!(p.html.contains("name=\"current_password\""), "own account asks for the current password");
+    let form = |current: &'static str| {
+        [
+            ("name", "Boss"),
+            ("email", "boss@test.example"),
+            ("role", "admin"),
+            ("active", "true"),
+            ("password", "Lantern-river-42"),
+            ("current_password", current),
+        ]
+    };
+    let p = boss.post(&own, &form("")).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.html.contains("field field-password has-error"), "the error sits beside the field");
+    assert!(!text_of(&p.html).contains("current_password:"), "not as a raw name at the top");
+    assert!(p.html.contains("value=\"Boss\""), "the name typed stays");
+    let p = boss.post(&own, &form("boss-passphrase")).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", text_of(&p.html));
+    assert_eq!(boss.get("/admin/agents").await.status, StatusCode::OK, "still signed in");
+
     // A group: a blank name is refused beside the field; then saved and found by search.
     let p = admin.post("/admin/groups/new", &[("name", " "), ("tier", "2"), ("active", "true")]).await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);

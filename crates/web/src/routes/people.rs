@@ -95,7 +95,10 @@ async fn get_user(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) ->
 /// (unless `keep_tokens`); one's own needs `current_password`. Agents edit only customers in
 /// their scope, and neither deactivate them nor change their VIP level or external id.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "people", params(("id" = i64, Path)), request_body = UserIn,
-    responses((status = 200, body = UserOut), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = UserOut), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn update_user(
     State(app): State<App>,
     Auth(p): Auth,
@@ -118,7 +121,8 @@ async fn deactivate_user(State(app): State<App>, Auth(p): Auth, Path(id): Path<i
 
 /// Lifts the sign-in back-off that failed passwords put on a user's address (on this node).
 #[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "people", params(("id" = i64, Path)),
-    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn unlock_user(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     app.unlock_login(&p, UserId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -242,7 +246,10 @@ fn session_cookie(value: &str, max_age_secs: i64, secure: bool) -> HeaderMap {
 /// Signs in with email and password and sets the session cookie; `X-CSRF-Token` in the answer is
 /// what cookie-authenticated changes send back. Failed attempts slow down per (account, client).
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginIn,
-    responses((status = 200, body = UserOut, headers(("X-CSRF-Token" = String))), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = UserOut, headers(("X-CSRF-Token" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn login(
     State(app): State<App>,
     ClientAddr(client): ClientAddr,

@@ -399,8 +399,11 @@ async fn save_user(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiF
             match r {
                 Ok(u) => Ok(u),
                 Err(e) => {
-                    let names: Vec<String> =
-                        user_fields(&app, &v.ctx, None, agents).await?.into_iter().map(|f| f.name).collect();
+                    let names: Vec<String> = user_fields(&app, &v.ctx, existing.as_ref(), agents)
+                        .await?
+                        .into_iter()
+                        .map(|f| f.name)
+                        .collect();
                     let names: Vec<&str> = names.iter().map(String::as_str).collect();
                     let mut errors = FormErrors::from_core(e, &names)?;
                     // Identities are edited as lists; point their errors at the lists.
