@@ -46,14 +46,22 @@ fn compile(cfg: &Config, actions: &[ActionSpec]) -> Result<Vec<rules::Action>> {
 }
 
 impl App {
-    /// The macros the caller may use: the shared ones and their own.
+    /// The macros the caller looks after: the shared ones and their own, and for supervisors
+    /// and admins (who may change any) everyone's.
     pub async fn list_macros(&self, actor: &Principal) -> Result<Vec<MacroRow>> {
         if !actor.is_staff() {
             return Err(CoreError::forbidden("macros are for agents"));
         }
         let cfg = self.config().await?;
-        let all = actor.can_configure();
+        let all = actor.can_manage_people();
         Ok(cfg.macros.iter().filter(|m| all || m.owner_id.is_none_or(|o| o == actor.user_id)).cloned().collect())
+    }
+
+    /// The macros the caller applies from the workspace: the shared ones and their own.
+    pub async fn usable_macros(&self, actor: &Principal) -> Result<Vec<MacroRow>> {
+        let mut macros = self.list_macros(actor).await?;
+        macros.retain(|m| m.active && m.owner_id.is_none_or(|o| o == actor.user_id));
+        Ok(macros)
     }
 
     async fn visible_macro(&self, actor: &Principal, id: i64) -> Result<MacroRow> {
@@ -153,10 +161,8 @@ impl App {
 
     /// What a macro would do to a ticket, without doing it.
     pub async fn preview_macro(&self, actor: &Principal, ticket: TicketId, id: i64) -> Result<MacroPreview> {
-        let m = self.visible_macro(actor, id).await?;
-        if !m.active {
-            return Err(CoreError::NotFound("macro"));
-        }
+        let m =
+            self.usable_macros(actor).await?.into_iter().find(|m| m.id == id).ok_or(CoreError::NotFound("macro"))?;
         let t = self.get_ticket(actor, ticket).await?;
         if t.status.category == StatusCategory::Closed || t.merged_into_id.is_some() {
             return Err(DomainError::TicketClosed.into());

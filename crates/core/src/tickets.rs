@@ -838,6 +838,7 @@ impl App {
             // Customers filter only on what they can see of their requests, where on-hold is open.
             q.group_ids.clear();
             q.assignee = None;
+            q.tag = None;
             let cfg = self.config().await?;
             let mut cats: Vec<StatusCategory> = q.status_categories.iter().map(|c| c.customer_view()).collect();
             cats.extend(

@@ -200,13 +200,13 @@ impl App {
         Ok(cfg.views.iter().filter(|v| v.active && sees(actor, v)).cloned().collect())
     }
 
-    /// Every view (the console), or those the caller sees.
+    /// Every view for supervisors and admins (who may change any), or those the caller sees.
     pub async fn list_views(&self, actor: &Principal) -> Result<Vec<ViewRow>> {
         if !actor.is_staff() {
             return Err(CoreError::forbidden("views are for agents"));
         }
         let cfg = self.config().await?;
-        Ok(cfg.views.iter().filter(|v| actor.can_configure() || sees(actor, v)).cloned().collect())
+        Ok(cfg.views.iter().filter(|v| actor.can_manage_people() || sees(actor, v)).cloned().collect())
     }
 
     /// A view by id or built-in key, if the caller sees it.
@@ -233,6 +233,22 @@ impl App {
         if let Some(n) = &input.name {
             v.name = people::validate_name(n, "name")?;
         }
+        if let Some(g) = input.group_id {
+            // Checked whatever else the request says, on a create as on a change.
+            if cfg.group(g).is_none() {
+                return Err(DomainError::invalid("group_id", "not_found", "no such group").into());
+            }
+            let group_view = input.scope.as_deref().map_or(scope(v) == "group", |s| s == "group");
+            if !group_view {
+                return Err(bad("group_id", "a group goes with the scope `group`"));
+            }
+            if input.scope.is_none() {
+                if !actor.can_manage_people() {
+                    return Err(CoreError::field_forbidden("group_id"));
+                }
+                v.group_id = Some(g);
+            }
+        }
         if let Some(scope) = input.scope.as_deref() {
             match scope {
                 "personal" => {
@@ -242,9 +258,6 @@ impl App {
                 "group" | "shared" if !actor.can_manage_people() => return Err(CoreError::field_forbidden("scope")),
                 "group" => {
                     let g = input.group_id.ok_or_else(|| DomainError::required("group_id"))?;
-                    if cfg.group(g).is_none() {
-                        return Err(DomainError::invalid("group_id", "not_found", "no such group").into());
-                    }
                     v.owner_id = None;
                     v.group_id = Some(g);
                 }

@@ -37,7 +37,8 @@ pub enum TicketScope {
         groups: Vec<GroupId>,
         assignee: UserId,
     },
-    /// Tickets requested by this customer, or by anyone of the organisation when given.
+    /// Tickets requested by this customer or copied to them, or requested by anyone of the
+    /// organisation when given.
     Requester {
         user: UserId,
         organization: Option<OrganizationId>,
@@ -80,7 +81,9 @@ impl Principal {
                 t.assignee_id == Some(assignee) || t.group_id.is_some_and(|g| groups.contains(&g))
             }
             TicketScope::Requester { user, organization } => {
-                t.requester_id == user || (organization.is_some() && t.organization_id == organization)
+                t.requester_id == user
+                    || t.cc_ids.contains(&user)
+                    || (organization.is_some() && t.organization_id == organization)
             }
         }
     }
@@ -112,8 +115,11 @@ mod tests {
         c.org_access = true;
         assert!(c.can_view(&t));
         t.organization_id = None;
-        t.requester_id = UserId(7);
         c.org_access = false;
+        t.cc_ids = vec![UserId(7)];
+        assert!(c.can_view(&t), "a CC sees the request");
+        t.cc_ids.clear();
+        t.requester_id = UserId(7);
         assert!(c.can_view(&t));
     }
 

@@ -64,8 +64,9 @@ const PLAIN_CREATE: &str = "WITH t AS ( \
     SELECT t.id, (SELECT id FROM c) FROM t";
 
 async fn plain_create(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Option<Result<crate::WriteResult, StoreError>> {
-    // An assignment's turn is written by the transaction path (or the grouped inserts).
-    if b.assigned.is_some() {
+    // An assignment's turn and CC index rows are written by the transaction path (or the
+    // grouped inserts).
+    if b.assigned.is_some() || b.writes.first().is_some_and(|w| !w.ticket.cc_ids.is_empty()) {
         return None;
     }
     Some(plain_create_now(pool, b).await)

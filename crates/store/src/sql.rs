@@ -486,11 +486,19 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Rewrites the tag and custom-field index rows of a ticket (a ticket has few of each).
+    /// Rewrites the tag, CC and custom-field index rows of a ticket (a ticket has few of each).
     async fn index_ticket(conn: &mut Conn, t: &Ticket, fresh: bool) -> Result<()> {
         if !fresh {
             sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1").bind(t.id.0).execute(&mut *conn).await?;
             sqlx::query("DELETE FROM ticket_field_values WHERE ticket_id = $1")
+                .bind(t.id.0)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("DELETE FROM ticket_ccs WHERE ticket_id = $1").bind(t.id.0).execute(&mut *conn).await?;
+        }
+        for cc in &t.cc_ids {
+            sqlx::query("INSERT INTO ticket_ccs (user_id, ticket_id) VALUES ($1, $2)")
+                .bind(cc.0)
                 .bind(t.id.0)
                 .execute(&mut *conn)
                 .await?;
@@ -511,6 +519,19 @@ impl SqlStore {
                     .execute(&mut *conn)
                     .await?;
             }
+        }
+        Ok(())
+    }
+
+    /// The CC index rows of new tickets, given with their ids.
+    async fn insert_ccs(conn: &mut Conn, tickets: impl Iterator<Item = (i64, &Ticket)>) -> Result<()> {
+        let pairs: Vec<(i64, i64)> = tickets.flat_map(|(id, t)| t.cc_ids.iter().map(move |u| (u.0, id))).collect();
+        for part in pairs.chunks(5000) {
+            let mut qb = QueryBuilder::<Db>::new("INSERT INTO ticket_ccs (user_id, ticket_id) ");
+            qb.push_values(part, |mut b, (user, ticket)| {
+                b.push_bind(*user).push_bind(*ticket);
+            });
+            qb.build().execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -739,7 +760,9 @@ impl SqlStore {
                 if let Some(org) = organization {
                     qb.push(" OR t.organization_id = ").push_bind(org.0);
                 }
-                qb.push(")");
+                qb.push(" OR t.id IN (SELECT c.ticket_id FROM ticket_ccs c WHERE c.user_id = ")
+                    .push_bind(user.0)
+                    .push("))");
             }
         }
         push_in(qb, "t.status_category", q.status_categories.iter().map(|c| c.as_str()));
@@ -1209,6 +1232,7 @@ impl SqlStore {
         qb.build().execute(&mut *tx).await?;
         Self::count_inserted(tx, tickets.iter()).await?;
 
+        Self::insert_ccs(tx, tickets.iter().map(|t| (t.id.0, t))).await?;
         let tags: Vec<(i64, &String)> = tickets.iter().flat_map(|t| t.tags.iter().map(move |g| (t.id.0, g))).collect();
         if !tags.is_empty() {
             let mut qb = QueryBuilder::<Db>::new("INSERT INTO ticket_tags (tag, ticket_id) ");
@@ -1618,6 +1642,7 @@ impl TicketStore for SqlStore {
             let ids: Vec<(i64, &Ticket)> = chunk.iter().enumerate().map(|(i, t)| (first_id + i as i64, t)).collect();
             let counted: Vec<Ticket> = ids.iter().map(|(id, t)| Ticket { id: TicketId(*id), ..(*t).clone() }).collect();
             Self::count_inserted(&mut tx, counted.iter()).await?;
+            Self::insert_ccs(&mut tx, ids.iter().map(|(id, t)| (*id, *t))).await?;
             let tags: Vec<(i64, &String)> =
                 ids.iter().flat_map(|(id, t)| t.tags.iter().map(move |g| (*id, g))).collect();
             for part in tags.chunks(5000) {

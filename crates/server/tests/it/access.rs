@@ -31,6 +31,11 @@ async fn customers_see_only_their_own(t: TestApp) {
     let (_, list) = t.get("/api/v1/tickets", &at).await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["items"][0]["id"], mine["id"]);
+    // Filters on what customers are not shown would reveal it.
+    for q in ["tag=vip", "group_id=1", "assignee_id=none"] {
+        let (s, e) = t.get(&format!("/api/v1/tickets?{q}"), &at).await;
+        assert_eq!((s, e["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_query")), "{q}");
+    }
     // With shared organisation tickets, Alice sees Bob's.
     t.patch(&format!("/api/v1/organizations/{}", org["id"]), &t.admin, json!({"shared_tickets": true})).await;
     let (s, _) = t.get(&format!("/api/v1/tickets/{}", bobs["id"]), &at).await;
@@ -56,6 +61,16 @@ async fn customers_see_only_their_own(t: TestApp) {
     assert_eq!((s, me["id"].as_i64()), (StatusCode::OK, Some(bob.0)));
     let (s, _) = t.post("/api/v1/statuses", &bt, json!({"key": "x", "category": "open", "label_en": "X"})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    // A customer copied on someone else's request follows it until taken off.
+    let (carol, ct) = t.user("customer", "carol@elsewhere.example", json!({})).await;
+    let copied = t.ticket(&t.admin, json!({"subject": "cc", "requester_id": bob.0, "cc_ids": [carol.0]})).await;
+    let (_, list) = t.get("/api/v1/tickets", &ct).await;
+    assert_eq!((list["total"].as_i64(), list["items"][0]["id"].as_i64()), (Some(1), copied["id"].as_i64()), "{list}");
+    t.patch(&format!("/api/v1/tickets/{}", copied["id"]), &t.admin, json!({"cc_ids": []})).await;
+    let (s, _) = t.get(&format!("/api/v1/tickets/{}", copied["id"]), &ct).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = t.get("/api/v1/tickets", &ct).await;
+    assert_eq!(list["total"], 0);
 }
 
 async fn restricted_agents_see_their_groups(t: TestApp) {

@@ -655,6 +655,14 @@ async fn macros_preview_then_apply(t: TestApp) {
     let (_, other) = t.user("agent", "b@desk.example", json!({})).await;
     let (s, _) = t.get(&format!("{path}/preview"), &other).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // A supervisor finds and may change it, but does not apply it.
+    let (_, sup) = t.user("supervisor", "s@desk.example", json!({})).await;
+    let (s, e) = t.patch(&format!("/api/v1/macros/{}", id(&m)), &sup, json!({"name": "已处理（改）"})).await;
+    assert_eq!((s, e["name"].as_str()), (StatusCode::OK, Some("已处理（改）")), "{e}");
+    let (_, listed) = t.get("/api/v1/macros", &sup).await;
+    assert!(listed["items"].as_array().unwrap().iter().any(|x| x["id"] == m["id"]), "{listed}");
+    let (s, _) = t.get(&format!("{path}/preview"), &sup).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "someone's personal macro is not in a supervisor's menu");
 }
 
 async fn views_are_saved_lists_with_cheap_counts(t: TestApp) {
@@ -700,6 +708,18 @@ async fn views_are_saved_lists_with_cheap_counts(t: TestApp) {
     let (_, other) = t.user("agent", "b@desk.example", json!({})).await;
     let (s, _) = t.get(&format!("/api/v1/views/{}", id(&v)), &other).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // A supervisor may change anyone's view, and a PATCH is checked as a POST is.
+    let (_, sup) = t.user("supervisor", "s@desk.example", json!({})).await;
+    let (s, e) = t.patch(&format!("/api/v1/views/{}", id(&v)), &sup, json!({"name": "VIP（改）"})).await;
+    assert_eq!((s, e["name"].as_str()), (StatusCode::OK, Some("VIP（改）")), "{e}");
+    for body in [json!({"scope": "group", "group_id": 999_999}), json!({"group_id": 999_999})] {
+        let (s, e) = t.patch(&format!("/api/v1/views/{}", id(&v)), &sup, body.clone()).await;
+        assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("group_id")), "{body}: {e}");
+        let mut create = body.clone();
+        create["name"] = json!("g");
+        let (s, e) = t.post("/api/v1/views", &sup, create).await;
+        assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("group_id")), "POST {body}: {e}");
+    }
     let (s, _) = t.delete("/api/v1/views/1", &t.admin).await;
     assert_eq!(s, StatusCode::CONFLICT, "built-in views are switched off, not deleted");
 }

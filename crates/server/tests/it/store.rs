@@ -482,7 +482,8 @@ async fn upgrade_keeps_data(url: String, backend: &str) {
     std::fs::copy(src.join("0001_core.sql"), only_first.join("0001_core.sql")).unwrap();
     let old = sqlx::migrate::Migrator::new(only_first.as_path()).await.unwrap();
     let seed = [
-        "INSERT INTO users (id, role, name, language, time_zone, created_at, updated_at) VALUES (1, 'customer', 'c', 'en', 'UTC', 0, 0)",
+        "INSERT INTO users (id, role, name, language, time_zone, created_at, updated_at) VALUES (1, 'customer', 'c', 'en', 'UTC', 0, 0), \
+         (2, 'customer', 'd', 'en', 'UTC', 0, 0)",
         "INSERT INTO groups (id, name) VALUES (5, 'g')",
         "INSERT INTO tickets (id, subject, description, requester_id, group_id, status_id, status_category, channel, kind, priority, version, created_at, updated_at) \
          VALUES (20001, 'a', '', 1, 5, 2, 'open', 'web', 'question', 2, 1, 0, 0), (20002, 'b', '', 1, 5, 2, 'open', 'web', 'question', 2, 1, 0, 0), \
@@ -492,6 +493,8 @@ async fn upgrade_keeps_data(url: String, backend: &str) {
          VALUES (20001, 'web', 'field_changed', 'status', 'new', 'open', 500)",
         "INSERT INTO comments (ticket_id, author_id, public, body, html_body, via, created_at) \
          VALUES (20001, 1, TRUE, 'hi', '<p>hi</p>', 'web', 700)",
+        // A CC, which 0006 indexes.
+        "UPDATE tickets SET cc_ids = '[2]' WHERE id = 20003",
     ];
     if backend == "sqlite" {
         let mut conn = sqlx::SqliteConnection::connect(&format!("{url}?mode=rwc")).await.unwrap();
@@ -524,7 +527,10 @@ async fn upgrade_keeps_data(url: String, backend: &str) {
     // The shipped automations and views are there; user 0 (the rules' author) is nobody's to see.
     assert_eq!(store.list_rules(gongdan_domain::rules::RuleKind::Automation).await.unwrap().len(), 4);
     assert_eq!(store.list_views().await.unwrap().len(), 6);
-    assert_eq!(store.count_users().await.unwrap(), 1);
+    assert_eq!(store.count_users().await.unwrap(), 2);
+    let copied = TicketQuery::new(TicketScope::Requester { user: gongdan_domain::ids::UserId(2), organization: None });
+    let seen: Vec<i64> = store.list_tickets(&copied).await.unwrap().items.iter().map(|t| t.id.0).collect();
+    assert_eq!(seen, vec![20_003], "[{backend}] CCs indexed from the tickets");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

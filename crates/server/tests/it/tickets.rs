@@ -363,6 +363,7 @@ async fn closed_reply_makes_follow_up(t: TestApp) {
 }
 
 async fn merge_and_links(t: TestApp) {
+    let (_, a_token) = t.user("customer", "a@example.com", json!({})).await;
     let a = t
         .ticket(&t.admin, json!({"subject": "dup", "description": "from A", "requester": {"email": "a@example.com"}}))
         .await;
@@ -374,6 +375,12 @@ async fn merge_and_links(t: TestApp) {
     assert_eq!(s, StatusCode::OK, "{survivor}");
     assert_eq!(survivor["id"], b["id"]);
     assert!(survivor["cc_ids"].as_array().unwrap().contains(&a["requester_id"]), "A's requester follows B");
+    // ... and, copied on B now, sees it in their list and can open it.
+    let (s, seen) = t.get(&format!("/api/v1/tickets/{}", id(&b)), &a_token).await;
+    assert_eq!((s, seen["subject"].as_str()), (StatusCode::OK, Some("main")), "{seen}");
+    let (_, mine) = t.get("/api/v1/tickets", &a_token).await;
+    let ids: Vec<i64> = mine["items"].as_array().unwrap().iter().filter_map(|x| x["id"].as_i64()).collect();
+    assert!(ids.contains(&id(&b)), "the CC'd request is in the customer's list: {mine}");
     let (_, merged) = t.get(&format!("/api/v1/tickets/{}", id(&a)), &t.admin).await;
     assert_eq!((merged["status"].as_str(), merged["merged_into_id"].as_i64()), (Some("closed"), Some(id(&b))));
     let (_, conv) = t.get(&format!("/api/v1/tickets/{}/comments", id(&b)), &t.admin).await;

@@ -128,9 +128,9 @@ fn parse_ids(q: &QueryPairs, name: &str) -> ApiResult<Vec<i64>> {
 #[utoipa::path(get, path = "/api/v1/tickets", tag = "tickets",
     params(
         ("status" = Option<String>, Query, description = "status keys or categories, comma-separated"),
-        ("assignee_id" = Option<String>, Query, description = "an agent id, or `none` for unassigned"),
-        ("group_id" = Option<String>, Query), ("requester_id" = Option<i64>, Query), ("organization_id" = Option<i64>, Query),
-        ("tag" = Option<String>, Query), ("category_id" = Option<String>, Query, description = "includes subcategories"),
+        ("assignee_id" = Option<String>, Query, description = "an agent id, or `none` for unassigned; staff only"),
+        ("group_id" = Option<String>, Query, description = "staff only"), ("requester_id" = Option<i64>, Query), ("organization_id" = Option<i64>, Query),
+        ("tag" = Option<String>, Query, description = "staff only"), ("category_id" = Option<String>, Query, description = "includes subcategories"),
         ("priority" = Option<String>, Query), ("channel" = Option<String>, Query),
         ("cf.KEY" = Option<String>, Query, description = "custom field value, e.g. cf.order_no=A-1001"),
         ("created_after" = Option<String>, Query), ("created_before" = Option<String>, Query),
@@ -160,6 +160,12 @@ async fn list_tickets(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> A
         "limit",
         "total",
     ])?;
+    if !p.is_staff() {
+        // A filter on what customers are not shown would reveal it by what it returns.
+        if let Some(k) = ["tag", "group_id", "assignee_id"].into_iter().find(|k| q.get(k).is_some()) {
+            return Err(ApiError::bad_request("invalid_query", k, format!("customers cannot filter by `{k}`")));
+        }
+    }
     let mut tq = TicketQuery::new(p.scope());
     let cfg = app.config().await?;
     for s in q.list("status") {

@@ -171,13 +171,8 @@ pub async fn panel(
     preview: Option<i64>,
     errors: &FormErrors,
 ) -> UiResult<FlowPanel> {
-    let macros: Vec<Opt> = app
-        .list_macros(p)
-        .await?
-        .into_iter()
-        .filter(|m| m.active)
-        .map(|m| Opt::new(m.id.to_string(), m.name))
-        .collect();
+    let macros: Vec<Opt> =
+        app.usable_macros(p).await?.into_iter().map(|m| Opt::new(m.id.to_string(), m.name)).collect();
     let groups = super::group_options(ctx, None);
     let mut errors = errors.general_texts(ctx);
     let preview = match preview {
