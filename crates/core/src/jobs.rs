@@ -162,10 +162,16 @@ impl App {
         });
         let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
         let stamp = now.as_second();
+        let url = reqwest::Url::parse(&hook.url).map_err(|_| "the webhook's URL is not valid".to_owned())?;
+        // Saved before the policy or the allow-list changed: checked again at every call; a
+        // name is checked by the resolver, address by address.
+        if !self.egress().permits_host(&url) {
+            return Err(crate::egress::NOT_ALLOWED.to_owned());
+        }
         let res = self
             .http()
             .map_err(|e| e.to_string())?
-            .post(&hook.url)
+            .post(url)
             .timeout(WEBHOOK_TIMEOUT)
             .header("content-type", "application/json")
             .header("user-agent", "Gongdan-Webhook/1")
@@ -176,7 +182,7 @@ impl App {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("request failed: {e}"))?;
+            .map_err(|e| delivery_error(&e))?;
         if res.status().is_success() { Ok(()) } else { Err(format!("endpoint answered {}", res.status())) }
     }
 
@@ -187,9 +193,15 @@ impl App {
         }
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(self.egress().resolver())
             .build()
             .map_err(|e| CoreError::Internal(format!("no HTTP client: {e}")))?;
         Ok(self.http.get_or_init(|| client))
+    }
+
+    pub(crate) fn egress(&self) -> crate::egress::Egress {
+        crate::egress::Egress { allow: self.settings.webhook_allow.clone() }
     }
 
     /// Runs jobs until `stop` turns true: the worker of `gongdan serve`. A job that has
@@ -200,7 +212,17 @@ impl App {
             if let Err(e) = app.ensure_schedules().await {
                 tracing::error!(error = %e, "could not schedule the recurring jobs");
             }
+            let mut checkpointed = std::time::Instant::now();
             while !*stop.borrow() {
+                if checkpointed.elapsed() >= CHECKPOINT_EVERY {
+                    // Keeps SQLite's write-ahead log from growing under steady load.
+                    checkpointed = std::time::Instant::now();
+                    match app.store.checkpoint().await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::debug!("checkpoint postponed: a reader holds an older snapshot"),
+                        Err(e) => tracing::warn!(error = %e, "checkpoint failed"),
+                    }
+                }
                 match app.run_due_jobs().await {
                     Ok(n) if n > 0 => continue,
                     Ok(_) => {}
@@ -223,6 +245,28 @@ impl App {
     /// When the next run of the automations is due (for status pages and tests).
     pub async fn next_automation_run(&self) -> Result<Option<Timestamp>> {
         Ok(self.store.list_jobs(Some(AUTOMATIONS)).await?.first().map(|j| j.run_at))
+    }
+}
+
+/// How often the worker empties SQLite's write-ahead log.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What a failed call says in the job's error: its class, not the details (refused, reset,
+/// which TLS alert) that would let the error map a network.
+fn delivery_error(e: &reqwest::Error) -> String {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        if s.is::<crate::egress::Refused>() {
+            return crate::egress::NOT_ALLOWED.to_owned();
+        }
+        source = s.source();
+    }
+    if e.is_timeout() {
+        "the endpoint did not answer in time".to_owned()
+    } else if e.is_connect() {
+        "could not connect to the endpoint".to_owned()
+    } else {
+        "the request to the endpoint failed".to_owned()
     }
 }
 

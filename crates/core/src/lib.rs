@@ -6,6 +6,7 @@ pub mod auth;
 pub mod automation;
 mod clock;
 pub mod config;
+pub mod egress;
 mod error;
 pub mod files;
 pub mod jobs;
@@ -38,6 +39,8 @@ pub struct Settings {
     pub default_time_zone: String,
     /// Proxies whose `X-Forwarded-For` names the client (addresses or CIDR ranges).
     pub trusted_proxies: Vec<IpNet>,
+    /// Private addresses webhooks may call besides public ones.
+    pub webhook_allow: Vec<IpNet>,
 }
 
 /// An address range, `10.0.0.0/8` or one address.
@@ -87,6 +90,7 @@ impl Settings {
             default_language: gongdan_domain::people::Language::ZhCn,
             default_time_zone: "Asia/Shanghai".into(),
             trusted_proxies: vec![],
+            webhook_allow: vec![],
         }
     }
 }

@@ -8,6 +8,7 @@ use gongdan_domain::people;
 use gongdan_store::{Notification, WebhookRow};
 
 use crate::config::require_admin;
+use crate::egress::{self, Egress};
 use crate::{App, CoreError, Result};
 
 /// A webhook to create, or the parts of one to change.
@@ -20,12 +21,19 @@ pub struct WebhookInput {
     pub active: Option<bool>,
 }
 
-fn check_url(url: &str) -> Result<String> {
+fn check_url(url: &str, egress: &Egress) -> Result<String> {
     let u = url.trim();
     let parsed = reqwest::Url::parse(u)
         .map_err(|_| DomainError::invalid("url", "invalid_url", "an absolute http:// or https:// URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() || u.len() > 2000 {
         return Err(DomainError::invalid("url", "invalid_url", "an absolute http:// or https:// URL").into());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // `https://trusted.example@10.0.0.1/` reads as one host and calls another.
+        return Err(DomainError::invalid("url", "invalid_url", "a URL without user name or password").into());
+    }
+    if !egress.permits_host(&parsed) {
+        return Err(DomainError::invalid("url", "address_not_allowed", egress::NOT_ALLOWED).into());
     }
     Ok(u.to_owned())
 }
@@ -36,12 +44,12 @@ impl App {
         Ok(self.config().await?.webhooks.clone())
     }
 
-    fn fill_webhook(w: &mut WebhookRow, input: WebhookInput) -> Result<()> {
+    fn fill_webhook(&self, w: &mut WebhookRow, input: WebhookInput) -> Result<()> {
         if let Some(n) = &input.name {
             w.name = people::validate_name(n, "name")?;
         }
         if let Some(u) = &input.url {
-            w.url = check_url(u)?;
+            w.url = check_url(u, &self.egress())?;
         }
         if let Some(s) = input.secret {
             let s = s.trim().to_owned();
@@ -74,7 +82,7 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        Self::fill_webhook(&mut w, input)?;
+        self.fill_webhook(&mut w, input)?;
         let saved = self.store.save_webhook(&w).await?;
         self.config_changed();
         Ok(saved)
@@ -83,7 +91,7 @@ impl App {
     pub async fn update_webhook(&self, actor: &Principal, id: i64, input: WebhookInput) -> Result<WebhookRow> {
         let mut w =
             self.list_webhooks(actor).await?.into_iter().find(|w| w.id == id).ok_or(CoreError::NotFound("webhook"))?;
-        Self::fill_webhook(&mut w, input)?;
+        self.fill_webhook(&mut w, input)?;
         w.updated_at = self.now();
         let saved = self.store.save_webhook(&w).await?;
         self.config_changed();

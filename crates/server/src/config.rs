@@ -36,6 +36,11 @@ pub struct FileConfig {
     pub log: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
     pub trusted_proxies: Option<Vec<String>>,
+    pub max_connections: Option<usize>,
+    pub header_timeout_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
+    /// Private addresses webhooks may call (addresses or CIDR ranges); none by default.
+    pub webhook_allow: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +55,10 @@ pub struct Resolved {
     pub default_time_zone: String,
     pub log: String,
     pub trusted_proxies: Vec<gongdan_core::IpNet>,
+    pub max_connections: usize,
+    pub header_timeout: std::time::Duration,
+    pub body_timeout: std::time::Duration,
+    pub webhook_allow: Vec<gongdan_core::IpNet>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -68,6 +77,26 @@ fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A number from the environment, else the file, else the default.
+fn number<T: std::str::FromStr>(name: &str, file: Option<T>, default: T) -> anyhow::Result<T> {
+    match env(name) {
+        Some(v) => v.trim().parse().map_err(|_| anyhow::anyhow!("{name} is not a number: `{v}`")),
+        None => Ok(file.unwrap_or(default)),
+    }
+}
+
+/// Addresses or CIDR ranges from a comma-separated variable, else the file.
+fn networks(name: &str, key: &str, file: Option<Vec<String>>) -> anyhow::Result<Vec<gongdan_core::IpNet>> {
+    let items: Vec<String> = match env(name) {
+        Some(v) => v.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
+        None => file.unwrap_or_default(),
+    };
+    items
+        .iter()
+        .map(|p| gongdan_core::IpNet::parse(p).with_context(|| format!("{key}: `{p}` is not an address or CIDR")))
+        .collect()
 }
 
 /// Resolves the settings; `listen` comes from the `serve` flag or environment when given.
@@ -93,22 +122,25 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         Some(l) => l,
         None => DEFAULT_LISTEN.parse()?,
     };
-    let db_pool = match env("GONGDAN_DB_POOL") {
-        Some(v) => v.parse().context("GONGDAN_DB_POOL is not a number")?,
-        None => file.db_pool.unwrap_or(if database_url.starts_with("sqlite:") { 8 } else { 16 }),
+    let db_pool = number("GONGDAN_DB_POOL", file.db_pool, if database_url.starts_with("sqlite:") { 8 } else { 16 })?;
+    let trusted_proxies = networks("GONGDAN_TRUSTED_PROXIES", "trusted_proxies", file.trusted_proxies)?;
+    let webhook_allow = networks("GONGDAN_WEBHOOK_ALLOW", "webhook_allow", file.webhook_allow)?;
+    let max_connections = number("GONGDAN_MAX_CONNECTIONS", file.max_connections, 4096)?;
+    let secs = |name, file, default| -> anyhow::Result<std::time::Duration> {
+        let n: u64 = number(name, file, default)?;
+        if n == 0 {
+            anyhow::bail!("{name} must be at least 1 second");
+        }
+        Ok(std::time::Duration::from_secs(n))
     };
-    let proxies: Vec<String> = match env("GONGDAN_TRUSTED_PROXIES") {
-        Some(v) => v.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
-        None => file.trusted_proxies.unwrap_or_default(),
-    };
-    let trusted_proxies = proxies
-        .iter()
-        .map(|p| {
-            gongdan_core::IpNet::parse(p).with_context(|| format!("trusted_proxies: `{p}` is not an address or CIDR"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let header_timeout = secs("GONGDAN_HEADER_TIMEOUT_SECS", file.header_timeout_secs, 15)?;
+    let body_timeout = secs("GONGDAN_BODY_TIMEOUT_SECS", file.body_timeout_secs, 60)?;
     Ok(Resolved {
         trusted_proxies,
+        webhook_allow,
+        max_connections,
+        header_timeout,
+        body_timeout,
         db_pool,
         listen,
         data_dir,

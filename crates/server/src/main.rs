@@ -3,6 +3,7 @@
 mod bench;
 mod bench_flow;
 mod config;
+mod listen;
 mod seed;
 
 use std::net::SocketAddr;
@@ -103,6 +104,7 @@ async fn open_app(cfg: &config::Resolved) -> anyhow::Result<App> {
     settings.default_language = cfg.default_language;
     settings.default_time_zone = cfg.default_time_zone.clone();
     settings.trusted_proxies = cfg.trusted_proxies.clone();
+    settings.webhook_allow = cfg.webhook_allow.clone();
     Ok(App::new(store, Arc::new(SystemClock), settings))
 }
 
@@ -145,9 +147,12 @@ async fn serve(cfg: config::Resolved) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = app.spawn_worker(stopped);
     let router = gongdan_web::router(app);
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let limits = listen::Limits {
+        max_connections: listen::connection_cap(cfg.max_connections),
+        header_timeout: cfg.header_timeout,
+        body_timeout: cfg.body_timeout,
+    };
+    listen::serve(listener, router, limits, shutdown_signal()).await?;
     // In-flight requests have been answered; let the running job finish, then exit 0.
     let _ = stop.send(true);
     if let Err(e) = worker.await {

@@ -458,5 +458,9 @@ pub trait Store:
     /// Refreshes planner statistics (and on PostgreSQL the visibility map, which index-only
     /// counts need) — after a bulk load, or from a maintenance job.
     async fn optimize(&self) -> Result<()>;
+    /// Moves SQLite's write-ahead log into the database and empties it, if no reader holds an
+    /// older snapshot right now; returns whether it did. A server calls it every few seconds so
+    /// the log stays small; PostgreSQL checkpoints by itself (always `true`).
+    async fn checkpoint(&self) -> Result<bool>;
     async fn ping(&self) -> Result<()>;
 }

@@ -17,6 +17,8 @@ const RESEED_TICKETS: Option<&str> = Some(
      COALESCE(pg_sequence_last_value(pg_get_serial_sequence('tickets', 'id')::regclass), 10000)))",
 );
 const OPTIMIZE: &[&str] = &["VACUUM (ANALYZE)"];
+/// PostgreSQL checkpoints its own write-ahead log.
+const CHECKPOINT: Option<[&str; 3]> = None;
 const BEGIN_WRITE: &str = "BEGIN";
 /// Reading the values an update replaces locks the row, so they stay true until commit.
 const FOR_UPDATE: &str = " FOR UPDATE";

@@ -22,8 +22,8 @@ use sqlx::{AssertSqlSafe, FromRow, Pool, QueryBuilder};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    BACKEND, BEGIN_WRITE, Conn, Db, FOR_UPDATE, LIKE, LOCK_ROWS, LOCK_TICKETS, MIGRATOR, NEXT_TICKET_ID, OPTIMIZE,
-    RESEED_TICKETS, SKIP_LOCKED,
+    BACKEND, BEGIN_WRITE, CHECKPOINT, Conn, Db, FOR_UPDATE, LIKE, LOCK_ROWS, LOCK_TICKETS, MIGRATOR, NEXT_TICKET_ID,
+    OPTIMIZE, RESEED_TICKETS, SKIP_LOCKED,
 };
 use crate::StoreError;
 use crate::contract::*;
@@ -891,6 +891,17 @@ impl Store for SqlStore {
             sqlx::query(*statement).execute(&self.write).await?;
         }
         Ok(())
+    }
+
+    async fn checkpoint(&self) -> Result<bool> {
+        let Some([before, run, after]) = CHECKPOINT else { return Ok(true) };
+        // On the writer itself (queued behind the writes), waiting only briefly for readers
+        // of an older snapshot: the next call tries again.
+        let mut conn = self.write.acquire().await?;
+        sqlx::query(before).execute(&mut *conn).await?;
+        let done: Result<(i64, i64, i64)> = sqlx::query_as(run).fetch_one(&mut *conn).await.map_err(Into::into);
+        sqlx::query(after).execute(&mut *conn).await?;
+        Ok(done?.0 == 0)
     }
 
     async fn ping(&self) -> Result<()> {

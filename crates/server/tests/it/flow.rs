@@ -534,6 +534,21 @@ async fn webhooks_are_signed_and_retried(t: TestApp) {
     assert_eq!(s, StatusCode::CREATED, "{hook}");
     let (s, p) = t.post("/api/v1/webhooks", &t.admin, json!({"name": "bad", "url": "ftp://x"})).await;
     assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("url")));
+    // Inward addresses in any spelling are refused unless allowed (here only 127.0.0.1 is).
+    for bad in [
+        "http://127.0.0.2/",
+        "http://2130706434/",
+        "http://0x7f.2/",
+        "http://[::1]/",
+        "http://0.0.0.0:8080/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+        "http://[::ffff:10.0.0.1]/",
+        "https://crm.example.com@127.0.0.1/",
+    ] {
+        let (s, p) = t.post("/api/v1/webhooks", &t.admin, json!({"name": "in", "url": bad})).await;
+        assert_eq!((s, p["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("url")), "{bad}: {p}");
+    }
     trigger(
         &t,
         json!({"name": "tell CRM", "conditions": {"all": [{"field": "priority", "operator": "is", "value": "urgent"}]},
@@ -569,6 +584,30 @@ async fn webhooks_are_signed_and_retried(t: TestApp) {
     // A webhook a rule calls cannot be deleted from under it.
     let (s, _) = t.delete(&format!("/api/v1/webhooks/{}", id(&hook)), &t.admin).await;
     assert_eq!(s, StatusCode::CONFLICT);
+
+    // A node whose configuration does not allow the address refuses at call time, and its
+    // error says only that (not what answers there).
+    let (url, seen) = receiver().await;
+    let (s, local) = t
+        .post("/api/v1/webhooks", &t.admin, json!({"name": "local", "url": url.replace("127.0.0.1", "localhost")}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{local}");
+    trigger(
+        &t,
+        json!({"name": "tell local", "conditions": {"all": [{"field": "priority", "operator": "is", "value": "high"}]},
+               "actions": [{"field": "webhook", "value": {"webhook_id": id(&local)}}]}),
+    )
+    .await;
+    t.ticket(&t.admin, json!({"subject": "慢", "priority": "high", "requester": {"email": "c@example.com"}})).await;
+    let strict = gongdan_core::App::new(
+        t.app.store.clone(),
+        t.clock.clone(),
+        gongdan_core::Settings::new(crate::support::temp_dir()),
+    );
+    assert_eq!(strict.run_due_jobs().await.unwrap(), 1);
+    assert!(seen.lock().unwrap().is_empty(), "nothing reached the inward address");
+    let (_, jobs) = t.get("/api/v1/jobs?kind=webhook", &t.admin).await;
+    assert_eq!(jobs["items"][0]["last_error"], gongdan_core::egress::NOT_ALLOWED, "{jobs}");
 }
 
 async fn escalation_and_transfer_keep_their_reason(t: TestApp) {

@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod errors;
 mod flow;
+mod service;
 mod store;
 mod tickets;
 mod ui;

@@ -92,6 +92,8 @@ impl TestApp {
         settings.max_attachment_bytes = 64 * 1024;
         // As behind a proxy on this machine: tests name other clients with X-Forwarded-For.
         settings.trusted_proxies = gongdan_core::IpNet::parse("127.0.0.0/8").into_iter().collect();
+        // The webhook receivers the tests start listen here; every other inward address stays refused.
+        settings.webhook_allow = gongdan_core::IpNet::parse("127.0.0.1").into_iter().collect();
         let app = App::new(store, clock.clone(), settings);
         let admin = app
             .create_user(
