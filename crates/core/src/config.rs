@@ -117,6 +117,11 @@ pub(crate) fn require_admin(actor: &Principal) -> Result<()> {
     if actor.can_configure() { Ok(()) } else { Err(CoreError::forbidden("only admins change the configuration")) }
 }
 
+/// A label as shown: trimmed, without invisible characters.
+fn label(text: &str) -> String {
+    gongdan_domain::text::strip_invisible(text).trim().to_owned()
+}
+
 impl App {
     pub async fn config(&self) -> Result<Arc<Config>> {
         let _loading = match self.config.get() {
@@ -236,8 +241,8 @@ impl App {
     pub async fn save_status(&self, actor: &Principal, mut s: Status) -> Result<Status> {
         require_admin(actor)?;
         let cfg = self.config().await?;
-        s.label_zh = s.label_zh.trim().to_owned();
-        s.label_en = s.label_en.trim().to_owned();
+        s.label_zh = label(s.label_zh.as_str());
+        s.label_en = label(s.label_en.as_str());
         if s.label_zh.is_empty() && s.label_en.is_empty() {
             return Err(DomainError::required("label_en").into());
         }
@@ -265,8 +270,8 @@ impl App {
     pub async fn save_category(&self, actor: &Principal, mut c: Category) -> Result<Category> {
         require_admin(actor)?;
         let cfg = self.config().await?;
-        c.name_zh = c.name_zh.trim().to_owned();
-        c.name_en = c.name_en.trim().to_owned();
+        c.name_zh = label(c.name_zh.as_str());
+        c.name_en = label(c.name_en.as_str());
         if c.name_zh.is_empty() && c.name_en.is_empty() {
             return Err(DomainError::required("name_en").into());
         }

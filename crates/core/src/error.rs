@@ -26,6 +26,8 @@ pub enum CoreError {
     RateLimited { retry_after_secs: u64 },
     #[error("the upload exceeds {limit} bytes")]
     TooLarge { limit: u64 },
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("storage: {0}")]
     Store(StoreError),
     #[error("internal: {0}")]

@@ -9,8 +9,15 @@ use gongdan_domain::access::Principal;
 use gongdan_domain::conversation::Attachment;
 use gongdan_domain::ids::AttachmentId;
 
+use gongdan_store::UploadQuota;
+use jiff::SignedDuration;
+
 use crate::auth::{random_secret, sha256_hex};
 use crate::{App, CoreError, Result};
+
+/// Uploads a user may have waiting unattached over a day, and their total in file limits.
+pub const UNATTACHED_FILES: i64 = 50;
+pub const UNATTACHED_LIMITS: u64 = 5;
 
 fn sanitize_filename(name: &str) -> Result<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
@@ -40,6 +47,14 @@ impl App {
         if bytes.len() as u64 > limit {
             return Err(CoreError::TooLarge { limit });
         }
+        // Uploads not yet attached to anything, per uploader and day: one user cannot fill the
+        // disk through the upload endpoint.
+        let now = self.now();
+        let quota = UploadQuota {
+            since: now.checked_sub(SignedDuration::from_hours(24)).unwrap_or(now),
+            files: UNATTACHED_FILES,
+            bytes: i64::try_from(limit.saturating_mul(UNATTACHED_LIMITS)).unwrap_or(i64::MAX),
+        };
         let sha = sha256_hex(bytes);
         let path = self.blob_path(&sha);
         if tokio::fs::metadata(&path).await.is_err() {
@@ -59,9 +74,15 @@ impl App {
             size: bytes.len() as i64,
             uploader_id: actor.user_id,
             comment_id: None,
-            created_at: self.now(),
+            created_at: now,
         };
-        Ok(self.store.insert_attachment(&a).await?)
+        // The file stays on disk when the quota refuses it: content is shared by hash, and an
+        // unreferenced blob costs what it costs already.
+        self.store.insert_attachment(&a, &quota).await?.ok_or_else(|| {
+            CoreError::QuotaExceeded(format!(
+                "at most {UNATTACHED_FILES} files or {UNATTACHED_LIMITS} times the file limit may wait unattached per day"
+            ))
+        })
     }
 
     /// An attachment's metadata and bytes, if the caller may see it: its uploader, or anyone

@@ -17,6 +17,7 @@ pub mod routing;
 pub mod rules;
 mod str_enum;
 pub mod template;
+pub mod text;
 pub mod ticket;
 
 pub use error::DomainError;

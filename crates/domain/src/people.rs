@@ -146,8 +146,11 @@ pub fn validate_tier(tier: i64) -> Result<i64, DomainError> {
     }
 }
 
+/// A display name: trimmed, without invisible characters (which would let one name pass for
+/// another), 1–200 characters.
 pub fn validate_name(name: &str, field: &str) -> Result<String, DomainError> {
-    let n = name.trim();
+    let visible = crate::text::strip_invisible(name);
+    let n = visible.trim();
     if n.is_empty() {
         return Err(DomainError::required(field));
     }
@@ -168,7 +171,9 @@ pub fn normalize_email(email: &str, field: &str) -> Result<String, DomainError> 
         && !domain.ends_with('.')
         && !domain.contains('@')
         && e.len() <= 254
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<' || c == '>');
+        && !e.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || crate::text::is_invisible(c) || matches!(c, ',' | '<' | '>')
+        });
     if ok { Ok(e) } else { Err(bad()) }
 }
 
@@ -206,9 +211,17 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(normalize_email(" Li@Example.COM ", "email"), Ok("li@example.com".into()));
-        for bad in ["", "li", "li@", "@x.cn", "li@x", "a b@x.cn", "li@x.cn.", "a@b@c.cn"] {
+        for bad in
+            ["", "li", "li@", "@x.cn", "li@x", "a b@x.cn", "li@x.cn.", "a@b@c.cn", "li\u{200b}@x.cn", "li@x\u{202e}.cn"]
+        {
             assert!(normalize_email(bad, "email").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_drop_invisible_characters() {
+        assert_eq!(validate_name(" 王\u{200b}芳\u{202e} ", "name"), Ok("王芳".into()));
+        assert!(validate_name("\u{200b}\u{feff}", "name").is_err(), "nothing visible is no name");
     }
 
     #[test]

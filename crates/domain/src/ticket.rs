@@ -186,11 +186,12 @@ pub fn validate_description(text: &str) -> Result<String, DomainError> {
     Ok(text.to_owned())
 }
 
-/// Normalises tags: trimmed, lower-cased, no spaces or commas, unique, sorted.
+/// Normalises tags: trimmed, lower-cased, invisible characters dropped, no spaces or commas,
+/// unique, sorted.
 pub fn normalize_tags<S: AsRef<str>>(tags: &[S], field: &str) -> Result<Vec<String>, DomainError> {
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for (i, tag) in tags.iter().enumerate() {
-        let t = tag.as_ref().trim().to_lowercase();
+        let t = crate::text::strip_invisible(tag.as_ref()).trim().to_lowercase();
         if t.is_empty() || t.chars().count() > TAG_MAX || t.chars().any(|c| c.is_whitespace() || c == ',') {
             return Err(DomainError::invalid(
                 format!("{field}[{i}]"),

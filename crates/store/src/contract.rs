@@ -59,6 +59,14 @@ impl TicketSort {
     }
 }
 
+/// How much one user may have uploaded and not yet attached.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadQuota {
+    pub since: Timestamp,
+    pub files: i64,
+    pub bytes: i64,
+}
+
 /// A ticket listing: every filter is optional; `scope` always applies.
 #[derive(Debug, Clone)]
 pub struct TicketQuery {
@@ -442,7 +450,9 @@ pub trait TicketStore: Send + Sync {
     async fn list_events(&self, ticket: TicketId, after: Option<EventId>, limit: i64) -> Result<Vec<Event>>;
     async fn list_links(&self, ticket: TicketId) -> Result<Vec<Link>>;
     async fn get_link(&self, id: LinkId) -> Result<Option<Link>>;
-    async fn insert_attachment(&self, a: &Attachment) -> Result<Attachment>;
+    /// Stores an upload unless its uploader's unattached uploads since `quota.since` would then
+    /// exceed the quota (`None`), checked in the same statement as the insert.
+    async fn insert_attachment(&self, a: &Attachment, quota: &UploadQuota) -> Result<Option<Attachment>>;
     async fn get_attachment(&self, id: AttachmentId) -> Result<Option<(Attachment, Option<TicketId>)>>;
     /// Bulk path for seeding and benchmarks: plain inserts of tickets (ids assigned) each with
     /// its comments, in large transactions, skipping per-row events other than `created`.

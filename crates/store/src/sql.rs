@@ -1600,10 +1600,12 @@ impl TicketStore for SqlStore {
         row.map(Link::try_from).transpose()
     }
 
-    async fn insert_attachment(&self, a: &Attachment) -> Result<Attachment> {
-        let id: i64 = sqlx::query_scalar(
+    async fn insert_attachment(&self, a: &Attachment, quota: &UploadQuota) -> Result<Option<Attachment>> {
+        let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO attachments (sha256, filename, content_type, size, uploader_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+             SELECT $1, $2, $3, $4, $5, $6 FROM (SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS total \
+               FROM attachments WHERE uploader_id = $5 AND comment_id IS NULL AND created_at >= $7) AS used \
+             WHERE used.n < $8 AND used.total + $4 <= $9 RETURNING id",
         )
         .bind(&a.sha256)
         .bind(&a.filename)
@@ -1611,9 +1613,12 @@ impl TicketStore for SqlStore {
         .bind(a.size)
         .bind(a.uploader_id.0)
         .bind(ts(a.created_at))
-        .fetch_one(&self.write)
+        .bind(ts(quota.since))
+        .bind(quota.files)
+        .bind(quota.bytes)
+        .fetch_optional(&self.write)
         .await?;
-        Ok(Attachment { id: AttachmentId(id), comment_id: None, ..a.clone() })
+        Ok(id.map(|id| Attachment { id: AttachmentId(id), comment_id: None, ..a.clone() }))
     }
 
     async fn get_attachment(&self, id: AttachmentId) -> Result<Option<(Attachment, Option<TicketId>)>> {

@@ -99,6 +99,9 @@ impl From<CoreError> for ApiError {
                 ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
             },
             CoreError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail),
+            CoreError::QuotaExceeded(_) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail).field("file")
+            }
             CoreError::Store(_) | CoreError::Internal(_) => {
                 tracing::error!(error = %detail, "request failed");
                 ApiError::new(

@@ -3,6 +3,7 @@
 //! endpoints, and the browser UI (`ui`: agent workspace, admin console, customer portal).
 //! Handlers are thin: extract, call `gongdan_core::App`, shape the answer.
 
+mod apidoc;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -43,13 +44,15 @@ fn api(app: &App) -> (Router<App>, utoipa::openapi::OpenApi) {
         .into(),
     );
     doc.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new::<_, _, String>("bearer", [])]);
-    OpenApiRouter::with_openapi(doc)
+    let (router, mut doc) = OpenApiRouter::with_openapi(doc)
         .merge(routes::tickets::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
         .merge(routes::people::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
         .merge(routes::config::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
         .merge(routes::flow::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
         .merge(routes::files::router(app.settings.max_attachment_bytes))
-        .split_for_parts()
+        .split_for_parts();
+    apidoc::complete(&mut doc);
+    (router, doc)
 }
 
 /// The OpenAPI document, as served at `/api/v1/openapi.json`.

@@ -149,6 +149,7 @@ fn customer_reply_reopens_pending_and_solved_only() {
 #[test]
 fn tags_are_normalised_and_bounded() {
     assert_eq!(normalize_tags(&["B", "a", "b"], "tags"), Ok(vec!["a".to_owned(), "b".to_owned()]));
+    assert_eq!(normalize_tags(&["v\u{200b}ip", "vip\u{2066}"], "tags"), Ok(vec!["vip".to_owned()]));
     assert_eq!(
         normalize_tags(&["a b"], "tags").map_err(|e| e.field().map(str::to_owned)),
         Err(Some("tags[0]".to_owned()))

@@ -258,6 +258,19 @@ async fn bad_input_is_a_clear_4xx(t: TestApp) {
     // None of that changed the ticket.
     let (_, after) = t.get(&path, &t.admin).await;
     assert_eq!(after, tk);
+    // What cannot be seen is refused in an address and dropped from names and tags.
+    let (s, e) = t.post("/api/v1/users", &t.admin, json!({"email": "li\u{200b}lei@example.com", "name": "x"})).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email")), "{e}");
+    let (s, u) =
+        t.post("/api/v1/users", &t.admin, json!({"email": "lilei@example.com", "name": "李\u{202e}雷\u{200d}"})).await;
+    assert_eq!((s, u["name"].as_str()), (StatusCode::CREATED, Some("李雷")), "{u}");
+    let tagged = t
+        .ticket(
+            &t.admin,
+            json!({"subject": "t", "tags": ["v\u{200b}ip", "\u{feff}vip"], "requester": {"email": "c@example.com"}}),
+        )
+        .await;
+    assert_eq!(tagged["tags"], json!(["vip"]));
 }
 
 /// Every path and method in the OpenAPI document is a real route (never the router's 404 or

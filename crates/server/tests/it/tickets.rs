@@ -552,6 +552,22 @@ async fn attachments(t: TestApp) {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["code"], "payload_too_large");
+    // Unattached uploads are limited per user: five file limits' worth here (5 × 64 KiB).
+    let (_, hoarder) = t.user("customer", "hoarder@example.com", json!({})).await;
+    for i in 0..5 {
+        let r = up(&hoarder, &format!("f{i}.bin"), vec![i; 64 * 1024]).await.unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "upload {i}");
+    }
+    let r = up(&hoarder, "one-more.bin", vec![9u8; 10]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["code"], "quota_exceeded");
+    let r = up(&ctoken, "others-unaffected.png", vec![1u8; 10]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "the quota is the uploader's");
+    // A day later the old ones no longer count.
+    t.clock.advance(jiff::SignedDuration::from_hours(25));
+    let r = up(&hoarder, "tomorrow.bin", vec![9u8; 10]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
 }
 
 on_both!(

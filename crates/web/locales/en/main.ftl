@@ -178,6 +178,7 @@ error-duplicate = This is already taken.
 error-in_use = This is still in use.
 error-not_found = Not found.
 error-payload_too_large = The file is larger than the limit.
+error-quota_exceeded = You have uploaded many files that are not attached to anything yet. Send or discard them first, or try again tomorrow.
 error-rate_limited = Too many attempts. Try again later.
 error-unauthenticated = Please sign in again.
 error-invalid_tag = Tags are single words without commas.

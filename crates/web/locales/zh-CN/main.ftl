@@ -178,6 +178,7 @@ error-duplicate = 已被占用。
 error-in_use = 仍在使用中。
 error-not_found = 未找到。
 error-payload_too_large = 文件超过大小上限。
+error-quota_exceeded = 您上传的未发送附件过多。请先发送或放弃这些附件，或明天再试。
 error-rate_limited = 尝试次数过多，请稍后再试。
 error-unauthenticated = 请重新登录。
 error-invalid_tag = 标签为不含逗号的单个词。

@@ -216,6 +216,7 @@ impl FormErrors {
             CoreError::Forbidden(_) => (None, "forbidden".into()),
             CoreError::InUse(_) => (None, "in_use".into()),
             CoreError::TooLarge { .. } => (Some("files".into()), "payload_too_large".into()),
+            CoreError::QuotaExceeded(_) => (Some("files".into()), "quota_exceeded".into()),
             CoreError::NotFound(_) => (None, "not_found".into()),
             CoreError::RateLimited { .. } => (None, "rate_limited".into()),
             CoreError::Unauthenticated => (None, "unauthenticated".into()),
