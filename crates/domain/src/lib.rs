@@ -19,5 +19,7 @@ mod str_enum;
 pub mod template;
 pub mod text;
 pub mod ticket;
+#[cfg(feature = "openapi")]
+pub mod wire_schema;
 
 pub use error::DomainError;

@@ -66,7 +66,7 @@ pub struct Organization {
     pub domains: Vec<String>,
     /// Its customers may see all of the organisation's tickets.
     pub shared_tickets: bool,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::wire_schema::field_values))]
     pub custom_fields: BTreeMap<String, serde_json::Value>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,

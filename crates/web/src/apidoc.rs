@@ -27,6 +27,9 @@ fn describe(status: u16) -> &'static str {
         415 => "The body is not JSON (or not the media type this operation takes)",
         422 => "The request is well-formed but a field is invalid; `field` names it",
         429 => "Too many attempts or uploads; `Retry-After` says when to try again",
+        200 => "OK",
+        201 => "Created",
+        204 => "Done; nothing to return",
         _ => "Error",
     }
 }
@@ -45,7 +48,8 @@ fn statuses(path: &str, method: &str, op: &Operation) -> Vec<u16> {
     if !PUBLIC.contains(&path) {
         out.extend([401, 403]);
     }
-    if has_path_params {
+    // A path's id, or one the body or query names (`user_id`, `target_id` …), may not exist.
+    if has_path_params || has_body || !op.parameters.as_ref().is_none_or(Vec::is_empty) {
         out.push(404);
     }
     // Previews run the use case's checks without writing.
@@ -82,9 +86,14 @@ pub fn complete(doc: &mut OpenApi) {
                     RefOr::T(ResponseBuilder::new().description(describe(status)).content(PROBLEM, problem()).build())
                 });
             }
-            // Errors the handlers declared are problem documents too, whatever their annotation said.
             for (status, response) in op.responses.responses.iter_mut() {
-                if let (true, RefOr::T(r)) = (status.starts_with('4') || status.starts_with('5'), response) {
+                let RefOr::T(r) = response else { continue };
+                // OpenAPI requires a description; generators refuse a document without one.
+                if r.description.is_empty() {
+                    r.description = status.parse().map_or("Success", describe).to_owned();
+                }
+                // Errors the handlers declared are problem documents too, whatever their annotation said.
+                if status.starts_with('4') || status.starts_with('5') {
                     if let Some(json) = r.content.shift_remove("application/json") {
                         r.content.insert(PROBLEM.to_owned(), json);
                     }

@@ -41,7 +41,7 @@ pub struct TicketOut {
     pub tags: Vec<String>,
     pub due_at: Option<Timestamp>,
     pub category_id: Option<CategoryId>,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = gongdan_domain::wire_schema::field_values)]
     pub custom_fields: BTreeMap<String, Value>,
     pub merged_into_id: Option<TicketId>,
     pub version: i64,
@@ -127,7 +127,7 @@ pub struct TicketCreate {
     pub due_at: Option<Timestamp>,
     pub category_id: Option<CategoryId>,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = gongdan_domain::wire_schema::field_values)]
     pub custom_fields: BTreeMap<String, Value>,
     #[serde(default)]
     pub attachment_ids: Vec<AttachmentId>,
@@ -167,7 +167,7 @@ pub struct TicketUpdate {
     pub cc_ids: Option<Vec<UserId>>,
     /// Values to set; `null` removes a value.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = gongdan_domain::wire_schema::field_values)]
     pub custom_fields: BTreeMap<String, Value>,
 }
 
@@ -292,7 +292,7 @@ pub struct UserOut {
     pub capacity: Option<i64>,
     /// Customers: the agent who gets their tickets first.
     pub account_manager_id: Option<UserId>,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = gongdan_domain::wire_schema::field_values)]
     pub custom_fields: BTreeMap<String, Value>,
     pub active: bool,
     pub created_at: Timestamp,
@@ -358,7 +358,7 @@ pub struct UserIn {
     #[schema(value_type = Option<i64>)]
     pub account_manager_id: Option<Option<UserId>>,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = gongdan_domain::wire_schema::field_values)]
     pub custom_fields: BTreeMap<String, Value>,
     pub active: Option<bool>,
     #[schema(min_length = 8, max_length = 1024)]

@@ -44,7 +44,7 @@ pub struct ConditionSpec {
     pub field: String,
     pub operator: String,
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::wire_schema::rule_value))]
     pub value: Value,
 }
 
@@ -66,7 +66,7 @@ pub struct ConditionsSpec {
 pub struct ActionSpec {
     pub field: String,
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::wire_schema::rule_value))]
     pub value: Value,
 }
 

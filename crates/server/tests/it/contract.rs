@@ -27,11 +27,11 @@ fn tool(name: &str) -> Option<PathBuf> {
 
 fn tools() -> Option<(PathBuf, PathBuf, PathBuf)> {
     let st = tool("st");
-    let gen = tool("openapi-python-client");
+    let generator = tool("openapi-python-client");
     // The generated client runs on the Python next to the tools (it needs httpx and attrs).
     let python = st.as_ref().and_then(|s| s.parent()).map(|d| d.join("python")).filter(|p| p.is_file());
-    match (st, gen, python) {
-        (Some(st), Some(gen), Some(py)) => Some((st, gen, py)),
+    match (st, generator, python) {
+        (Some(st), Some(generator), Some(py)) => Some((st, generator, py)),
         _ => {
             if std::env::var("GONGDAN_TEST_REQUIRE_CONTRACT").is_ok_and(|v| v == "1") {
                 panic!("schemathesis and openapi-python-client are required (GONGDAN_TEST_REQUIRE_CONTRACT=1)");
@@ -58,8 +58,11 @@ async fn the_document_is_a_contract(t: TestApp) {
     let (cust, ctoken) = t.user("customer", "contract@example.com", json!({})).await;
     let g = t.group("一线", 1).await;
     for i in 0..3 {
-        t.ticket(&t.admin, json!({"subject": format!("契约 {i}"), "requester_id": cust.0, "group_id": g.0, "tags": ["vip"]}))
-            .await;
+        t.ticket(
+            &t.admin,
+            json!({"subject": format!("契约 {i}"), "requester_id": cust.0, "group_id": g.0, "tags": ["vip"]}),
+        )
+        .await;
     }
     let me = t.get("/api/v1/me", &t.admin).await.1;
     let admin = gongdan_domain::ids::UserId(me["id"].as_i64().unwrap_or_default());
@@ -74,7 +77,9 @@ async fn the_document_is_a_contract(t: TestApp) {
             None => t.app.create_token(None, admin, "schemathesis", None).await.unwrap().0,
         };
         let mut c = Command::new(&st);
-        c.arg("run")
+        // In the test's own directory: hypothesis keeps its example database in the working one.
+        c.current_dir(&dir)
+            .arg("run")
             .arg(&doc)
             .args(["--url", &t.base])
             .args(["-H", &format!("Authorization: Bearer {token}")])
@@ -83,7 +88,7 @@ async fn the_document_is_a_contract(t: TestApp) {
                 "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection",
             ])
             .args(["--phases", "examples,coverage,fuzzing"])
-            .args(["--max-examples", "20", "--seed", "20261202", "--workers", "2", "--no-shrink"])
+            .args(["--max-examples", "20", "--seed", "20261202", "--workers", "1", "--no-shrink"])
             .args(["--request-timeout", "10"])
             .args(["--report-dir", &dir.join(format!("report-{who}")).display().to_string()])
             .env("NO_COLOR", "1");
@@ -91,9 +96,14 @@ async fn the_document_is_a_contract(t: TestApp) {
     }
 
     // A generated client creates, lists and updates a ticket.
-    let client_dir = dir.join("client");
+    let client_dir = dir.join("gongdan_client");
     let mut c = Command::new(&generator);
-    c.args(["generate", "--path"]).arg(&doc).args(["--output-path"]).arg(&client_dir).args(["--meta", "none"]);
+    c.current_dir(&dir)
+        .args(["generate", "--path"])
+        .arg(&doc)
+        .args(["--output-path"])
+        .arg(&client_dir)
+        .args(["--meta", "none"]);
     run(c, "openapi-python-client generate").await;
     let script = dir.join("use_client.py");
     std::fs::write(&script, include_str!("use_client.py")).unwrap();

@@ -9,6 +9,7 @@ mod access;
 mod browser;
 mod cli;
 mod config;
+mod contract;
 mod errors;
 mod flow;
 mod service;

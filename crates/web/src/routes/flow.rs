@@ -417,10 +417,40 @@ pub struct ViewIn {
     pub position: Option<i64>,
     /// `{"status": ["new", "open"], "assignee_id": "me" | "none" | id, "group_id": "mine" | id | [ids],
     /// "priority": [...], "channel": [...], "tag": "...", "category_id": id}`
-    #[schema(value_type = Object)]
+    #[schema(schema_with = view_filters)]
     pub filters: Option<Value>,
     pub columns: Option<Vec<String>>,
     pub sort: Option<String>,
+}
+
+/// A view's filters, as `gongdan_core::views::ViewFilters` reads them.
+fn view_filters() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    let of = |t| ObjectBuilder::new().schema_type(t);
+    let list = |t| ArrayBuilder::new().items(of(t));
+    ObjectBuilder::new()
+        .property("status", list(Type::String).description(Some("status keys or categories")))
+        .property(
+            "assignee_id",
+            OneOfBuilder::new()
+                .item(of(Type::String))
+                .item(of(Type::Integer))
+                .description(Some("`me`, `none` or an agent id")),
+        )
+        .property(
+            "group_id",
+            OneOfBuilder::new()
+                .item(of(Type::String))
+                .item(of(Type::Integer))
+                .item(list(Type::Integer))
+                .description(Some("`mine`, a group id or a list of them")),
+        )
+        .property("priority", ArrayBuilder::new().items(utoipa::openapi::Ref::from_schema_name("Priority")))
+        .property("channel", ArrayBuilder::new().items(utoipa::openapi::Ref::from_schema_name("Channel")))
+        .property("tag", of(Type::String))
+        .property("category_id", of(Type::Integer).description(Some("includes its subcategories")))
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+        .into()
 }
 
 impl From<ViewIn> for ViewInput {
@@ -449,7 +479,7 @@ pub struct ViewOut {
     pub group_id: Option<GroupId>,
     pub active: bool,
     pub position: i64,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = view_filters)]
     pub filters: Value,
     pub columns: Vec<String>,
     pub sort: String,

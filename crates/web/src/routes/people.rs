@@ -141,7 +141,7 @@ struct OrgIn {
     domains: Option<Vec<String>>,
     shared_tickets: Option<bool>,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(schema_with = gongdan_domain::wire_schema::field_values)]
     custom_fields: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
