@@ -93,10 +93,10 @@ pub fn complete(doc: &mut OpenApi) {
                     r.description = status.parse().map_or("Success", describe).to_owned();
                 }
                 // Errors the handlers declared are problem documents too, whatever their annotation said.
-                if status.starts_with('4') || status.starts_with('5') {
-                    if let Some(json) = r.content.shift_remove("application/json") {
-                        r.content.insert(PROBLEM.to_owned(), json);
-                    }
+                if (status.starts_with('4') || status.starts_with('5'))
+                    && let Some(json) = r.content.shift_remove("application/json")
+                {
+                    r.content.insert(PROBLEM.to_owned(), json);
                 }
             }
             if PUBLIC.contains(&path.as_str()) {
