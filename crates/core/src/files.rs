@@ -55,6 +55,16 @@ impl App {
             files: UNATTACHED_FILES,
             bytes: i64::try_from(limit.saturating_mul(UNATTACHED_LIMITS)).unwrap_or(i64::MAX),
         };
+        let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+        let refused = || {
+            CoreError::QuotaExceeded(format!(
+                "at most {UNATTACHED_FILES} files or {UNATTACHED_LIMITS} times the file limit may wait unattached per day"
+            ))
+        };
+        // Before the file touches the disk; the insert checks again for uploads racing this one.
+        if !self.store.upload_fits(actor.user_id, size, &quota).await? {
+            return Err(refused());
+        }
         let sha = sha256_hex(bytes);
         let path = self.blob_path(&sha);
         if tokio::fs::metadata(&path).await.is_err() {
@@ -71,18 +81,12 @@ impl App {
             sha256: sha,
             filename,
             content_type: content_type.chars().take(100).collect(),
-            size: bytes.len() as i64,
+            size,
             uploader_id: actor.user_id,
             comment_id: None,
             created_at: now,
         };
-        // The file stays on disk when the quota refuses it: content is shared by hash, and an
-        // unreferenced blob costs what it costs already.
-        self.store.insert_attachment(&a, &quota).await?.ok_or_else(|| {
-            CoreError::QuotaExceeded(format!(
-                "at most {UNATTACHED_FILES} files or {UNATTACHED_LIMITS} times the file limit may wait unattached per day"
-            ))
-        })
+        self.store.insert_attachment(&a, &quota).await?.ok_or_else(refused)
     }
 
     /// An attachment's metadata and bytes, if the caller may see it: its uploader, or anyone

@@ -43,6 +43,12 @@ pub struct Settings {
     pub webhook_allow: Vec<IpNet>,
 }
 
+/// Makes ring the process's TLS provider for every HTTP client in it (webhooks, and tools in
+/// the same process); the first call installs it, later ones find it there.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An address range, `10.0.0.0/8` or one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpNet {
@@ -115,9 +121,7 @@ pub struct App {
 
 impl App {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        // Outgoing TLS (webhooks, and every other HTTP client in the process) uses ring; the
-        // first App installs it, later calls find it there.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let node = auth::random_secret().map(|s| s[..8].to_owned()).unwrap_or_else(|_| "node".into());
         App {
             store,

@@ -453,6 +453,9 @@ pub trait TicketStore: Send + Sync {
     /// Stores an upload unless its uploader's unattached uploads since `quota.since` would then
     /// exceed the quota (`None`), checked in the same statement as the insert.
     async fn insert_attachment(&self, a: &Attachment, quota: &UploadQuota) -> Result<Option<Attachment>>;
+    /// Whether one more upload of `size` bytes fits the uploader's quota now (read before the
+    /// file is written; `insert_attachment` checks again).
+    async fn upload_fits(&self, user: UserId, size: i64, quota: &UploadQuota) -> Result<bool>;
     async fn get_attachment(&self, id: AttachmentId) -> Result<Option<(Attachment, Option<TicketId>)>>;
     /// Bulk path for seeding and benchmarks: plain inserts of tickets (ids assigned) each with
     /// its comments, in large transactions, skipping per-row events other than `created`.

@@ -496,13 +496,7 @@ impl SqlStore {
                 .await?;
             sqlx::query("DELETE FROM ticket_ccs WHERE ticket_id = $1").bind(t.id.0).execute(&mut *conn).await?;
         }
-        for cc in &t.cc_ids {
-            sqlx::query("INSERT INTO ticket_ccs (user_id, ticket_id) VALUES ($1, $2)")
-                .bind(cc.0)
-                .bind(t.id.0)
-                .execute(&mut *conn)
-                .await?;
-        }
+        Self::insert_ccs(conn, std::iter::once((t.id.0, t))).await?;
         for tag in &t.tags {
             sqlx::query("INSERT INTO ticket_tags (tag, ticket_id) VALUES ($1, $2)")
                 .bind(tag)
@@ -1619,6 +1613,18 @@ impl TicketStore for SqlStore {
         .fetch_optional(&self.write)
         .await?;
         Ok(id.map(|id| Attachment { id: AttachmentId(id), comment_id: None, ..a.clone() }))
+    }
+
+    async fn upload_fits(&self, user: UserId, size: i64, quota: &UploadQuota) -> Result<bool> {
+        let (n, total): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments \
+             WHERE uploader_id = $1 AND comment_id IS NULL AND created_at >= $2",
+        )
+        .bind(user.0)
+        .bind(ts(quota.since))
+        .fetch_one(&self.read)
+        .await?;
+        Ok(n < quota.files && total + size <= quota.bytes)
     }
 
     async fn get_attachment(&self, id: AttachmentId) -> Result<Option<(Attachment, Option<TicketId>)>> {

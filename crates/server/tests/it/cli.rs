@@ -10,7 +10,19 @@ use tokio::process::Command;
 
 use crate::support::{pg_schema_url, temp_dir};
 
-fn gongdan(dir: &std::path::Path, url: &str) -> Command {
+/// Starts `gongdan serve` on `addr` and returns once it says it is listening.
+pub async fn serve(mut c: Command, addr: &str) -> tokio::process::Child {
+    let mut child = c.args(["serve", "--listen", addr]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.contains("listening") {
+            break;
+        }
+    }
+    child
+}
+
+pub fn gongdan(dir: &std::path::Path, url: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gongdan"));
     c.env("GONGDAN_DATA_DIR", dir).env("GONGDAN_DATABASE_URL", url).env("GONGDAN_LOG", "warn").kill_on_drop(true);
     c
@@ -39,17 +51,8 @@ async fn cli_end_to_end(url: String) {
 
     // Serve on a free port and use the CLI-made token over HTTP.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = gongdan(&dir, &url)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if line.contains("listening") {
-            break;
-        }
-    }
+    let mut child = serve(gongdan(&dir, &url), &format!("127.0.0.1:{port}")).await;
+    gongdan_core::install_tls_provider();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     assert_eq!(client.get(format!("{base}/readyz")).send().await.unwrap().status(), StatusCode::OK);
@@ -113,6 +116,7 @@ async fn first_start_creates_the_admin_once() {
         }
     }
     assert!(said.iter().any(|l| l.contains("First admin created: boss@example.com")), "{said:?}");
+    gongdan_core::install_tls_provider();
     let r = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{port}/api/v1/auth/login"))
         .json(&serde_json::json!({"email": "boss@example.com", "password": "boss-password"}))

@@ -558,8 +558,17 @@ async fn attachments(t: TestApp) {
         let r = up(&hoarder, &format!("f{i}.bin"), vec![i; 64 * 1024]).await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED, "upload {i}");
     }
+    let blobs = || {
+        fn count(d: &std::path::Path) -> usize {
+            std::fs::read_dir(d)
+                .map_or(0, |r| r.flatten().map(|e| if e.path().is_dir() { count(&e.path()) } else { 1 }).sum())
+        }
+        count(&t.app.settings.data_dir.join("attachments"))
+    };
+    let before = blobs();
     let r = up(&hoarder, "one-more.bin", vec![9u8; 10]).await.unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(blobs(), before, "a refused upload writes nothing to disk");
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["code"], "quota_exceeded");
     let r = up(&ctoken, "others-unaffected.png", vec![1u8; 10]).await.unwrap();
