@@ -238,11 +238,9 @@ impl App {
             if cfg.group(g).is_none() {
                 return Err(DomainError::invalid("group_id", "not_found", "no such group").into());
             }
-            let group_view = input.scope.as_deref().map_or(scope(v) == "group", |s| s == "group");
-            if !group_view {
-                return Err(bad("group_id", "a group goes with the scope `group`"));
-            }
-            if input.scope.is_none() {
+            // A group view moves to another group; other views keep no group (the console
+            // sends its group field whatever the scope).
+            if input.scope.is_none() && scope(v) == "group" {
                 if !actor.can_manage_people() {
                     return Err(CoreError::field_forbidden("group_id"));
                 }

@@ -759,6 +759,16 @@ async fn views_are_saved_lists_with_cheap_counts(t: TestApp) {
         let (s, e) = t.post("/api/v1/views", &sup, create).await;
         assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("group_id")), "POST {body}: {e}");
     }
+    // A group view moves to another group; a view made personal keeps no group, whatever the
+    // form's group field still says.
+    let g2 = t.group("二线", 2).await;
+    let path = format!("/api/v1/views/{}", id(&v));
+    let (s, e) = t.patch(&path, &sup, json!({"scope": "group", "group_id": g.0})).await;
+    assert_eq!((s, e["group_id"].as_i64()), (StatusCode::OK, Some(g.0)), "{e}");
+    let (_, e) = t.patch(&path, &sup, json!({"group_id": g2.0})).await;
+    assert_eq!((e["scope"].as_str(), e["group_id"].as_i64()), (Some("group"), Some(g2.0)), "{e}");
+    let (s, e) = t.patch(&path, &sup, json!({"scope": "personal", "group_id": g2.0})).await;
+    assert_eq!((s, e["scope"].as_str(), e["group_id"].clone()), (StatusCode::OK, Some("personal"), Value::Null), "{e}");
     let (s, _) = t.delete("/api/v1/views/1", &t.admin).await;
     assert_eq!(s, StatusCode::CONFLICT, "built-in views are switched off, not deleted");
 }
