@@ -822,7 +822,16 @@ impl App {
     /// A listing as the caller may have it: their scope, categories with their subtrees, and
     /// for customers statuses as they see them.
     async fn scoped(&self, actor: &Principal, mut q: TicketQuery) -> Result<TicketQuery> {
-        q.scope = actor.scope();
+        let allowed = actor.scope();
+        // A customer may narrow their listing to their own requests and those they are copied
+        // on (the portal's "mine"), leaving out the organisation's; nobody widens theirs.
+        let narrowed = matches!(
+            (&q.scope, &allowed),
+            (TicketScope::Requester { user, organization: None }, TicketScope::Requester { user: me, .. }) if user == me
+        );
+        if !narrowed {
+            q.scope = allowed;
+        }
         if !q.category_ids.is_empty() {
             // "category is under": a filter on a category includes its subcategories.
             let cfg = self.config().await?;

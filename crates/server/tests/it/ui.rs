@@ -113,6 +113,16 @@ async fn sign_in_and_who_reaches_what(t: TestApp) {
     assert_eq!(customer.get(&format!("/portal/requests/{}", mine["id"])).await.status, StatusCode::OK);
     let list = customer.get("/portal").await;
     assert!(list.html.contains("我的工单") && !list.html.contains("别人的工单"));
+    // Copied on someone else's request (as a merge does), they find it among theirs and open it.
+    let (_, me) = t.get("/api/v1/me", &d.customer.1).await;
+    let copied = t
+        .ticket(
+            &t.admin,
+            json!({"subject": "抄送给我的", "requester": {"email": "third@example.com"}, "cc_ids": [me["id"]]}),
+        )
+        .await;
+    assert!(customer.get("/portal").await.html.contains("抄送给我的"), "a CC'd request is listed");
+    assert_eq!(customer.get(&format!("/portal/requests/{}", copied["id"])).await.status, StatusCode::OK);
     // An agent opening the customer's page is sent to the workspace instead.
     assert_eq!(agent.get("/portal").await.location.as_deref(), Some("/agent"));
 

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use gongdan_core::App;
 use gongdan_core::tickets::{AddComment, CreateTicket, UpdateTicket};
+use gongdan_domain::access::TicketScope;
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
@@ -66,10 +67,12 @@ async fn home(State(app): State<App>, v: Viewer, Query(q): Query<HomeQuery>) -> 
     let p = &s.principal;
     let org_allowed = p.org_access && p.organization_id.is_some();
     let org = org_allowed && q.scope.as_deref() == Some("org");
-    let mut tq = TicketQuery::new(p.scope());
-    if !org {
-        tq.requester_id = Some(p.user_id);
-    }
+    // "Mine" is what they asked for and what they are copied on (a merge copies them).
+    let mut tq = if org {
+        TicketQuery::new(p.scope())
+    } else {
+        TicketQuery::new(TicketScope::Requester { user: p.user_id, organization: None })
+    };
     let status = q.status.clone().unwrap_or_default();
     tq.status_categories = match status.as_str() {
         "open" => vec![StatusCategory::New, StatusCategory::Open, StatusCategory::Pending],
