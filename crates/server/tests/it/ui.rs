@@ -1051,6 +1051,12 @@ async fn flow_pages_in_the_console_and_the_workspace(t: TestApp) {
         assert_eq!(p.status, StatusCode::OK, "[{}] {path}", t.backend);
         assert_safe_page(&p, &path);
     }
+    // An agent's own macro is listed for the admin with whose it is.
+    let (s, _) = t.post("/api/v1/macros", &d.agent.1, json!({"name": "我的快捷回复", "reply_body": "马上处理"})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (_, me) = t.get("/api/v1/me", &d.agent.1).await;
+    let list = text_of(&admin.get("/admin/macros").await.html);
+    assert!(list.contains(&format!("个人 · {}", me["name"].as_str().unwrap())), "{list}");
     let shipped = admin.get(&format!("/admin/automations/{first_auto}")).await;
     assert!(shipped.html.contains("hours_since_solved"), "a stored rule's rows are shown");
 
@@ -1163,7 +1169,8 @@ async fn flow_pages_in_the_console_and_the_workspace(t: TestApp) {
         .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", text_of(&p.html));
     let (_, macros) = t.get("/api/v1/macros", &t.admin).await;
-    let m = macros["items"][0]["id"].as_i64().unwrap();
+    let m =
+        macros["items"].as_array().unwrap().iter().find(|x| x["name"] == "请补充信息").unwrap()["id"].as_i64().unwrap();
     let agent = Web::new(&t);
     agent.login("agent@desk.example", "agent-password").await;
     let page = agent.get(&format!("/agent/tickets/{id}")).await;

@@ -134,6 +134,19 @@ impl Ctx {
         self.cfg.groups.iter().find(|g| g.id.0 == id).map(|g| g.name.clone()).unwrap_or_else(|| format!("#{id}"))
     }
 
+    /// A member of staff's name by id.
+    pub fn agent_name(&self, id: gongdan_domain::ids::UserId) -> String {
+        self.cfg.agents.iter().find(|a| a.id == id).map(|a| a.name.clone()).unwrap_or_else(|| format!("#{}", id.0))
+    }
+
+    /// Who sees a macro or view: shared, a group's, or someone's own ("个人 · 李娜").
+    pub fn visibility(&self, key: &str, owner: Option<gongdan_domain::ids::UserId>) -> String {
+        match owner {
+            Some(o) => format!("{} · {}", self.t(key), self.agent_name(o)),
+            None => self.t(key),
+        }
+    }
+
     /// A category's path from the root ("硬件 › 打印机 › 激光").
     pub fn category_path(&self, id: i64) -> String {
         gongdan_domain::category::path(&self.cfg.categories, gongdan_domain::ids::CategoryId(id))

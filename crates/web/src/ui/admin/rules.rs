@@ -776,7 +776,7 @@ async fn list_macros(State(app): State<App>, v: Viewer, Query(q): Query<ListQuer
             href: format!("/admin/macros/{}", m.id),
             cells: vec![
                 m.name.clone(),
-                ctx.t(if m.owner_id.is_none() { "macro-shared" } else { "macro-personal" }),
+                ctx.visibility(if m.owner_id.is_none() { "macro-shared" } else { "macro-personal" }, m.owner_id),
                 yes_no(&ctx, m.active),
             ],
             depth: 0,
@@ -880,7 +880,7 @@ async fn list_views(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery
             href: format!("/admin/views/{}", view.id),
             cells: vec![
                 super::super::agent::view_label(&ctx, view),
-                ctx.t(&format!("view-scope-{}", gongdan_core::views::scope(view))),
+                ctx.visibility(&format!("view-scope-{}", gongdan_core::views::scope(view)), view.owner_id),
                 view.position.to_string(),
                 yes_no(&ctx, view.active),
             ],
