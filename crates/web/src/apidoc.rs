@@ -6,7 +6,7 @@
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::SecurityRequirement;
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Schema};
 
 /// Operations anyone may call: signing in.
 const PUBLIC: &[&str] = &["/api/v1/auth/login"];
@@ -14,6 +14,23 @@ const PUBLIC: &[&str] = &["/api/v1/auth/login"];
 const LIMITED: &[&str] = &["/api/v1/auth/login", "/api/v1/uploads"];
 
 const PROBLEM: &str = "application/problem+json";
+
+/// Fields a create needs that its (create-and-change) body schema leaves optional, because a
+/// PATCH may leave them out. Fields the server takes one of (`name_zh` or `name_en`) are not
+/// listed: the schema would refuse what the server accepts. `contract.rs` checks each entry
+/// against the server.
+pub const CREATE_REQUIRED: &[(&str, &[&str])] = &[
+    ("/api/v1/automations", &["name", "actions"]),
+    ("/api/v1/triggers", &["name", "actions"]),
+    ("/api/v1/custom_fields", &["key", "kind"]),
+    ("/api/v1/forms", &["name"]),
+    ("/api/v1/groups", &["name"]),
+    ("/api/v1/macros", &["name"]),
+    ("/api/v1/organizations", &["name"]),
+    ("/api/v1/statuses", &["key", "category"]),
+    ("/api/v1/views", &["name"]),
+    ("/api/v1/webhooks", &["name", "url"]),
+];
 
 fn describe(status: u16) -> &'static str {
     match status {
@@ -68,8 +85,34 @@ fn statuses(path: &str, method: &str, op: &Operation) -> Vec<u16> {
     out
 }
 
+/// Points each create in [`CREATE_REQUIRED`] at a copy of its body schema (`GroupInCreate`)
+/// that marks what a create needs.
+fn create_schemas(doc: &mut OpenApi) {
+    let Some(components) = doc.components.as_mut() else { return };
+    for (path, required) in CREATE_REQUIRED {
+        let Some(op) = doc.paths.paths.get_mut(*path).and_then(|i| i.post.as_mut()) else { continue };
+        let Some(RefOr::T(body)) = op.request_body.as_mut() else { continue };
+        for content in body.content.values_mut() {
+            let RefOr::T(content) = content else { continue };
+            let Some(RefOr::Ref(r)) = &content.schema else { continue };
+            let name = r.ref_location.rsplit('/').next().unwrap_or_default().to_owned();
+            let Some(RefOr::T(Schema::Object(base))) = components.schemas.get(&name).cloned() else { continue };
+            let mut create = base;
+            for field in *required {
+                if !create.required.iter().any(|f| f == field) {
+                    create.required.push((*field).to_owned());
+                }
+            }
+            let create_name = format!("{name}Create");
+            components.schemas.insert(create_name.clone(), RefOr::T(Schema::Object(create)));
+            content.schema = Some(RefOr::Ref(Ref::from_schema_name(create_name)));
+        }
+    }
+}
+
 /// Adds the problem responses each operation can give and marks the public ones as such.
 pub fn complete(doc: &mut OpenApi) {
+    create_schemas(doc);
     let problem = || ContentBuilder::new().schema(Some(RefOr::Ref(Ref::from_schema_name("Problem")))).build();
     for (path, item) in doc.paths.paths.iter_mut() {
         let ops = [

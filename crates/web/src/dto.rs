@@ -103,8 +103,10 @@ pub struct RequesterIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketCreate {
+    #[schema(min_length = 1, max_length = 255)]
     pub subject: String,
     #[serde(default)]
+    #[schema(max_length = 65536)]
     pub description: String,
     /// HTML version of the description; sanitised before it is stored.
     pub html_description: Option<String>,
@@ -138,6 +140,7 @@ pub struct TicketCreate {
 pub struct TicketUpdate {
     /// The version the change is based on (or send `If-Match`); a stale one gets 409.
     pub version: Option<i64>,
+    #[schema(min_length = 1, max_length = 255)]
     pub subject: Option<String>,
     pub status: Option<String>,
     pub priority: Option<Priority>,
@@ -232,6 +235,7 @@ pub struct LinkIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentIn {
+    #[schema(max_length = 65536)]
     pub body: String,
     /// HTML version of the body; sanitised before it is stored.
     pub html_body: Option<String>,

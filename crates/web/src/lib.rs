@@ -3,7 +3,7 @@
 //! endpoints, and the browser UI (`ui`: agent workspace, admin console, customer portal).
 //! Handlers are thin: extract, call `gongdan_core::App`, shape the answer.
 
-mod apidoc;
+pub mod apidoc;
 pub mod dto;
 pub mod error;
 pub mod extract;

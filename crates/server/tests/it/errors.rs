@@ -342,6 +342,26 @@ async fn openapi_matches_the_routes(t: TestApp) {
     assert!(checked >= 45, "only {checked} operations documented");
     let problem = &doc["components"]["schemas"]["Problem"];
     assert!(problem["properties"]["code"].is_object());
+    // Limits the server enforces are in the document, as the domain states them.
+    let create = &schemas["TicketCreate"]["properties"];
+    assert_eq!(create["subject"]["maxLength"], gongdan_domain::ticket::SUBJECT_MAX);
+    assert_eq!(create["description"]["maxLength"], gongdan_domain::ticket::DESCRIPTION_MAX);
+    assert_eq!(schemas["CommentIn"]["properties"]["body"]["maxLength"], gongdan_domain::conversation::COMMENT_MAX);
+    // A create documents the fields it needs, and an empty create is refused for one of them.
+    // (A fresh token: the calls above may have revoked the test's own.)
+    let (token, _) = t.app.create_token(None, admin, "creates", None).await.unwrap();
+    for (path, fields) in gongdan_web::apidoc::CREATE_REQUIRED {
+        let body = &doc["paths"][*path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"];
+        let name = body.as_str().and_then(|r| r.rsplit('/').next()).unwrap_or_default();
+        let required: Vec<&str> = schemas[name]["required"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        assert!(fields.iter().all(|f| required.contains(f)), "{path}: {name} requires {required:?}");
+        let (s, e) = t.post(path, &token, json!({})).await;
+        assert_eq!((s, e["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("required")), "{path}: {e}");
+        assert!(fields.contains(&e["field"].as_str().unwrap_or_default()), "{path} needs {}: {e}", e["field"]);
+    }
 }
 
 on_both!(bad_input_is_a_clear_4xx, openapi_matches_the_routes);
