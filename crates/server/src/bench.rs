@@ -45,6 +45,12 @@ pub struct BenchArgs {
     /// Open tickets of the automation-pass scenario (a database of its own).
     #[arg(long, default_value_t = 100_000)]
     pub pass_tickets: usize,
+    /// Seconds of the mixed load (creates, queues, pages, replies, updates) at --concurrency.
+    #[arg(long, default_value_t = 60)]
+    pub mixed_secs: u64,
+    /// Seconds of the soak that reads the server's memory at start, middle and end (0: none).
+    #[arg(long, default_value_t = 600)]
+    pub soak_secs: u64,
 }
 
 struct Fixture {
@@ -60,12 +66,12 @@ fn micros(d: Duration) -> f64 {
 }
 
 pub(crate) struct Stats {
-    count: usize,
+    pub(crate) count: usize,
     wall: Duration,
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    errors: usize,
+    pub(crate) p50: f64,
+    pub(crate) p95: f64,
+    pub(crate) p99: f64,
+    pub(crate) errors: usize,
 }
 
 impl Stats {
@@ -80,7 +86,7 @@ impl Stats {
         Stats { count: lat.len(), wall, p50: at(0.50), p95: at(0.95), p99: at(0.99), errors }
     }
 
-    fn rate(&self) -> f64 {
+    pub(crate) fn rate(&self) -> f64 {
         self.count as f64 / self.wall.as_secs_f64().max(1e-9)
     }
 }
@@ -353,6 +359,21 @@ impl Samples {
         self.errors += other.errors;
     }
 
+    /// One request's latency, or an error.
+    pub(crate) fn record(&mut self, took: Duration, ok: bool) {
+        if ok {
+            self.lat.push(took);
+        } else {
+            self.errors += 1;
+        }
+    }
+
+    /// The same samples over a run of this length (for runs timed as a whole).
+    pub(crate) fn with_wall(mut self, wall: Duration) -> Samples {
+        self.wall = wall;
+        self
+    }
+
     /// Client-side latencies, then the server's own times.
     pub(crate) fn stats(self) -> (Stats, Stats) {
         (Stats::from(self.lat, self.wall, self.errors), Stats::from(self.server, self.wall, self.errors))
@@ -554,6 +575,19 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     })
     .await;
 
+    // The same creates with the requester named by email, as the portal, mail and most
+    // integrations send them: 500 people, each new the first time, and a longer description.
+    let description = Arc::new(crate::bench_mixed::long_description());
+    let by_email = drive(&client, args.creates, args.concurrency, {
+        let (b, a, d) = (base.clone(), auth.clone(), description.clone());
+        move |c, i| {
+            c.post(format!("{b}/api/v1/tickets"))
+                .header("authorization", &a)
+                .json(&crate::bench_mixed::email_create(i, &d))
+        }
+    })
+    .await;
+
     let group = fx.agent_groups[0];
     let queue = drive(&client, args.reads, 4, {
         let (b, a) = (base.clone(), auth.clone());
@@ -632,6 +666,35 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     .await?;
     drop(probe);
     let rss = peak_rss_mb(pid);
+
+    // A desk at work, then the same load for long: memory and the log must stay flat.
+    let desk = Arc::new(crate::bench_mixed::Desk {
+        base: base.clone(),
+        auth: auth.clone(),
+        group: group.0,
+        tickets: crate::bench_mixed::pick_tickets(&client, &base, &auth, 2_000).await?,
+        description: description.to_string(),
+    });
+    let db_file = sqlite.then(|| data_dir.join("bench.db"));
+    let mixed =
+        crate::bench_mixed::run(&client, desk.clone(), args.concurrency, Duration::from_secs(args.mixed_secs), 0).await;
+    let (mixed_rss, mixed_wal) = (crate::bench_mixed::rss_mb(pid), crate::bench_mixed::wal_mb(db_file.as_deref()));
+    let soak = if args.soak_secs > 0 {
+        eprintln!("soak: the mixed load for {} s", args.soak_secs);
+        Some(
+            crate::bench_mixed::soak(
+                &client,
+                desk,
+                args.concurrency,
+                Duration::from_secs(args.soak_secs),
+                pid,
+                db_file.as_deref(),
+            )
+            .await,
+        )
+    } else {
+        None
+    };
     let _ = child.kill().await;
     if !args.keep {
         if sqlite {
@@ -662,6 +725,14 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
         );
     };
     row(&format!("create ticket via API (concurrency {})", args.concurrency), &create);
+    row(
+        &format!(
+            "create ticket via API, requester by email ({} people, 400-byte description, concurrency {})",
+            crate::bench_mixed::EMAIL_REQUESTERS,
+            args.concurrency
+        ),
+        &by_email,
+    );
     row(&format!("raw insert, same rows, no HTTP (concurrency {})", args.concurrency), &raw);
     row("agent queue: open in my group, -updated_at, 50 + total (concurrency 4)", &queue);
     row("ticket page: ticket / 50 comments / events (concurrency 4)", &page);
@@ -686,6 +757,45 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     match rss {
         Some(mb) => println!("- server peak RSS: {mb:.0} MB"),
         None => println!("- server peak RSS: unavailable"),
+    }
+
+    println!(
+        "\n#### Mixed load: {} s at concurrency {}, {} requests ({:.0}/s), {} errors\n",
+        mixed.wall.as_secs(),
+        args.concurrency,
+        mixed.total(),
+        mixed.total() as f64 / mixed.wall.as_secs_f64().max(1e-9),
+        mixed.errors()
+    );
+    println!("| request | requests | rate | p50 ms | p95 ms | p99 ms | errors |");
+    println!("|---|---|---|---|---|---|---|");
+    for (kind, s) in &mixed.kinds {
+        row(kind.label(), s);
+    }
+    println!();
+    let mb = |v: Option<f64>| v.map(|m| format!("{m:.0} MB")).unwrap_or_else(|| "unavailable".into());
+    println!(
+        "- at the end: server RSS {}, write-ahead log {}",
+        mb(mixed_rss),
+        match mixed_wal {
+            Some(w) => format!("{w:.1} MB"),
+            None => "— (PostgreSQL)".into(),
+        }
+    );
+    if let Some(s) = &soak {
+        println!(
+            "- soak, the same load for {} s ({} requests, {} errors): server RSS {} at the start, {} halfway, {} at the end; write-ahead log {} at the end",
+            s.time.as_secs(),
+            s.requests,
+            s.errors,
+            mb(s.rss[0]),
+            mb(s.rss[1]),
+            mb(s.rss[2]),
+            match s.wal {
+                Some(w) => format!("{w:.1} MB"),
+                None => "— (PostgreSQL)".into(),
+            }
+        );
     }
 
     // The automation pass, over a desk of open tickets of its own.

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_flow;
+mod bench_mixed;
 mod config;
 mod listen;
 mod seed;
