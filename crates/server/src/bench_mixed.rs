@@ -213,10 +213,7 @@ pub async fn pick_tickets(client: &reqwest::Client, base: &str, auth: &str, n: u
 
 /// The server's resident memory now (`VmRSS`), in MB.
 pub fn rss_mb(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
+    crate::bench::status_mb(pid, "VmRSS:")
 }
 
 /// The SQLite write-ahead log's size, in MB (none on PostgreSQL).
