@@ -775,17 +775,14 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     println!("| request | requests | rate | p50 ms | p95 ms | p99 ms | errors |");
     println!("|---|---|---|---|---|---|---|");
     for (kind, s) in &mixed.kinds {
-        row(kind.label(), s);
+        row(&kind.label(), s);
     }
     println!();
     let mb = |v: Option<f64>| v.map(|m| format!("{m:.0} MB")).unwrap_or_else(|| "unavailable".into());
     println!(
         "- at the end: server RSS {}, write-ahead log {}",
         mb(mixed_rss),
-        match mixed_wal {
-            Some(w) => format!("{w:.1} MB"),
-            None => "— (PostgreSQL)".into(),
-        }
+        crate::bench_mixed::wal_label(mixed_wal)
     );
     if let Some(s) = &soak {
         println!(
@@ -796,10 +793,7 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
             mb(s.rss[0]),
             mb(s.rss[1]),
             mb(s.rss[2]),
-            match s.wal {
-                Some(w) => format!("{w:.1} MB"),
-                None => "— (PostgreSQL)".into(),
-            }
+            crate::bench_mixed::wal_label(s.wal)
         );
     }
 

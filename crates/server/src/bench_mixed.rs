@@ -59,14 +59,17 @@ impl Kind {
     const SHARES: [(Kind, usize); 5] =
         [(Kind::Create, 2), (Kind::Queue, 6), (Kind::Page, 6), (Kind::Reply, 3), (Kind::Update, 3)];
 
-    pub fn label(self) -> &'static str {
-        match self {
-            Kind::Create => "create, requester by email (10%)",
-            Kind::Queue => "agent queue, 50 + total (30%)",
-            Kind::Page => "ticket page: ticket / comments / events (30%)",
-            Kind::Reply => "reply (15%)",
-            Kind::Update => "update: priority or tag (15%)",
-        }
+    /// The row's name, with the kind's share of the load (from `SHARES`).
+    pub fn label(self) -> String {
+        let what = match self {
+            Kind::Create => "create, requester by email",
+            Kind::Queue => "agent queue, 50 + total",
+            Kind::Page => "ticket page: ticket / comments / events",
+            Kind::Reply => "reply",
+            Kind::Update => "update: priority or tag",
+        };
+        let share = Self::SHARES.iter().find(|(k, _)| *k == self).map_or(0, |(_, n)| *n);
+        format!("{what} ({}%)", share * 100 / 20)
     }
 
     /// The kind of request `i`: the shares, spread so neighbours differ.
@@ -216,6 +219,11 @@ pub fn rss_mb(pid: u32) -> Option<f64> {
     crate::bench::status_mb(pid, "VmRSS:")
 }
 
+/// How a WAL size reads in the report.
+pub fn wal_label(wal: Option<f64>) -> String {
+    wal.map_or_else(|| "— (PostgreSQL)".into(), |w| format!("{w:.1} MB"))
+}
+
 /// The SQLite write-ahead log's size, in MB (none on PostgreSQL).
 pub fn wal_mb(db: Option<&std::path::Path>) -> Option<f64> {
     let db = db?;
@@ -269,6 +277,12 @@ mod tests {
             let got = n[&k] as f64 / 100_000.0;
             assert!((got - share as f64 / 20.0).abs() < 0.01, "{k:?}: {got}");
         }
+    }
+
+    #[test]
+    fn labels_state_the_shares() {
+        assert_eq!(Kind::Create.label(), "create, requester by email (10%)");
+        assert_eq!(Kind::Queue.label(), "agent queue, 50 + total (30%)");
     }
 
     #[test]
