@@ -66,6 +66,8 @@ pub(crate) struct AuthState {
     users: Mutex<HashMap<UserId, (std::sync::Arc<User>, Instant)>>,
     /// Who a ticket is for (organisation, role, active), for creates that name a requester.
     briefs: Mutex<HashMap<UserId, (gongdan_store::UserBrief, Instant)>>,
+    /// The same briefs by normalised email, for creates that name their requester by email.
+    briefs_by_email: Mutex<HashMap<String, (gongdan_store::UserBrief, Instant)>>,
     /// What rules may ask about a requester (VIP level, language, account manager …).
     requesters: Mutex<HashMap<UserId, (gongdan_domain::rules::Requester, Instant)>>,
 }
@@ -161,6 +163,9 @@ impl App {
         if let Ok(mut map) = self.auth.briefs.lock() {
             map.clear();
         }
+        if let Ok(mut map) = self.auth.briefs_by_email.lock() {
+            map.clear();
+        }
         if let Ok(mut map) = self.auth.requesters.lock() {
             map.clear();
         }
@@ -213,6 +218,34 @@ impl App {
             map.insert(id, (b, Instant::now()));
         }
         Ok(brief)
+    }
+
+    /// The brief of the user with this (normalised) email, cached like `user_brief`: mail,
+    /// the portal and integrations name requesters by email, the same few again and again.
+    pub(crate) async fn user_brief_by_email(&self, email: &str) -> Result<Option<gongdan_store::UserBrief>> {
+        let cached = self
+            .auth
+            .briefs_by_email
+            .lock()
+            .ok()
+            .and_then(|m| m.get(email).filter(|(_, at)| at.elapsed() < PRINCIPAL_TTL).map(|(b, _)| *b));
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let brief = self.store.user_brief_by_identity(gongdan_domain::people::IdentityKind::Email, email).await?;
+        if let Some(b) = brief {
+            self.remember_brief_by_email(email, b);
+        }
+        Ok(brief)
+    }
+
+    pub(crate) fn remember_brief_by_email(&self, email: &str, brief: gongdan_store::UserBrief) {
+        if let Ok(mut map) = self.auth.briefs_by_email.lock() {
+            if map.len() > 100_000 {
+                map.retain(|_, (_, at)| at.elapsed() < PRINCIPAL_TTL);
+            }
+            map.insert(email.to_owned(), (brief, Instant::now()));
+        }
     }
 
     /// The signed-in user behind a session: its principal and profile, both cached a few

@@ -8,7 +8,7 @@ use gongdan_domain::fields::{self, FieldScope};
 use gongdan_domain::ids::{GroupId, OrganizationId, UserId};
 use gongdan_domain::people::{self, Identity, IdentityKind, Language, Organization, User};
 use gongdan_domain::routing::{self, Availability};
-use gongdan_store::{ClaimedResource, IdempotencyClaim, StoreError, UserQuery};
+use gongdan_store::{ClaimedResource, IdempotencyClaim, StoreError, UserBrief, UserQuery};
 use serde_json::Value;
 
 use crate::tickets::{Created, Idempotency};
@@ -482,12 +482,17 @@ impl App {
         Ok((secret, user))
     }
 
-    /// Finds the customer with this email, or creates one (with the name given) — how tickets
-    /// from new people arrive.
-    pub async fn find_or_create_customer(&self, email: &str, name: Option<&str>, phone: Option<&str>) -> Result<User> {
+    /// Who a ticket whose requester is named by email is for: the user with that email, or a
+    /// new customer (with the name and phone given) — how tickets from new people arrive.
+    pub(crate) async fn requester_by_email(
+        &self,
+        email: &str,
+        name: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<UserBrief> {
         let email = people::normalize_email(email, "requester.email")?;
-        if let Some(u) = self.store.find_user_by_identity(IdentityKind::Email, &email).await? {
-            return Ok(u);
+        if let Some(b) = self.user_brief_by_email(&email).await? {
+            return Ok(b);
         }
         let input = UserInput {
             role: Some(Role::Customer),
@@ -496,16 +501,21 @@ impl App {
             phone: phone.map(str::to_owned),
             ..Default::default()
         };
-        match self.create_user(None, input).await {
+        let brief = match self.create_user(None, input).await {
+            Ok(u) => UserBrief::from(&u),
             // Someone created the same customer a moment ago: use theirs.
-            Err(CoreError::Duplicate { .. }) => {
-                self.store.find_user_by_identity(IdentityKind::Email, &email).await?.ok_or(CoreError::NotFound("user"))
-            }
+            Err(CoreError::Duplicate { .. }) => self
+                .store
+                .user_brief_by_identity(IdentityKind::Email, &email)
+                .await?
+                .ok_or(CoreError::NotFound("user"))?,
             Err(CoreError::Domain(DomainError::Invalid { field, code, message })) => {
-                Err(DomainError::Invalid { field: format!("requester.{field}"), code, message }.into())
+                return Err(DomainError::Invalid { field: format!("requester.{field}"), code, message }.into());
             }
-            other => other,
-        }
+            Err(e) => return Err(e),
+        };
+        self.remember_brief_by_email(&email, brief);
+        Ok(brief)
     }
 
     pub async fn save_organization(&self, actor: &Principal, mut o: Organization) -> Result<Organization> {

@@ -317,7 +317,7 @@ impl App {
                 .await?
                 .ok_or_else(|| DomainError::invalid("requester.id", "not_found", "no such user"))?,
             (Some(RequesterInput { email: Some(email), name, phone, .. }), true) => {
-                UserBrief::from(&self.find_or_create_customer(email, name.as_deref(), phone.as_deref()).await?)
+                self.requester_by_email(email, name.as_deref(), phone.as_deref()).await?
             }
             (Some(_), _) => return Err(DomainError::required("requester.email").into()),
         };
@@ -406,6 +406,27 @@ impl App {
             },
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The checks of an update that need no ticket: subject, tags, status, category and the
+    /// kinds of custom-field values.
+    fn check_change(cfg: &Config, input: &UpdateTicket) -> Result<()> {
+        if let Some(s) = &input.subject {
+            ticket::validate_subject(s)?;
+        }
+        if let Some(tags) = &input.tags {
+            ticket::normalize_tags(tags, "tags")?;
+        }
+        ticket::normalize_tags(&input.add_tags, "add_tags")?;
+        ticket::normalize_tags(&input.remove_tags, "remove_tags")?;
+        if let Some(name) = &input.status {
+            ticket::resolve_status(&cfg.statuses, name)?;
+        }
+        if let Some(Some(c)) = input.category_id {
+            Self::check_category(cfg, c, "category_id")?;
+        }
+        fields::check_values(&cfg.fields, FieldScope::Ticket, &input.custom_fields)?;
+        Ok(())
     }
 
     /// Resolves an update's references and builds the domain patch.
@@ -1070,6 +1091,15 @@ impl App {
         if ids.is_empty() || ids.len() > 100 {
             return Err(DomainError::invalid("ids", "invalid_value", "1–100 ticket ids").into());
         }
+        // What is wrong with the change itself is wrong for every ticket: one 422, not a
+        // hundred item errors (nor none, when no ticket is found).
+        let cfg = self.config().await?;
+        Self::check_change(&cfg, input).map_err(|e| match e {
+            CoreError::Domain(DomainError::Invalid { field, code, message }) => {
+                DomainError::Invalid { field: format!("changes.{field}"), code, message }.into()
+            }
+            e => e,
+        })?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             out.push((*id, self.update_ticket(actor, *id, input.clone(), None, via).await));

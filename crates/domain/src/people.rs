@@ -147,14 +147,14 @@ pub fn validate_tier(tier: i64) -> Result<i64, DomainError> {
 }
 
 /// A display name: trimmed, without invisible characters (which would let one name pass for
-/// another), 1–200 characters.
+/// another), 1–200 characters as sent (the limit the API document states).
 pub fn validate_name(name: &str, field: &str) -> Result<String, DomainError> {
     let visible = crate::text::strip_invisible(name);
     let n = visible.trim();
     if n.is_empty() {
         return Err(DomainError::required(field));
     }
-    if n.chars().count() > 200 {
+    if name.chars().count() > 200 {
         return Err(DomainError::invalid(field, "too_long", "at most 200 characters"));
     }
     Ok(n.to_owned())
@@ -268,5 +268,8 @@ mod tests {
         assert!(validate_vip(10).is_err());
         assert_eq!(validate_name("  研发 ", "name"), Ok("研发".into()));
         assert!(validate_name(" ", "name").is_err());
+        assert!(validate_name(&"名".repeat(200), "name").is_ok());
+        // 200 visible characters and one space: the limit is on what was sent.
+        assert!(validate_name(&format!("{} ", "名".repeat(200)), "name").is_err());
     }
 }

@@ -173,7 +173,8 @@ pub fn validate_subject(subject: &str) -> Result<String, DomainError> {
     if s.is_empty() {
         return Err(DomainError::required("subject"));
     }
-    if s.chars().count() > SUBJECT_MAX {
+    // The limit is on what was sent, as the API document states it.
+    if subject.chars().count() > SUBJECT_MAX {
         return Err(DomainError::invalid("subject", "too_long", format!("at most {SUBJECT_MAX} characters")));
     }
     Ok(s.to_owned())
@@ -187,12 +188,17 @@ pub fn validate_description(text: &str) -> Result<String, DomainError> {
 }
 
 /// Normalises tags: trimmed, lower-cased, invisible characters dropped, no spaces or commas,
-/// unique, sorted.
+/// unique, sorted. The limits hold for the list and tags as sent (as the API document states
+/// them) and as normalised.
 pub fn normalize_tags<S: AsRef<str>>(tags: &[S], field: &str) -> Result<Vec<String>, DomainError> {
+    if tags.len() > TAGS_MAX {
+        return Err(DomainError::invalid(field, "too_many", format!("at most {TAGS_MAX} tags")));
+    }
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for (i, tag) in tags.iter().enumerate() {
         let t = crate::text::strip_invisible(tag.as_ref()).trim().to_lowercase();
-        if t.is_empty() || t.chars().count() > TAG_MAX || t.chars().any(|c| c.is_whitespace() || c == ',') {
+        let long = tag.as_ref().chars().count() > TAG_MAX || t.chars().count() > TAG_MAX;
+        if t.is_empty() || long || t.chars().any(|c| c.is_whitespace() || c == ',') {
             return Err(DomainError::invalid(
                 format!("{field}[{i}]"),
                 "invalid_tag",
@@ -328,6 +334,9 @@ impl Ticket {
             tags.extend(normalize_tags(&patch.add_tags, "add_tags")?);
             let remove = normalize_tags(&patch.remove_tags, "remove_tags")?;
             tags.retain(|t| !remove.contains(t));
+            // Tags already there and tags added count once.
+            tags.sort();
+            tags.dedup();
             next.tags = normalize_tags(&tags, "tags")?;
             record("tags", Some(self.tags.join(" ")), Some(next.tags.join(" ")));
         }

@@ -344,6 +344,8 @@ pub trait PeopleStore: Send + Sync {
     /// Names and emails of these users, in one query (unknown ids are left out).
     async fn user_labels(&self, ids: &[UserId]) -> Result<Vec<UserLabel>>;
     async fn find_user_by_identity(&self, kind: IdentityKind, value: &str) -> Result<Option<User>>;
+    /// The brief of the user with this identity, in one query: how a create finds its requester.
+    async fn user_brief_by_identity(&self, kind: IdentityKind, value: &str) -> Result<Option<UserBrief>>;
     async fn list_users(&self, q: &UserQuery) -> Result<Vec<User>>;
     async fn count_users(&self) -> Result<i64>;
     async fn password_hash(&self, id: UserId) -> Result<Option<String>>;

@@ -56,7 +56,7 @@ impl SqlStore {
     pub(super) fn new(write: Pool<Db>, read: Pool<Db>, grouped: Option<Grouped>) -> Self {
         let queue = grouped.map(|g| {
             let (tx, rx) = mpsc::channel(1024);
-            tokio::spawn(Self::group_commit(write.clone(), rx));
+            Self::spawn_writer(write.clone(), rx);
             (tx, g)
         });
         SqlStore { write, read, group_commit: queue }
@@ -113,6 +113,25 @@ fn from_ts(v: i64) -> Result<Timestamp> {
 
 fn opt_ts(v: Option<i64>) -> Result<Option<Timestamp>> {
     v.map(from_ts).transpose()
+}
+
+/// A ticket's columns that its index rows (tags, CCs, custom-field values) mirror, as stored.
+struct IndexedColumns {
+    tags: String,
+    cc_ids: String,
+    custom_fields: String,
+}
+
+/// `id, role, organization_id, active` of a user.
+type BriefRow = (i64, String, Option<i64>, bool);
+
+fn brief_from_row((id, role, org, active): BriefRow) -> Result<UserBrief> {
+    Ok(UserBrief {
+        id: UserId(id),
+        role: Role::parse(&role, "role").map_err(corrupt)?,
+        organization_id: org.map(OrganizationId),
+        active,
+    })
 }
 
 fn corrupt(e: gongdan_domain::DomainError) -> StoreError {
@@ -486,33 +505,47 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Rewrites the tag, CC and custom-field index rows of a ticket (a ticket has few of each).
-    async fn index_ticket(conn: &mut Conn, t: &Ticket, fresh: bool) -> Result<()> {
-        if !fresh {
-            sqlx::query("DELETE FROM ticket_tags WHERE ticket_id = $1").bind(t.id.0).execute(&mut *conn).await?;
-            sqlx::query("DELETE FROM ticket_field_values WHERE ticket_id = $1")
-                .bind(t.id.0)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("DELETE FROM ticket_ccs WHERE ticket_id = $1").bind(t.id.0).execute(&mut *conn).await?;
-        }
-        Self::insert_ccs(conn, std::iter::once((t.id.0, t))).await?;
-        for tag in &t.tags {
-            sqlx::query("INSERT INTO ticket_tags (tag, ticket_id) VALUES ($1, $2)")
-                .bind(tag)
-                .bind(t.id.0)
-                .execute(&mut *conn)
-                .await?;
-        }
-        for (key, value) in &t.custom_fields {
-            for text in field_value_texts(value) {
-                sqlx::query("INSERT INTO ticket_field_values (ticket_id, field_key, value) VALUES ($1, $2, $3)")
-                    .bind(t.id.0)
-                    .bind(key)
-                    .bind(text)
-                    .execute(&mut *conn)
-                    .await?;
+    /// Writes the tag, CC and custom-field index rows of a ticket: all of them for a new one;
+    /// for an update only those whose column changed (most replies and updates change none,
+    /// and each part saved is a delete and an insert on the one writer).
+    async fn index_ticket(conn: &mut Conn, t: &Ticket, before: Option<&IndexedColumns>) -> Result<()> {
+        let cc = before.is_none_or(|b| b.cc_ids != to_json(&t.cc_ids).unwrap_or_default());
+        let tags = before.is_none_or(|b| b.tags != t.tags.join(" "));
+        let fields = before.is_none_or(|b| b.custom_fields != to_json(&t.custom_fields).unwrap_or_default());
+        if before.is_some() {
+            for (changed, table) in [(cc, "ticket_ccs"), (tags, "ticket_tags"), (fields, "ticket_field_values")] {
+                if changed {
+                    sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE ticket_id = $1")))
+                        .bind(t.id.0)
+                        .execute(&mut *conn)
+                        .await?;
+                }
             }
+        }
+        if cc {
+            Self::insert_ccs(conn, std::iter::once((t.id.0, t))).await?;
+        }
+        if tags && !t.tags.is_empty() {
+            let mut qb = QueryBuilder::<Db>::new("INSERT INTO ticket_tags (tag, ticket_id) ");
+            qb.push_values(&t.tags, |mut b, tag| {
+                b.push_bind(tag.clone()).push_bind(t.id.0);
+            });
+            qb.build().execute(&mut *conn).await?;
+        }
+        let values: Vec<(&String, String)> = if fields {
+            t.custom_fields
+                .iter()
+                .flat_map(|(k, v)| field_value_texts(v).into_iter().map(move |text| (k, text)))
+                .collect()
+        } else {
+            vec![]
+        };
+        if !values.is_empty() {
+            let mut qb = QueryBuilder::<Db>::new("INSERT INTO ticket_field_values (ticket_id, field_key, value) ");
+            qb.push_values(values, |mut b, (key, text)| {
+                b.push_bind(t.id.0).push_bind(key.clone()).push_bind(text);
+            });
+            qb.build().execute(&mut *conn).await?;
         }
         Ok(())
     }
@@ -1014,25 +1047,32 @@ impl SqlStore {
                 }
                 Some(v) => {
                     // Read before the versioned update: if the update succeeds, no one changed
-                    // the row in between, so these are the values the counters hold.
-                    let old: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(AssertSqlSafe(format!(
-                        "SELECT status_id, group_id, assignee_id FROM tickets WHERE id = $1{FOR_UPDATE}"
+                    // the row in between, so these are the values the counters and the index
+                    // rows hold.
+                    type Old = (i64, Option<i64>, Option<i64>, String, String, String);
+                    let old: Option<Old> = sqlx::query_as(AssertSqlSafe(format!(
+                        "SELECT status_id, group_id, assignee_id, tags, cc_ids, custom_fields FROM tickets \
+                         WHERE id = $1{FOR_UPDATE}"
                     )))
                     .bind(t.id.0)
                     .fetch_optional(&mut *tx)
                     .await?;
                     Self::update_ticket(tx, &t, v).await?;
-                    if let Some((status, group, assignee)) = old {
-                        let before = (status, group.unwrap_or(0), assignee.unwrap_or(0), t.id.0 % COUNT_SHARDS);
-                        let after = count_key(&t);
-                        if before != after {
-                            *counts.entry(before).or_default() -= 1;
-                            *counts.entry(after).or_default() += 1;
-                        }
+                    let Some((status, group, assignee, tags, cc_ids, custom_fields)) = old else {
+                        return Err(StoreError::VersionConflict);
+                    };
+                    let before = (status, group.unwrap_or(0), assignee.unwrap_or(0), t.id.0 % COUNT_SHARDS);
+                    let after = count_key(&t);
+                    if before != after {
+                        *counts.entry(before).or_default() -= 1;
+                        *counts.entry(after).or_default() += 1;
                     }
+                    Self::index_ticket(tx, &t, Some(&IndexedColumns { tags, cc_ids, custom_fields })).await?;
                 }
             }
-            Self::index_ticket(tx, &t, w.expected_version.is_none()).await?;
+            if w.expected_version.is_none() {
+                Self::index_ticket(tx, &t, None).await?;
+            }
             Self::insert_events(tx, t.id, batch.actor, batch.via, batch.at, &w.events).await?;
             let comment = match &w.comment {
                 Some(c) => Some(
@@ -1093,6 +1133,29 @@ impl SqlStore {
     /// The SQLite writer: takes every batch waiting, runs each in its own savepoint (a failed
     /// batch rolls back alone) and commits them together, so concurrent requests share one
     /// commit instead of each rewriting the same index pages.
+    /// Runs the group-commit writer on a thread of its own. Each of its statements is a hop
+    /// to the database and back; on a busy node, waiting behind the request handlers for a
+    /// worker at every hop made the writer, not the database, the limit on writes.
+    fn spawn_writer(pool: Pool<Db>, queue: mpsc::Receiver<Job>) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let Ok(runtime) = runtime else {
+            tokio::spawn(Self::group_commit(pool, queue));
+            return;
+        };
+        let (pool_again, queue) = (pool.clone(), std::sync::Arc::new(std::sync::Mutex::new(Some(queue))));
+        let queue_again = queue.clone();
+        let started = std::thread::Builder::new().name("gongdan-writer".into()).spawn(move || {
+            if let Some(queue) = queue_again.lock().ok().and_then(|mut q| q.take()) {
+                runtime.block_on(Self::group_commit(pool_again, queue));
+            }
+        });
+        if started.is_err()
+            && let Some(queue) = queue.lock().ok().and_then(|mut q| q.take())
+        {
+            tokio::spawn(Self::group_commit(pool, queue));
+        }
+    }
+
     async fn group_commit(pool: Pool<Db>, mut queue: mpsc::Receiver<Job>) {
         while let Some(first) = queue.recv().await {
             let mut jobs = vec![first];
@@ -1186,6 +1249,28 @@ impl SqlStore {
                     tracing::debug!(error = %e, "grouped insert failed; writing one by one");
                     savepoint.rollback().await?;
                 }
+            }
+        }
+        // The rest under one savepoint: a savepoint each is two more round trips per batch on
+        // the one writer, and batches seldom fail. If one does, all go back and each is written
+        // under its own savepoint below, so the failure stays its own.
+        let rest: Vec<usize> = (0..jobs.len()).filter(|i| results[*i].is_none()).collect();
+        if rest.len() > 1 {
+            let mut savepoint = Connection::begin(&mut *tx).await?;
+            let mut written = Vec::with_capacity(rest.len());
+            for i in &rest {
+                match Self::apply_batch(&mut savepoint, batch_of(*i)).await {
+                    Ok(r) => written.push(r),
+                    Err(_) => break,
+                }
+            }
+            if written.len() == rest.len() {
+                savepoint.commit().await?;
+                for (i, r) in rest.iter().zip(written) {
+                    results[*i] = Some(Ok(r));
+                }
+            } else {
+                savepoint.rollback().await?;
             }
         }
         for (i, slot) in results.iter_mut().enumerate() {
@@ -1832,20 +1917,23 @@ impl PeopleStore for SqlStore {
     }
 
     async fn user_brief(&self, id: UserId) -> Result<Option<UserBrief>> {
-        let row: Option<(i64, String, Option<i64>, bool)> =
-            sqlx::query_as("SELECT id, role, organization_id, active FROM users WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(&self.read)
-                .await?;
-        row.map(|(id, role, org, active)| {
-            Ok(UserBrief {
-                id: UserId(id),
-                role: Role::parse(&role, "role").map_err(corrupt)?,
-                organization_id: org.map(OrganizationId),
-                active,
-            })
-        })
-        .transpose()
+        let row: Option<BriefRow> = sqlx::query_as("SELECT id, role, organization_id, active FROM users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(brief_from_row).transpose()
+    }
+
+    async fn user_brief_by_identity(&self, kind: IdentityKind, value: &str) -> Result<Option<UserBrief>> {
+        let row: Option<BriefRow> = sqlx::query_as(
+            "SELECT u.id, u.role, u.organization_id, u.active FROM user_identities i \
+             JOIN users u ON u.id = i.user_id WHERE i.kind = $1 AND i.value = $2",
+        )
+        .bind(kind.as_str())
+        .bind(value)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(brief_from_row).transpose()
     }
 
     async fn user_labels(&self, ids: &[UserId]) -> Result<Vec<UserLabel>> {

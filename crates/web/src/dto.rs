@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use gongdan_domain::access::{Principal, Role};
 use gongdan_domain::conversation::Comment;
 use gongdan_domain::ids::*;
-use gongdan_domain::people::{Identity, Language, User};
+use gongdan_domain::people::{Identity, Language, Organization, User};
 use gongdan_domain::routing::Availability;
 use gongdan_domain::ticket::{Channel, Priority, StatusCategory, Ticket, TicketType};
 use jiff::Timestamp;
@@ -96,6 +96,7 @@ impl TicketOut {
 pub struct RequesterIn {
     pub id: Option<UserId>,
     pub email: Option<String>,
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     pub phone: Option<String>,
 }
@@ -125,6 +126,7 @@ pub struct TicketCreate {
     pub kind: Option<TicketType>,
     pub priority: Option<Priority>,
     #[serde(default)]
+    #[schema(value_type = Vec<Tag>, max_items = 50)]
     pub tags: Vec<String>,
     pub due_at: Option<Timestamp>,
     pub category_id: Option<CategoryId>,
@@ -162,10 +164,13 @@ pub struct TicketUpdate {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub due_at: Option<Option<Timestamp>>,
     /// Replaces all tags.
+    #[schema(value_type = Option<Vec<Tag>>, max_items = 50)]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
+    #[schema(value_type = Vec<Tag>, max_items = 50)]
     pub add_tags: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<Tag>, max_items = 50)]
     pub remove_tags: Vec<String>,
     pub cc_ids: Option<Vec<UserId>>,
     /// Values to set; `null` removes a value.
@@ -259,15 +264,44 @@ pub struct CommentCreated {
     pub ticket: TicketOut,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ListOf<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<i64>,
+/// A page of a cursor-paged list, one named type per item type: the document gives each its
+/// own stable schema name (`TicketList`) instead of a generic's.
+macro_rules! list_of {
+    ($(#[$doc:meta])* $name:ident, $item:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            /// Pass as `cursor` for the next page; `null` on the last.
+            pub next_cursor: Option<String>,
+            /// All matches, when asked for (`total=true`).
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub total: Option<i64>,
+        }
+    };
 }
 
-pub type TicketList = ListOf<TicketOut>;
+list_of!(
+    /// A page of tickets.
+    TicketList,
+    TicketOut
+);
+list_of!(
+    /// A page of users.
+    UserList,
+    UserOut
+);
+list_of!(
+    /// A page of organisations.
+    OrganizationList,
+    Organization
+);
+
+/// A tag as sent: trimmed and lower-cased on the way in, without spaces or commas.
+#[derive(ToSchema)]
+#[schema(min_length = 1, max_length = 64)]
+#[allow(dead_code)] // The document's type for tags; the wire value is a plain string.
+pub struct Tag(String);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Items<T> {
@@ -335,6 +369,7 @@ impl From<User> for UserOut {
 #[serde(deny_unknown_fields)]
 pub struct UserIn {
     pub role: Option<Role>,
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
@@ -415,6 +450,7 @@ pub struct LoginIn {
 #[serde(deny_unknown_fields)]
 pub struct TokenIn {
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub name: String,
     /// Admins may issue a token for another user.
     pub user_id: Option<UserId>,

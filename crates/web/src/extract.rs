@@ -49,6 +49,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // enum belongs) as syntax errors when deserialising straight from bytes.
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("malformed_json", "body", format!("the body is not valid JSON: {e}")))?;
+    // Every body of the API is an object; serde would also take a struct from an array.
+    if !value.is_object() {
+        return Err(ApiError::unprocessable("invalid_value", "body", "the body must be a JSON object"));
+    }
     if let Some(path) = find_nul(&value, String::new()) {
         // Text columns cannot hold NUL (PostgreSQL refuses it); say so up front.
         let field = if path.is_empty() { "body".to_owned() } else { path };

@@ -156,6 +156,10 @@ fn tags_are_normalised_and_bounded() {
     );
     let many: Vec<String> = (0..=TAGS_MAX).map(|i| format!("t{i}")).collect();
     assert!(normalize_tags(&many, "tags").is_err());
+    // The limits are on what was sent: 51 copies of one tag, or a tag padded past 64.
+    assert!(normalize_tags(&vec!["vip"; TAGS_MAX + 1], "tags").is_err());
+    assert!(normalize_tags(&[format!("{}vip", " ".repeat(TAG_MAX))], "tags").is_err());
+    assert_eq!(normalize_tags(&vec!["vip"; TAGS_MAX], "tags"), Ok(vec!["vip".to_owned()]));
 }
 
 #[test]

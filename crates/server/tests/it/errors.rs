@@ -35,6 +35,16 @@ async fn bad_input_is_a_clear_4xx(t: TestApp) {
             Some("body"),
         ),
         (
+            // Serde would read a struct from an array of its fields; a body is an object.
+            Method::PATCH,
+            "/api/v1/forms/1".into(),
+            "application/json",
+            b"[null, null]".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            Some("body"),
+        ),
+        (
             Method::POST,
             "/api/v1/tickets".into(),
             "application/json",
@@ -347,6 +357,22 @@ async fn openapi_matches_the_routes(t: TestApp) {
     assert_eq!(create["subject"]["maxLength"], gongdan_domain::ticket::SUBJECT_MAX);
     assert_eq!(create["description"]["maxLength"], gongdan_domain::ticket::DESCRIPTION_MAX);
     assert_eq!(schemas["CommentIn"]["properties"]["body"]["maxLength"], gongdan_domain::conversation::COMMENT_MAX);
+    assert_eq!(create["tags"]["maxItems"], gongdan_domain::ticket::TAGS_MAX);
+    assert_eq!(create["tags"]["items"]["$ref"], "#/components/schemas/Tag");
+    assert_eq!(schemas["Tag"]["maxLength"], gongdan_domain::ticket::TAG_MAX);
+    for input in ["UserIn", "GroupIn", "OrgIn", "ViewIn", "MacroIn", "RuleIn", "WebhookIn", "FormIn", "TokenIn"] {
+        assert_eq!(schemas[input]["properties"]["name"]["maxLength"], 200, "{input}");
+    }
+    // Pages of lists have names of their own, not a generic's.
+    for (path, list) in [
+        ("/api/v1/tickets", "TicketList"),
+        ("/api/v1/users", "UserList"),
+        ("/api/v1/organizations", "OrganizationList"),
+    ] {
+        let body = &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(body.as_str(), Some(format!("#/components/schemas/{list}").as_str()), "{path}");
+    }
+    assert!(schemas.as_object().unwrap().keys().all(|k| !k.starts_with("ListOf")));
     // A create documents the fields it needs, and an empty create is refused for one of them.
     // (A fresh token: the calls above may have revoked the test's own.)
     let (token, _) = t.app.create_token(None, admin, "creates", None).await.unwrap();

@@ -484,6 +484,10 @@ async fn bulk_update(t: TestApp) {
     assert_eq!(oks, vec![true, true, false, false]);
     assert_eq!(res[2]["error"]["code"], "ticket_closed");
     assert_eq!(res[3]["error"]["code"], "not_found");
+    // A change that is wrong whatever the ticket is one error for the request.
+    let bad = json!({"ids": [999_998], "changes": {"add_tags": ["ok", ""]}});
+    let (s, e) = t.post("/api/v1/tickets/bulk", &t.admin, bad).await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("changes.add_tags[1]")), "{e}");
     let (_, tagged) = t.get("/api/v1/tickets?tag=batch", &t.admin).await;
     assert_eq!(tagged["total"], 2);
     assert!(tagged["items"].as_array().unwrap().iter().all(|x| x["group_id"] == json!(g.0) && x["status"] == "open"));
@@ -579,8 +583,82 @@ async fn attachments(t: TestApp) {
     assert_eq!(r.status(), StatusCode::CREATED);
 }
 
+/// A requester named by email is found by that email as it is now: a changed address moves
+/// with its user at once, even though requesters by email are cached.
+async fn requester_by_email_follows_changes(t: TestApp) {
+    let first = t.ticket(&t.admin, json!({"subject": "one", "requester": {"email": "wang@example.com"}})).await;
+    let wang = first["requester_id"].as_i64().unwrap();
+    let again = t.ticket(&t.admin, json!({"subject": "two", "requester": {"email": "Wang@Example.com "}})).await;
+    assert_eq!(again["requester_id"].as_i64(), Some(wang), "found again, however the address is written");
+    // A new address alone keeps the old one as a second identity; replacing the identities
+    // gives the old one up.
+    let new_only = json!({"identities": [{"kind": "email", "value": "wang.fang@example.com"}]});
+    let (s, u) = t.patch(&format!("/api/v1/users/{wang}"), &t.admin, new_only).await;
+    assert_eq!((s, u["email"].as_str()), (StatusCode::OK, Some("wang.fang@example.com")), "{u}");
+    let moved = t.ticket(&t.admin, json!({"subject": "three", "requester": {"email": "wang.fang@example.com"}})).await;
+    assert_eq!(moved["requester_id"].as_i64(), Some(wang), "the new address is the same person");
+    let old = t.ticket(&t.admin, json!({"subject": "four", "requester": {"email": "wang@example.com"}})).await;
+    assert_ne!(old["requester_id"].as_i64(), Some(wang), "the old address is free: a new customer");
+    // An organisation's domain, added later, is part of who a new requester is.
+    let (s, org) =
+        t.post("/api/v1/organizations", &t.admin, json!({"name": "示例公司", "domains": ["corp.example"]})).await;
+    assert_eq!(s, StatusCode::CREATED, "{org}");
+    let staff = t.ticket(&t.admin, json!({"subject": "five", "requester": {"email": "zhao@corp.example"}})).await;
+    assert_eq!(staff["organization_id"], org["id"]);
+    // So is a known requester's organisation, changed after their last ticket.
+    let (s, _) = t.patch(&format!("/api/v1/users/{wang}"), &t.admin, json!({"organization_id": org["id"]})).await;
+    assert_eq!(s, StatusCode::OK);
+    let six = t.ticket(&t.admin, json!({"subject": "six", "requester": {"email": "wang.fang@example.com"}})).await;
+    assert_eq!((six["requester_id"].as_i64(), &six["organization_id"]), (Some(wang), &org["id"]));
+}
+
+/// The tag, CC and field index rows follow the ticket through updates and replies that change
+/// them and through those that leave them alone.
+async fn index_rows_follow_writes(t: TestApp) {
+    t.post("/api/v1/custom_fields", &t.admin, json!({"key": "order_no", "kind": "text", "label_en": "Order"})).await;
+    let tk = t
+        .ticket(
+            &t.admin,
+            json!({"subject": "s", "requester": {"email": "c@example.com"}, "tags": ["vip"],
+            "custom_fields": {"order_no": "A-1"}}),
+        )
+        .await;
+    let tid = id(&tk);
+    let found = |q: &'static str| {
+        let t = &t;
+        async move {
+            let (s, list) = t.get(&format!("/api/v1/tickets?{q}"), &t.admin).await;
+            assert_eq!(s, StatusCode::OK, "{list}");
+            list["items"].as_array().unwrap().iter().map(id).collect::<Vec<_>>()
+        }
+    };
+    for round in 0..2 {
+        // A reply and a priority change touch no index row.
+        let (s, _) = t.post(&format!("/api/v1/tickets/{tid}/comments"), &t.admin, json!({"body": "看一下"})).await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (s, _) = t.patch(&format!("/api/v1/tickets/{tid}"), &t.admin, json!({"priority": "high"})).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(found("tag=vip").await, vec![tid], "round {round}");
+        assert_eq!(found("cf.order_no=A-1").await, vec![tid], "round {round}");
+    }
+    let (s, _) = t
+        .patch(
+            &format!("/api/v1/tickets/{tid}"),
+            &t.admin,
+            json!({"tags": ["urgent"], "custom_fields": {"order_no": "B-2"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(found("tag=vip").await.is_empty());
+    assert_eq!(found("tag=urgent").await, vec![tid]);
+    assert!(found("cf.order_no=A-1").await.is_empty());
+    assert_eq!(found("cf.order_no=B-2").await, vec![tid]);
+}
+
 on_both!(
     create_and_read,
+    requester_by_email_follows_changes,
+    index_rows_follow_writes,
     list_filter_and_page,
     update_versions_and_conflicts,
     concurrent_updates_one_wins,

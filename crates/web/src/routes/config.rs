@@ -47,6 +47,7 @@ fn find<T: Clone>(items: &[T], pred: impl Fn(&T) -> bool, what: &'static str) ->
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct GroupIn {
+    #[schema(max_length = 200)]
     name: Option<String>,
     /// 1 = desk, 2 = experts, 3 = HQ or vendor.
     tier: Option<i64>,
@@ -93,6 +94,7 @@ async fn create_group(State(app): State<App>, Auth(p): Auth, body: ApiJson<Group
     Ok((StatusCode::CREATED, Json(app.save_group(&p, g).await?)))
 }
 
+/// All groups, deactivated ones included (`active: false`).
 #[utoipa::path(get, path = "/api/v1/groups", tag = "config", responses((status = 200, body = Items<Group>)))]
 async fn list_groups(State(app): State<App>, Auth(_p): Auth) -> ApiResult<Json<Items<Group>>> {
     Ok(Json(Items { items: app.config().await?.groups.clone() }))
@@ -115,6 +117,9 @@ async fn update_group(
     Ok(Json(app.save_group(&p, g).await?))
 }
 
+/// Deactivates the group: tickets that refer to it keep it, so it is not removed. It is
+/// answered with `active: false`, and `GET` and the list go on returning it so marked;
+/// `PATCH` with `active: true` brings it back.
 #[utoipa::path(delete, path = "/api/v1/groups/{id}", tag = "config", params(("id" = i64, Path)), responses((status = 200, body = Group)))]
 async fn delete_group(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<Json<Group>> {
     let mut g = find(&app.config().await?.groups, |g| g.id.0 == id, "group")?;
@@ -179,7 +184,8 @@ async fn create_category(
     Ok((StatusCode::CREATED, Json(app.save_category(&p, c).await?)))
 }
 
-/// All categories as a flat list; `parent_id` makes the tree.
+/// All categories as a flat list, deactivated ones included (`active: false`); `parent_id`
+/// makes the tree.
 #[utoipa::path(get, path = "/api/v1/categories", tag = "config", responses((status = 200, body = Items<Category>)))]
 async fn list_categories(State(app): State<App>, Auth(_p): Auth) -> ApiResult<Json<Items<Category>>> {
     Ok(Json(Items { items: app.config().await?.categories.clone() }))
@@ -202,6 +208,9 @@ async fn update_category(
     Ok(Json(app.save_category(&p, c).await?))
 }
 
+/// Deactivates the category: tickets that refer to it keep it, so it is not removed. It is
+/// answered with `active: false`, and `GET` and the list go on returning it so marked;
+/// `PATCH` with `active: true` brings it back.
 #[utoipa::path(delete, path = "/api/v1/categories/{id}", tag = "config", params(("id" = i64, Path)), responses((status = 200, body = Category)))]
 async fn delete_category(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<Json<Category>> {
     let mut c = find(&app.config().await?.categories, |c| c.id.0 == id, "category")?;
@@ -292,6 +301,9 @@ async fn update_status(
     Ok(Json(app.save_status(&p, s).await?))
 }
 
+/// Deactivates the status: tickets that refer to it keep it, so it is not removed. It is
+/// answered with `active: false`, and `GET` and the list go on returning it so marked;
+/// `PATCH` with `active: true` brings it back.
 #[utoipa::path(delete, path = "/api/v1/statuses/{id}", tag = "config", params(("id" = i64, Path)), responses((status = 200, body = Status), (status = 409, body = Problem)))]
 async fn delete_status(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<Json<Status>> {
     let mut s = find(&app.config().await?.statuses, |s| s.id.0 == id, "status")?;
@@ -385,6 +397,9 @@ async fn update_field(
     Ok(Json(app.save_field(&p, f).await?))
 }
 
+/// Deactivates the custom field: tickets that refer to it keep it, so it is not removed. It is
+/// answered with `active: false`, and `GET` and the list go on returning it so marked;
+/// `PATCH` with `active: true` brings it back.
 #[utoipa::path(delete, path = "/api/v1/custom_fields/{id}", tag = "config", params(("id" = i64, Path)), responses((status = 200, body = CustomFieldDef)))]
 async fn delete_field(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<Json<CustomFieldDef>> {
     let mut f = find(&app.config().await?.fields, |f| f.id.0 == id, "custom field")?;
@@ -397,6 +412,7 @@ async fn delete_field(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FormIn {
+    #[schema(max_length = 200)]
     name: Option<String>,
     /// The fields in display order.
     fields: Option<Vec<FormField>>,
@@ -452,6 +468,7 @@ async fn delete_form(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>)
 #[derive(Debug, serde::Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SettingsDoc {
+    #[schema(max_length = 200)]
     company_name: Option<String>,
     /// `zh-CN` or `en`: for new users and signed-out pages.
     default_language: Option<gongdan_domain::people::Language>,

@@ -54,6 +54,7 @@ pub fn router() -> OpenApiRouter<App> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleIn {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     /// Groups rules in the console.
     pub category: Option<String>,
@@ -249,6 +250,7 @@ async fn dry_run_saved(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MacroIn {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     /// Shared with every agent (supervisors and admins), else yours alone.
     pub shared: Option<bool>,
@@ -408,6 +410,7 @@ async fn apply_macro(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ViewIn {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     /// `personal` (default), `group` (with `group_id`) or `shared`; the last two for
     /// supervisors and admins.
@@ -559,6 +562,7 @@ async fn delete_view(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>)
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookIn {
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     /// `http://` or `https://`.
     pub url: Option<String>,

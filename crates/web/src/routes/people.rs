@@ -63,8 +63,8 @@ async fn create_user(
     params(("role" = Option<String>, Query), ("staff" = Option<bool>, Query), ("organization_id" = Option<i64>, Query),
         ("group_id" = Option<i64>, Query), ("q" = Option<String>, Query, description = "name or identity contains"),
         ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = ListOf<UserOut>)))]
-async fn list_users(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> ApiResult<Json<ListOf<UserOut>>> {
+    responses((status = 200, body = UserList)))]
+async fn list_users(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> ApiResult<Json<UserList>> {
     q.only(&["role", "staff", "organization_id", "group_id", "q", "cursor", "limit"])?;
     let role = q
         .get("role")
@@ -83,7 +83,7 @@ async fn list_users(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> Api
     };
     let users = app.list_users(&p, uq).await?;
     let next_cursor = next_id_cursor(&users, limit, |u| u.id.0);
-    Ok(Json(ListOf { items: users.into_iter().map(UserOut::from).collect(), next_cursor, total: None }))
+    Ok(Json(UserList { items: users.into_iter().map(UserOut::from).collect(), next_cursor, total: None }))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "people", params(("id" = i64, Path)), responses((status = 200, body = UserOut), (status = 404, body = Problem)))]
@@ -137,6 +137,7 @@ async fn me(State(app): State<App>, Auth(p): Auth) -> ApiResult<Json<UserOut>> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct OrgIn {
+    #[schema(max_length = 200)]
     name: Option<String>,
     domains: Option<Vec<String>>,
     shared_tickets: Option<bool>,
@@ -169,8 +170,8 @@ async fn create_org(State(app): State<App>, Auth(p): Auth, body: ApiJson<OrgIn>)
 
 #[utoipa::path(get, path = "/api/v1/organizations", tag = "people",
     params(("q" = Option<String>, Query, description = "name contains"), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = ListOf<Organization>)))]
-async fn list_orgs(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> ApiResult<Json<ListOf<Organization>>> {
+    responses((status = 200, body = OrganizationList)))]
+async fn list_orgs(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> ApiResult<Json<OrganizationList>> {
     q.only(&["q", "cursor", "limit"])?;
     if !p.is_staff() {
         return Err(gongdan_core::CoreError::forbidden("customers cannot list organisations").into());
@@ -182,7 +183,7 @@ async fn list_orgs(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> ApiR
         .await
         .map_err(gongdan_core::CoreError::from)?;
     let next_cursor = next_id_cursor(&items, limit, |o| o.id.0);
-    Ok(Json(ListOf { items, next_cursor, total: None }))
+    Ok(Json(OrganizationList { items, next_cursor, total: None }))
 }
 
 #[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "people", params(("id" = i64, Path)), responses((status = 200, body = Organization), (status = 404, body = Problem)))]

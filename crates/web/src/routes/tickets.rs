@@ -215,7 +215,7 @@ async fn list_tickets(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> A
     tq.limit = q.limit(50, 100)?;
     tq.with_total = q.parse::<bool>("total")?.unwrap_or(true);
     let page = app.list_tickets(&p, tq).await?;
-    Ok(Json(ListOf {
+    Ok(Json(TicketList {
         items: page.items.into_iter().map(|t| TicketOut::view(t, &p)).collect(),
         next_cursor: page.next_cursor.map(|c| c.encode()),
         total: page.total,
