@@ -56,7 +56,12 @@ impl SqlStore {
     pub(super) fn new(write: Pool<Db>, read: Pool<Db>, grouped: Option<Grouped>) -> Self {
         let queue = grouped.map(|g| {
             let (tx, rx) = mpsc::channel(1024);
-            Self::spawn_writer(write.clone(), rx);
+            match g {
+                Grouped::All => Self::spawn_writer(write.clone(), rx),
+                // PostgreSQL's connections are sockets of the shared runtime (and shared with
+                // readers): driven from another runtime, every wakeup would cross threads.
+                Grouped::PlainCreates => drop(tokio::spawn(Self::group_commit(write.clone(), rx))),
+            }
             (tx, g)
         });
         SqlStore { write, read, group_commit: queue }
@@ -1133,9 +1138,9 @@ impl SqlStore {
     /// The SQLite writer: takes every batch waiting, runs each in its own savepoint (a failed
     /// batch rolls back alone) and commits them together, so concurrent requests share one
     /// commit instead of each rewriting the same index pages.
-    /// Runs the group-commit writer on a thread of its own. Each of its statements is a hop
-    /// to the database and back; on a busy node, waiting behind the request handlers for a
-    /// worker at every hop made the writer, not the database, the limit on writes.
+    /// Runs SQLite's group-commit writer on a thread of its own. Each of its statements is a
+    /// hop to SQLite's thread and back; on a busy node, waiting behind the request handlers for
+    /// a worker at every hop made the writer, not the database, the limit on writes.
     fn spawn_writer(pool: Pool<Db>, queue: mpsc::Receiver<Job>) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
         let Ok(runtime) = runtime else {
