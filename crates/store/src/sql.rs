@@ -54,16 +54,9 @@ pub(super) enum Grouped {
 
 impl SqlStore {
     pub(super) fn new(write: Pool<Db>, read: Pool<Db>, grouped: Option<Grouped>) -> Self {
-        let queue = grouped.map(|g| {
-            let (tx, rx) = mpsc::channel(1024);
-            match g {
-                Grouped::All => Self::spawn_writer(write.clone(), rx),
-                // PostgreSQL's connections are sockets of the shared runtime (and shared with
-                // readers): driven from another runtime, every wakeup would cross threads.
-                Grouped::PlainCreates => drop(tokio::spawn(Self::group_commit(write.clone(), rx))),
-            }
-            (tx, g)
-        });
+        // PostgreSQL's connections are sockets of the shared runtime (and shared with readers):
+        // driven from another runtime, every wakeup would cross threads.
+        let queue = grouped.map(|g| (Self::spawn_writer(write.clone(), g == Grouped::All), g));
         SqlStore { write, read, group_commit: queue }
     }
 }
@@ -1138,27 +1131,22 @@ impl SqlStore {
     /// The SQLite writer: takes every batch waiting, runs each in its own savepoint (a failed
     /// batch rolls back alone) and commits them together, so concurrent requests share one
     /// commit instead of each rewriting the same index pages.
-    /// Runs SQLite's group-commit writer on a thread of its own. Each of its statements is a
-    /// hop to SQLite's thread and back; on a busy node, waiting behind the request handlers for
-    /// a worker at every hop made the writer, not the database, the limit on writes.
-    fn spawn_writer(pool: Pool<Db>, queue: mpsc::Receiver<Job>) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-        let Ok(runtime) = runtime else {
-            tokio::spawn(Self::group_commit(pool, queue));
-            return;
-        };
-        let (pool_again, queue) = (pool.clone(), std::sync::Arc::new(std::sync::Mutex::new(Some(queue))));
-        let queue_again = queue.clone();
-        let started = std::thread::Builder::new().name("gongdan-writer".into()).spawn(move || {
-            if let Some(queue) = queue_again.lock().ok().and_then(|mut q| q.take()) {
-                runtime.block_on(Self::group_commit(pool_again, queue));
+    /// Starts the group-commit writer and gives its queue. With `own_thread` (SQLite) it runs
+    /// on a thread and runtime of its own: each of its statements is a hop to SQLite's thread
+    /// and back, and on a busy node, waiting behind the request handlers for a worker at every
+    /// hop made the writer, not the database, the limit on writes.
+    fn spawn_writer(pool: Pool<Db>, own_thread: bool) -> mpsc::Sender<Job> {
+        if own_thread && let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let (tx, rx) = mpsc::channel(1024);
+            let writer = pool.clone();
+            let thread = std::thread::Builder::new().name("gongdan-writer".into());
+            if thread.spawn(move || runtime.block_on(Self::group_commit(writer, rx))).is_ok() {
+                return tx;
             }
-        });
-        if started.is_err()
-            && let Some(queue) = queue.lock().ok().and_then(|mut q| q.take())
-        {
-            tokio::spawn(Self::group_commit(pool, queue));
         }
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(Self::group_commit(pool, rx));
+        tx
     }
 
     async fn group_commit(pool: Pool<Db>, mut queue: mpsc::Receiver<Job>) {
