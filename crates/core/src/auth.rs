@@ -13,7 +13,7 @@ use gongdan_domain::DomainError;
 use gongdan_domain::access::{Principal, Role};
 use gongdan_domain::ids::{TokenId, UserId};
 use gongdan_domain::people::{IdentityKind, User};
-use gongdan_store::ApiToken;
+pub use gongdan_store::ApiToken;
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 

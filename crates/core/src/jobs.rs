@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gongdan_domain::ids::TicketId;
 use gongdan_domain::ticket::Ticket;
-use gongdan_store::{Job, NewJob};
+pub use gongdan_store::Job;
+use gongdan_store::NewJob;
 use hmac::{KeyInit, Mac};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};

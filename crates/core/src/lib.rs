@@ -150,6 +150,11 @@ impl App {
 
     /// The current time at the precision storage keeps (microseconds), so what a write
     /// returns equals what a later read returns.
+    /// Whether the database answers (readiness).
+    pub async fn ready(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
     pub fn now(&self) -> jiff::Timestamp {
         let t = self.clock.now();
         jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)

@@ -11,7 +11,8 @@ use gongdan_domain::people;
 use gongdan_domain::rules::{self, ActionSpec, RuleKind, UpdateFacts};
 use gongdan_domain::template;
 use gongdan_domain::ticket::{FieldChange, StatusCategory, StatusRef, Ticket};
-use gongdan_store::{MacroRow, NewComment, TicketWrite, WriteBatch};
+pub use gongdan_store::MacroRow;
+use gongdan_store::{NewComment, TicketWrite, WriteBatch};
 
 use crate::config::Config;
 use crate::{App, CoreError, Result};

@@ -5,7 +5,7 @@
 use gongdan_domain::DomainError;
 use gongdan_domain::access::Principal;
 use gongdan_domain::people;
-use gongdan_store::{Notification, WebhookRow};
+pub use gongdan_store::{Notification, WebhookRow};
 
 use crate::config::require_admin;
 use crate::egress::{self, Egress};

@@ -6,9 +6,11 @@ use gongdan_domain::DomainError;
 use gongdan_domain::access::{Principal, Role};
 use gongdan_domain::fields::{self, FieldScope};
 use gongdan_domain::ids::{GroupId, OrganizationId, UserId};
+use gongdan_domain::people::UserQuery;
 use gongdan_domain::people::{self, Identity, IdentityKind, Language, Organization, User};
 use gongdan_domain::routing::{self, Availability};
-use gongdan_store::{ClaimedResource, IdempotencyClaim, StoreError, UserBrief, UserQuery};
+pub use gongdan_store::UserLabel;
+use gongdan_store::{ClaimedResource, IdempotencyClaim, StoreError, UserBrief};
 use serde_json::Value;
 
 use crate::tickets::{Created, Idempotency};
@@ -556,6 +558,20 @@ impl App {
             return Err(CoreError::NotFound("organization"));
         }
         self.store.get_organization(id).await?.ok_or(CoreError::NotFound("organization"))
+    }
+
+    /// Organisations by id after `after`; `q` matches the name. Staff only.
+    pub async fn list_organizations(
+        &self,
+        actor: &Principal,
+        q: Option<&str>,
+        after: Option<OrganizationId>,
+        limit: i64,
+    ) -> Result<Vec<Organization>> {
+        if !actor.is_staff() {
+            return Err(CoreError::forbidden("customers cannot list organisations"));
+        }
+        Ok(self.store.list_organizations(q, after, limit).await?)
     }
 
     pub async fn delete_organization(&self, actor: &Principal, id: OrganizationId) -> Result<()> {

@@ -14,7 +14,8 @@ use gongdan_domain::rules::{
     self, ActionSpec, Catalog, ConditionsSpec, FlowInput, NeedRoster, RuleKind, RuleSet, RuleSpec, UpdateFacts,
 };
 use gongdan_domain::ticket::Ticket;
-use gongdan_store::{FlowRun, RuleRow, WriteBatch};
+pub use gongdan_store::RuleRow;
+use gongdan_store::{FlowRun, WriteBatch};
 
 use crate::config::{Config, require_admin};
 use crate::{App, CoreError, Result};

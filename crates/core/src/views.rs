@@ -7,7 +7,8 @@ use gongdan_domain::access::Principal;
 use gongdan_domain::ids::{CategoryId, GroupId, StatusId, UserId};
 use gongdan_domain::people;
 use gongdan_domain::ticket::{Channel, Priority, StatusCategory};
-use gongdan_store::{TicketQuery, TicketSort, VIEW_COUNT_CAP, ViewRow};
+use gongdan_domain::ticket::{TicketQuery, TicketSort, VIEW_COUNT_CAP};
+pub use gongdan_store::ViewRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

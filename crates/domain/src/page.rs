@@ -6,6 +6,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::DomainError;
 
+/// A page of a keyset listing.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<Cursor>,
+    pub total: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub sort: String,

@@ -204,6 +204,19 @@ pub fn validate_vip(level: i64) -> Result<i64, DomainError> {
     }
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    pub role: Option<Role>,
+    /// Staff only (admins, supervisors, agents).
+    pub staff: bool,
+    pub organization_id: Option<OrganizationId>,
+    pub group_id: Option<GroupId>,
+    /// Matches name or email.
+    pub q: Option<String>,
+    pub after: Option<UserId>,
+    pub limit: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,9 @@ use crate::error::DomainError;
 use crate::ids::{CategoryId, GroupId, OrganizationId, StatusId, TicketId, UserId};
 use crate::str_enum;
 
+mod query;
+pub use query::{TicketQuery, TicketSort, VIEW_COUNT_CAP};
+
 str_enum!(
     /// Where a request came from.
     Channel { Email = "email", Web = "web", Portal = "portal", Chat = "chat", Phone = "phone", Wechat = "wechat", Api = "api" }

@@ -1,14 +1,15 @@
 //! The storage contract of Gongdan and its two engines.
 //!
 //! Everything above this crate talks to `Arc<dyn Store>`; the backend is picked at runtime from
-//! the database URL ([`connect`]). SQLite and PostgreSQL share one implementation file
-//! (`sql.rs`, compiled once per backend with that backend's concrete sqlx types) and keep their
-//! own migrations with the same file names. A multi-row change is always one [`WriteBatch`], one
-//! transaction: there is no half-written ticket.
+//! the database URL ([`connect`]). The contract is one trait per capability (`contract/`);
+//! SQLite and PostgreSQL share one implementation (`sql/`, a file per capability, compiled once
+//! per backend with that backend's concrete sqlx types) and keep their own migrations with the
+//! same file names. A multi-row change is always one [`WriteBatch`], one transaction: there is
+//! no half-written ticket.
 
+mod batch;
 mod contract;
 mod error;
-mod flow;
 pub mod postgres;
 pub mod sqlite;
 
@@ -16,7 +17,6 @@ use std::sync::Arc;
 
 pub use contract::*;
 pub use error::StoreError;
-pub use flow::*;
 
 /// Opens the database a URL names and runs pending migrations when asked to.
 pub async fn connect(url: &str, opts: ConnectOptions) -> std::result::Result<Arc<dyn Store>, StoreError> {

@@ -37,7 +37,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres")
 // Deliberate: the same implementation compiled against this backend's concrete types.
 #[allow(clippy::duplicate_mod)]
 #[macro_use]
-#[path = "sql.rs"]
+#[path = "sql/mod.rs"]
 mod sql;
 pub use sql::SqlStore as PgStore;
 

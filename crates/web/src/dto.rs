@@ -471,7 +471,7 @@ pub struct TokenOut {
 }
 
 impl TokenOut {
-    pub fn new(t: gongdan_store::ApiToken, secret: Option<String>) -> Self {
+    pub fn new(t: gongdan_core::auth::ApiToken, secret: Option<String>) -> Self {
         TokenOut {
             id: t.id,
             user_id: t.user_id,

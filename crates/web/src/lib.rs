@@ -3,11 +3,11 @@
 //! endpoints, and the browser UI (`ui`: agent workspace, admin console, customer portal).
 //! Handlers are thin: extract, call `gongdan_core::App`, shape the answer.
 
+mod api;
 pub mod apidoc;
 pub mod dto;
 pub mod error;
 pub mod extract;
-mod routes;
 pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -45,11 +45,17 @@ fn api(app: &App) -> (Router<App>, utoipa::openapi::OpenApi) {
     );
     doc.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new::<_, _, String>("bearer", [])]);
     let (router, mut doc) = OpenApiRouter::with_openapi(doc)
-        .merge(routes::tickets::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
-        .merge(routes::people::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
-        .merge(routes::config::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
-        .merge(routes::flow::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
-        .merge(routes::files::router(app.settings.max_attachment_bytes))
+        .merge(api::tickets::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(api::people::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(api::auth::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(api::config::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(api::rules::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(api::macros::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(api::views::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(api::notifications::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(api::routing::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(api::jobs::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(api::files::router(app.settings.max_attachment_bytes))
         .split_for_parts();
     apidoc::complete(&mut doc);
     (router, doc)
@@ -100,7 +106,7 @@ pub fn router(app: App) -> Router {
 
 /// Ready when the database answers.
 async fn readyz(State(app): State<App>) -> impl IntoResponse {
-    match app.store.ping().await {
+    match app.ready().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");

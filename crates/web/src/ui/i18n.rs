@@ -207,7 +207,7 @@ mod tests {
         }
         // The rule builders' pickers, from the lists the builders show.
         {
-            use crate::ui::admin::rules::*;
+            use crate::ui::admin::builder::*;
             k.extend(CONDITION_FIELDS.iter().chain(&TRIGGER_FIELDS).map(|f| field_key(f)));
             k.extend(ACTION_FIELDS.iter().chain(&RULE_ACTIONS).map(|a| action_key(a)));
             for unit in ["hours", "minutes"] {

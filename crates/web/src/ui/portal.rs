@@ -14,8 +14,8 @@ use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
 use gongdan_domain::progress::StepKind;
+use gongdan_domain::ticket::TicketQuery;
 use gongdan_domain::ticket::{StatusCategory, Ticket};
-use gongdan_store::TicketQuery;
 
 use super::agent::ticket::{comment_entry, form_idempotency, refill, store_files};
 use super::ctx::{Ctx, Viewer};

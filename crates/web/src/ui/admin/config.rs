@@ -13,12 +13,12 @@ use gongdan_domain::people::{Group, Language};
 use gongdan_domain::routing::Assignment;
 use gongdan_domain::ticket::{Status, StatusCategory};
 
-use super::super::agent::ticket::refill;
-use super::super::ctx::{Ctx, Viewer};
-use super::super::form::{FormErrors, UiForm};
-use super::super::view::{FieldView, Opt, category_options};
-use super::super::{UiError, UiResult, redirect_flash, render};
 use super::{AdminRow, FormPage, ListQuery, allowed, apply_errors, failed, list_view, nav, paged, yes_no};
+use crate::ui::agent::ticket::refill;
+use crate::ui::ctx::{Ctx, Viewer};
+use crate::ui::form::{FormErrors, UiForm};
+use crate::ui::view::{FieldView, Opt, category_options};
+use crate::ui::{UiError, UiResult, redirect_flash, render};
 
 pub fn router() -> Router<App> {
     Router::new()

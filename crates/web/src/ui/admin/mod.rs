@@ -4,9 +4,13 @@
 //! shared templates; saving goes through the same use cases as the API, so the same rules and
 //! errors apply, shown beside the field.
 
+pub(crate) mod builder;
 mod config;
+mod macros;
+mod notifications;
 mod people;
-pub(crate) mod rules;
+mod rules;
+mod views;
 
 use askama::Template;
 use axum::Router;
@@ -22,7 +26,14 @@ use super::view::{FieldView, urlencode};
 use super::{UiError, UiResult, render};
 
 pub fn router() -> Router<App> {
-    Router::new().route("/admin", get(home)).merge(people::router()).merge(config::router()).merge(rules::router())
+    Router::new()
+        .route("/admin", get(home))
+        .merge(people::router())
+        .merge(config::router())
+        .merge(rules::router())
+        .merge(macros::router())
+        .merge(views::router())
+        .merge(notifications::router())
 }
 
 /// The console's first page: agents for those who may manage people.

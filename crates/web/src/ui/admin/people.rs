@@ -10,14 +10,14 @@ use gongdan_core::people::UserInput;
 use gongdan_domain::access::Role;
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
+use gongdan_domain::people::UserQuery;
 use gongdan_domain::people::{Identity, IdentityKind, Language, Organization, User};
-use gongdan_store::UserQuery;
 
-use super::super::ctx::{Ctx, Viewer};
-use super::super::form::{FormErrors, UiForm};
-use super::super::view::{FieldView, Opt, urlencode};
-use super::super::{UiError, UiResult, redirect_flash, render};
 use super::{AdminRow, FormPage, ListQuery, allowed, apply_errors, failed, list_view, nav, yes_no};
+use crate::ui::ctx::{Ctx, SessionUser, Viewer};
+use crate::ui::form::{FormErrors, UiForm};
+use crate::ui::view::{FieldView, Opt, urlencode};
+use crate::ui::{UiError, UiResult, redirect_flash, render};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -107,7 +107,13 @@ fn languages(ctx: &Ctx) -> Vec<Opt> {
 }
 
 /// The form of a user (an empty one for a new user).
-async fn user_fields(app: &App, ctx: &Ctx, u: Option<&User>, agents: bool) -> UiResult<Vec<FieldView>> {
+async fn user_fields(
+    app: &App,
+    s: &SessionUser,
+    ctx: &Ctx,
+    u: Option<&User>,
+    agents: bool,
+) -> UiResult<Vec<FieldView>> {
     let text = |f: fn(&User) -> String| u.map(f).unwrap_or_default();
     let mut fields = vec![
         FieldView::new("name", ctx.t("field-name"), "text", text(|u| u.name.clone())).required(true),
@@ -201,11 +207,11 @@ async fn user_fields(app: &App, ctx: &Ctx, u: Option<&User>, agents: bool) -> Ui
             "text",
             text(|u| u.external_id.clone().unwrap_or_default()),
         ));
-        let mut orgs = app.store.list_organizations(None, None, 500).await.map_err(gongdan_core::CoreError::from)?;
+        let mut orgs = app.list_organizations(&s.principal, None, None, 500).await?;
         // The customer's own organisation is always a choice, however many there are.
         if let Some(current) = u.and_then(|u| u.organization_id)
             && !orgs.iter().any(|o| o.id == current)
-            && let Some(o) = app.store.get_organization(current).await.map_err(gongdan_core::CoreError::from)?
+            && let Some(o) = app.get_organization(&s.principal, current).await.ok()
         {
             orgs.push(o);
         }
@@ -231,11 +237,11 @@ async fn user_fields(app: &App, ctx: &Ctx, u: Option<&User>, agents: bool) -> Ui
                 "select",
                 u.and_then(|u| u.account_manager_id).map(|a| a.0.to_string()).unwrap_or_default(),
             )
-            .options(super::super::agent::agent_options(ctx, u.and_then(|u| u.account_manager_id)), true)
+            .options(crate::ui::agent::agent_options(ctx, u.and_then(|u| u.account_manager_id)), true)
             .hint(ctx.t("field-account-manager-hint")),
         );
         for d in ctx.cfg.fields.iter().filter(|d| d.active && d.scope == gongdan_domain::fields::FieldScope::User) {
-            fields.push(super::super::view::custom_field(ctx, d, u.and_then(|u| u.custom_fields.get(&d.key)), false));
+            fields.push(crate::ui::view::custom_field(ctx, d, u.and_then(|u| u.custom_fields.get(&d.key)), false));
         }
     }
     fields.push(
@@ -296,8 +302,8 @@ fn user_page(ctx: Ctx, agents: bool, id: Option<i64>, fields: Vec<FieldView>, er
 }
 
 async fn new_user(State(app): State<App>, v: Viewer, agents: bool) -> UiResult {
-    allowed(&v, section(agents))?;
-    let fields = user_fields(&app, &v.ctx, None, agents).await?;
+    let s = allowed(&v, section(agents))?;
+    let fields = user_fields(&app, s, &v.ctx, None, agents).await?;
     render(&user_page(v.ctx, agents, None, fields, vec![]))
 }
 
@@ -307,7 +313,7 @@ async fn edit_user(State(app): State<App>, v: Viewer, Path(id): Path<i64>, agent
     if u.role.is_staff() != agents {
         return Err(UiError::NotFound);
     }
-    let fields = user_fields(&app, &v.ctx, Some(&u), agents).await?;
+    let fields = user_fields(&app, s, &v.ctx, Some(&u), agents).await?;
     render(&user_page(v.ctx, agents, Some(id), fields, vec![]))
 }
 
@@ -375,7 +381,7 @@ fn user_input(ctx: &Ctx, form: &UiForm, agents: bool, existing: Option<&User>) -
                 .map_err(|_| FormErrors::one("vip_level", "error-invalid_value"))?,
         );
         for d in ctx.cfg.fields.iter().filter(|d| d.active && d.scope == gongdan_domain::fields::FieldScope::User) {
-            input.custom_fields.insert(d.key.clone(), super::super::view::custom_value(d, form));
+            input.custom_fields.insert(d.key.clone(), crate::ui::view::custom_value(d, form));
         }
     }
     Ok(input)
@@ -399,7 +405,7 @@ async fn save_user(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiF
             match r {
                 Ok(u) => Ok(u),
                 Err(e) => {
-                    let names: Vec<String> = user_fields(&app, &v.ctx, existing.as_ref(), agents)
+                    let names: Vec<String> = user_fields(&app, s, &v.ctx, existing.as_ref(), agents)
                         .await?
                         .into_iter()
                         .map(|f| f.name)
@@ -421,7 +427,7 @@ async fn save_user(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiF
         Ok(u) => Ok(redirect_flash(&format!("/admin/{}/{}", section(agents), u.id), "flash-saved")),
         Err(errors) => {
             let fields =
-                super::super::agent::ticket::refill(user_fields(&app, &v.ctx, existing.as_ref(), agents).await?, &form);
+                crate::ui::agent::ticket::refill(user_fields(&app, s, &v.ctx, existing.as_ref(), agents).await?, &form);
             let (fields, general) = apply_errors(&v.ctx, fields, &errors);
             failed(user_page(v.ctx, agents, id, fields, general))
         }
@@ -431,9 +437,9 @@ async fn save_user(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiF
 // ---- organisations ----
 
 async fn list_orgs(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery>) -> UiResult {
-    allowed(&v, "organizations")?;
+    let s = allowed(&v, "organizations")?;
     let after = q.cursor.as_deref().and_then(|c| Cursor::decode(c, "id").ok()).map(|c| OrganizationId(c.id));
-    let orgs = app.store.list_organizations(q.q.as_deref(), after, 50).await.map_err(gongdan_core::CoreError::from)?;
+    let orgs = app.list_organizations(&s.principal, q.q.as_deref(), after, 50).await?;
     let ctx = v.ctx;
     let qs = urlencode(q.q.as_deref().unwrap_or_default());
     let next = (orgs.len() == 50)
@@ -468,7 +474,7 @@ fn org_fields(ctx: &Ctx, o: Option<&Organization>) -> Vec<FieldView> {
         .hint(ctx.t("field-shared-tickets-hint")),
     ];
     for d in ctx.cfg.fields.iter().filter(|d| d.active && d.scope == gongdan_domain::fields::FieldScope::Organization) {
-        fields.push(super::super::view::custom_field(ctx, d, o.and_then(|o| o.custom_fields.get(&d.key)), false));
+        fields.push(crate::ui::view::custom_field(ctx, d, o.and_then(|o| o.custom_fields.get(&d.key)), false));
     }
     fields
 }
@@ -520,7 +526,7 @@ async fn save_org(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiFo
     o.shared_tickets = form.checked("shared_tickets");
     for d in v.ctx.cfg.fields.iter().filter(|d| d.active && d.scope == gongdan_domain::fields::FieldScope::Organization)
     {
-        o.custom_fields.insert(d.key.clone(), super::super::view::custom_value(d, &form));
+        o.custom_fields.insert(d.key.clone(), crate::ui::view::custom_value(d, &form));
     }
     match app.save_organization(&s.principal, o).await {
         Ok(o) => Ok(redirect_flash(&format!("/admin/organizations/{}", o.id), "flash-saved")),
@@ -529,7 +535,7 @@ async fn save_org(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiFo
             let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             let errors = FormErrors::from_core(e, &names)?;
-            let (fields, general) = apply_errors(&v.ctx, super::super::agent::ticket::refill(fields, &form), &errors);
+            let (fields, general) = apply_errors(&v.ctx, crate::ui::agent::ticket::refill(fields, &form), &errors);
             failed(org_page(v.ctx, id, fields, general))
         }
     }

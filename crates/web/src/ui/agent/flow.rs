@@ -13,11 +13,11 @@ use gongdan_domain::ids::{GroupId, TicketId};
 use gongdan_domain::routing::Availability;
 use serde_json::{Map, Value};
 
-use super::super::ctx::{Ctx, Viewer};
-use super::super::form::{FormErrors, UiForm};
-use super::super::view::{Opt, local_path};
-use super::super::{UiError, UiResult, redirect_flash, render};
 use super::ListQuery;
+use crate::ui::ctx::{Ctx, Viewer};
+use crate::ui::form::{FormErrors, UiForm};
+use crate::ui::view::{Opt, local_path};
+use crate::ui::{UiError, UiResult, redirect_flash, render};
 
 pub fn router() -> Router<App> {
     Router::new()

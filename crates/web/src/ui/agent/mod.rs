@@ -15,13 +15,15 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use gongdan_core::App;
+use gongdan_core::people::UserLabel;
 use gongdan_core::tickets::UpdateTicket;
+use gongdan_core::views::ViewRow;
 use gongdan_domain::access::Principal;
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
+use gongdan_domain::ticket::TicketSort;
 use gongdan_domain::ticket::{Channel, Priority, Ticket};
-use gongdan_store::{TicketSort, UserLabel, ViewRow};
 
 use super::ctx::{Ctx, Viewer};
 use super::form::UiForm;

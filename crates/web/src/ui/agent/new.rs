@@ -12,12 +12,12 @@ use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::ticket::{Channel, Priority, TicketType};
 
-use super::super::ctx::{Ctx, Viewer};
-use super::super::form::{FormErrors, UiForm};
-use super::super::view::{FieldView, Opt, category_options, read_ticket_fields, ticket_fields, with_errors};
-use super::super::{UiResult, redirect_flash, render};
 use super::ticket::{form_idempotency, refill, store_files};
 use super::{agent_options, channel_options, group_options, priority_options};
+use crate::ui::ctx::{Ctx, Viewer};
+use crate::ui::form::{FormErrors, UiForm};
+use crate::ui::view::{FieldView, Opt, category_options, read_ticket_fields, ticket_fields, with_errors};
+use crate::ui::{UiResult, redirect_flash, render};
 
 pub fn router(uploads: axum::extract::DefaultBodyLimit) -> Router<App> {
     Router::new().route("/agent/tickets/new", get(new_page).merge(axum::routing::post(create).layer(uploads)))
@@ -127,7 +127,7 @@ async fn create(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
 
 async fn build(
     app: &App,
-    s: &super::super::ctx::SessionUser,
+    s: &crate::ui::ctx::SessionUser,
     ctx: &Ctx,
     form: &UiForm,
     category: Option<i64>,
@@ -156,7 +156,7 @@ impl From<FormErrors> for Failure {
 
 async fn parse_and_create(
     app: &App,
-    s: &super::super::ctx::SessionUser,
+    s: &crate::ui::ctx::SessionUser,
     ctx: &Ctx,
     form: &UiForm,
     category: Option<i64>,

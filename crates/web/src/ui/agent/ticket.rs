@@ -11,20 +11,21 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use gongdan_core::people::UserLabel;
 use gongdan_core::tickets::{AddComment, Idempotency, UpdateTicket};
 use gongdan_core::{App, CoreError};
 use gongdan_domain::conversation::{Comment, Event, LinkKind};
 use gongdan_domain::event::{EventKind, Via};
 use gongdan_domain::ids::*;
+use gongdan_domain::ticket::TicketQuery;
 use gongdan_domain::ticket::{Priority, StatusCategory, Ticket, TicketType};
-use gongdan_store::{TicketQuery, UserLabel};
 use jiff::Timestamp;
 
-use super::super::ctx::{Ctx, SessionUser, Viewer};
-use super::super::form::{CsrfHeader, FormErrors, UiForm};
-use super::super::view::{FieldView, Opt, category_options, read_ticket_fields, ticket_fields, with_errors};
-use super::super::{UiError, UiResult, redirect_flash, render};
 use super::{agent_options, group_options, priority_options, rows, status_options};
+use crate::ui::ctx::{Ctx, SessionUser, Viewer};
+use crate::ui::form::{CsrfHeader, FormErrors, UiForm};
+use crate::ui::view::{FieldView, Opt, category_options, read_ticket_fields, ticket_fields, with_errors};
+use crate::ui::{UiError, UiResult, redirect_flash, render};
 
 pub fn router(uploads: axum::extract::DefaultBodyLimit) -> Router<App> {
     Router::new()
@@ -496,7 +497,7 @@ async fn show(
 /// Stores the files that came with a form, as uploads of this user.
 pub async fn store_files(app: &App, s: &SessionUser, form: &UiForm) -> Result<Vec<AttachmentId>, CoreError> {
     let mut ids = Vec::new();
-    for f in form.files.iter().take(super::super::MAX_FILES) {
+    for f in form.files.iter().take(crate::ui::MAX_FILES) {
         ids.push(app.upload(&s.principal, &f.filename, &f.content_type, &f.bytes).await?.id);
     }
     Ok(ids)

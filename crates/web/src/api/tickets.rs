@@ -11,7 +11,7 @@ use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
 use gongdan_domain::ticket::{Channel, Priority, StatusCategory};
-use gongdan_store::{TicketQuery, TicketSort};
+use gongdan_domain::ticket::{TicketQuery, TicketSort};
 use jiff::Timestamp;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -1,0 +1,64 @@
+//! The storage contract: one narrow trait per capability (a file each), bundled as [`Store`].
+
+use async_trait::async_trait;
+
+use crate::StoreError;
+pub use crate::batch::*;
+pub use gongdan_domain::page::Page;
+pub use gongdan_domain::people::UserQuery;
+pub use gongdan_domain::ticket::{TicketQuery, TicketSort, VIEW_COUNT_CAP};
+
+mod auth;
+mod config;
+mod files;
+mod jobs;
+mod macros;
+mod notifications;
+mod people;
+mod rules;
+mod tickets;
+mod views;
+
+pub use auth::*;
+pub use config::*;
+pub use files::*;
+pub use jobs::*;
+pub use macros::*;
+pub use notifications::*;
+pub use people::*;
+pub use rules::*;
+pub use tickets::*;
+pub use views::*;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[async_trait]
+pub trait Store:
+    PeopleStore
+    + ConfigStore
+    + AuthStore
+    + TicketStore
+    + FileStore
+    + RuleStore
+    + MacroStore
+    + ViewStore
+    + NotificationStore
+    + JobStore
+{
+    fn backend(&self) -> Backend;
+    async fn migrate(&self) -> Result<()>;
+    /// Refreshes planner statistics (and on PostgreSQL the visibility map, which index-only
+    /// counts need) — after a bulk load, or from a maintenance job.
+    async fn optimize(&self) -> Result<()>;
+    /// Moves SQLite's write-ahead log into the database and empties it, if no reader holds an
+    /// older snapshot right now; returns whether it did. A server calls it every few seconds so
+    /// the log stays small; PostgreSQL checkpoints by itself (always `true`).
+    async fn checkpoint(&self) -> Result<bool>;
+    async fn ping(&self) -> Result<()>;
+}

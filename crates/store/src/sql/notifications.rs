@@ -1,0 +1,99 @@
+//! Webhooks and the in-app notification inbox.
+
+use super::*;
+
+#[async_trait]
+impl NotificationStore for SqlStore {
+    async fn list_webhooks(&self) -> Result<Vec<WebhookRow>> {
+        type Row = (i64, String, String, String, bool, i64, i64);
+        let rows: Vec<Row> =
+            sqlx::query_as("SELECT id, name, url, secret, active, created_at, updated_at FROM webhooks ORDER BY id")
+                .fetch_all(&self.read)
+                .await?;
+        rows.into_iter()
+            .map(|(id, name, url, secret, active, created, updated)| {
+                Ok(WebhookRow {
+                    id,
+                    name,
+                    url,
+                    secret,
+                    active,
+                    created_at: from_ts(created)?,
+                    updated_at: from_ts(updated)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn save_webhook(&self, w: &WebhookRow) -> Result<WebhookRow> {
+        let cols = ["name", "url", "secret", "active", "created_at", "updated_at"];
+        let id = upsert(self, "webhooks", &cols, w.id, |q| {
+            q.bind(w.name.clone())
+                .bind(w.url.clone())
+                .bind(w.secret.clone())
+                .bind(w.active)
+                .bind(ts(w.created_at))
+                .bind(ts(w.updated_at))
+        })
+        .await?;
+        Ok(WebhookRow { id, ..w.clone() })
+    }
+
+    async fn delete_webhook(&self, id: i64) -> Result<()> {
+        delete_row(self, "webhooks", id).await
+    }
+
+    async fn list_notifications(
+        &self,
+        user: UserId,
+        unread_only: bool,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Notification>> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT id, user_id, ticket_id, rule, subject, body, created_at, read_at FROM notifications WHERE user_id = ",
+        );
+        qb.push_bind(user.0);
+        if unread_only {
+            qb.push(" AND read_at IS NULL");
+        }
+        if let Some(b) = before {
+            qb.push(" AND id < ").push_bind(b);
+        }
+        qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+        type Row = (i64, i64, Option<i64>, Option<String>, String, String, i64, Option<i64>);
+        let rows: Vec<Row> = qb.build_query_as().fetch_all(&self.read).await?;
+        rows.into_iter()
+            .map(|(id, user_id, ticket_id, rule, subject, body, created, read)| {
+                Ok(Notification {
+                    id,
+                    user_id: UserId(user_id),
+                    ticket_id: ticket_id.map(TicketId),
+                    rule,
+                    subject,
+                    body,
+                    created_at: from_ts(created)?,
+                    read_at: opt_ts(read)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn count_unread(&self, user: UserId) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL")
+            .bind(user.0)
+            .fetch_one(&self.read)
+            .await?)
+    }
+
+    async fn mark_read(&self, user: UserId, ids: &[i64], at: Timestamp) -> Result<()> {
+        let mut qb = QueryBuilder::<Db>::new("UPDATE notifications SET read_at = ");
+        qb.push_bind(ts(at)).push(" WHERE read_at IS NULL AND user_id = ").push_bind(user.0);
+        if !ids.is_empty() {
+            qb.push(" AND id IN ");
+            push_list(&mut qb, ids.iter().copied());
+        }
+        qb.build().execute(&self.write).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,13 @@
+//! The REST API, a file per capability; each gives its router with its part of the document.
+
+pub mod auth;
+pub mod config;
+pub mod files;
+pub mod jobs;
+pub mod macros;
+pub mod notifications;
+pub mod people;
+pub mod routing;
+pub mod rules;
+pub mod tickets;
+pub mod views;
