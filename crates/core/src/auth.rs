@@ -1,6 +1,7 @@
 //! Passwords, API tokens, browser sessions, login rate limiting, and turning a credential into
 //! a [`Principal`].
 
+use gongdan_domain::Code;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ pub use gongdan_store::ApiToken;
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 
+use crate::access;
 use crate::{App, CoreError, Result};
 
 pub const TOKEN_PREFIX: &str = "gd_";
@@ -378,9 +380,7 @@ impl App {
 
     /// Lifts the sign-in back-off of a user's address on this node (an admin's unlock).
     pub async fn unlock_login(&self, actor: &Principal, id: UserId) -> Result<()> {
-        if !actor.can_manage_people() {
-            return Err(CoreError::forbidden("only supervisors and admins unlock sign-ins"));
-        }
+        access::require_people_manager(actor, "only supervisors and admins unlock sign-ins")?;
         let user = self.store.get_user(id).await?.ok_or(CoreError::NotFound("user"))?;
         let prefixes: Vec<String> = user
             .identities
@@ -458,7 +458,7 @@ impl App {
         let user = self.store.get_user(user_id).await?.filter(|u| u.active).ok_or(CoreError::NotFound("user"))?;
         let now = self.now();
         if expires_at.is_some_and(|e| e <= now) {
-            return Err(DomainError::invalid("expires_at", "invalid_value", "must be in the future").into());
+            return Err(DomainError::invalid("expires_at", Code::InvalidValue, "must be in the future").into());
         }
         let name = gongdan_domain::people::validate_name(if name.trim().is_empty() { "api" } else { name }, "name")?;
         let secret = format!("{TOKEN_PREFIX}{}", random_secret()?);

@@ -15,7 +15,9 @@ use gongdan_domain::rules::{self, Automation, NeedRoster, Prefilter, RuleSpec, U
 use gongdan_domain::ticket::Ticket;
 use gongdan_store::{Firing, FlowRun, StoreError, TicketWrite, WriteBatch};
 
-use crate::config::{Config, require_admin};
+use crate::access;
+use crate::config::Config;
+use crate::jobs::kind::{JobKind, Ran};
 use crate::rules::RuleInput;
 use crate::{App, CoreError, Result};
 
@@ -51,6 +53,28 @@ struct ScanPage {
     tickets: Vec<Ticket>,
     requesters: BTreeMap<UserId, rules::Requester>,
 }
+
+/// How often the automations run.
+pub const AUTOMATION_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+/// The recurring pass over the active automations, one per desk.
+pub(crate) const JOB: JobKind = JobKind {
+    name: "automations",
+    run: |app, _| {
+        Box::pin(async move {
+            let started = app.now();
+            let next = started.checked_add(AUTOMATION_EVERY).unwrap_or(started);
+            match app.run_automations().await {
+                Ok(_) => Ran::Next(next),
+                Err(e) => {
+                    tracing::error!(error = %e, "automation pass failed; retrying in a minute");
+                    Ran::Failed { error: e.to_string(), at: Some(next) }
+                }
+            }
+        })
+    },
+    every: Some(AUTOMATION_EVERY),
+};
 
 impl App {
     /// The next page of an automation's candidates after `after`, or `None` past the last.
@@ -176,7 +200,7 @@ impl App {
 
     /// Which tickets an automation (saved or not) would change now, without changing them.
     pub async fn dry_run(&self, actor: &Principal, input: RuleInput, id: Option<i64>) -> Result<DryRun> {
-        require_admin(actor)?;
+        access::require_admin(actor)?;
         let cfg = self.config().await?;
         let stored = match id {
             Some(id) => Some(self.get_rule(actor, rules::RuleKind::Automation, id).await?.rule),

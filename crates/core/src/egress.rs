@@ -117,6 +117,13 @@ impl reqwest::dns::Resolve for Resolver {
     }
 }
 
+impl crate::App {
+    /// The policy for this desk's outgoing calls.
+    pub(crate) fn egress(&self) -> crate::egress::Egress {
+        crate::egress::Egress { allow: self.settings.webhook_allow.clone() }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

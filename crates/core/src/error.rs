@@ -1,3 +1,4 @@
+use gongdan_domain::Code;
 use gongdan_domain::DomainError;
 use gongdan_store::StoreError;
 use thiserror::Error;
@@ -42,7 +43,7 @@ impl From<StoreError> for CoreError {
             StoreError::Duplicate { what } => CoreError::Duplicate { field: what },
             StoreError::IdempotencyReplay => CoreError::IdempotencyMismatch,
             StoreError::InUse => CoreError::InUse("still in use".into()),
-            StoreError::Invalid(msg) => CoreError::Domain(DomainError::invalid("request", "invalid_reference", msg)),
+            StoreError::Invalid(msg) => CoreError::Domain(DomainError::invalid("request", Code::InvalidReference, msg)),
             other => CoreError::Store(other),
         }
     }
@@ -55,6 +56,6 @@ impl CoreError {
 
     /// A field the caller's role may not set.
     pub fn field_forbidden(field: &str) -> Self {
-        CoreError::Domain(DomainError::invalid(field, "field_not_allowed", "your role may not set this field"))
+        CoreError::Domain(DomainError::invalid(field, Code::FieldNotAllowed, "your role may not set this field"))
     }
 }

@@ -2,6 +2,7 @@
 //! Files are written to a temporary name and renamed, so a crash never leaves half a file
 //! under a real address.
 
+use gongdan_domain::Code;
 use std::path::PathBuf;
 
 use gongdan_domain::DomainError;
@@ -23,7 +24,7 @@ fn sanitize_filename(name: &str) -> Result<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default().trim();
     let clean: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
     if clean.is_empty() || clean == "." || clean == ".." {
-        return Err(DomainError::invalid("filename", "invalid_value", "a file name is required").into());
+        return Err(DomainError::invalid("filename", Code::InvalidValue, "a file name is required").into());
     }
     Ok(clean)
 }

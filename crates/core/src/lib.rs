@@ -2,6 +2,7 @@
 //! request does to tickets, people and configuration. No HTTP here: the web layer and the CLI
 //! both call into this crate, and it calls the pure rules in `gongdan_domain`.
 
+mod access;
 pub mod auth;
 pub mod automation;
 mod clock;
@@ -13,10 +14,11 @@ pub mod jobs;
 pub mod live;
 mod locks;
 pub mod macros;
-pub mod outbox;
+pub mod notifications;
 pub mod people;
 pub mod routing;
 pub mod rules;
+mod snapshot;
 pub mod tickets;
 pub mod views;
 
@@ -109,7 +111,7 @@ pub struct App {
     pub settings: Arc<Settings>,
     /// Ticket changes and presence, for live pages.
     pub live: Arc<live::Live>,
-    config: Arc<config::ConfigCache>,
+    config: Arc<snapshot::ConfigCache>,
     auth: Arc<auth::AuthState>,
     /// Names this process in job leases.
     node: Arc<str>,
@@ -128,7 +130,7 @@ impl App {
             clock,
             settings: Arc::new(settings),
             live: Arc::new(live::Live::default()),
-            config: Arc::new(config::ConfigCache::default()),
+            config: Arc::new(snapshot::ConfigCache::default()),
             auth: Arc::new(auth::AuthState::default()),
             node: format!("{node}-{}", std::process::id()).into(),
             http: Arc::default(),

@@ -2,6 +2,7 @@
 //! agent or an agent's own; previewed before they apply, applied as the agent's own update
 //! (the triggers then run as on any update).
 
+use gongdan_domain::Code;
 use gongdan_domain::DomainError;
 use gongdan_domain::access::Principal;
 use gongdan_domain::conversation::{self, text_to_html};
@@ -14,6 +15,7 @@ use gongdan_domain::ticket::{FieldChange, StatusCategory, StatusRef, Ticket};
 pub use gongdan_store::MacroRow;
 use gongdan_store::{NewComment, TicketWrite, WriteBatch};
 
+use crate::access;
 use crate::config::Config;
 use crate::{App, CoreError, Result};
 
@@ -50,9 +52,7 @@ impl App {
     /// The macros the caller looks after: the shared ones and their own, and for supervisors
     /// and admins (who may change any) everyone's.
     pub async fn list_macros(&self, actor: &Principal) -> Result<Vec<MacroRow>> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("macros are for agents"));
-        }
+        access::require_staff(actor, "macros are for agents")?;
         let cfg = self.config().await?;
         let all = actor.can_manage_people();
         Ok(cfg.macros.iter().filter(|m| all || m.owner_id.is_none_or(|o| o == actor.user_id)).cloned().collect())
@@ -96,7 +96,7 @@ impl App {
         if let Some(body) = input.reply_body {
             let body = body.trim().to_owned();
             if body.chars().count() > conversation::COMMENT_MAX {
-                return Err(DomainError::invalid("reply_body", "too_long", "the reply is too long").into());
+                return Err(DomainError::invalid("reply_body", Code::TooLong, "the reply is too long").into());
             }
             template::check(&body, "reply_body")?;
             m.reply_body = body;
@@ -105,15 +105,13 @@ impl App {
             m.reply_public = p;
         }
         if m.actions.is_empty() && m.reply_body.is_empty() {
-            return Err(DomainError::invalid("actions", "required", "a macro changes a field or replies").into());
+            return Err(DomainError::invalid("actions", Code::Required, "a macro changes a field or replies").into());
         }
         Ok(())
     }
 
     pub async fn create_macro(&self, actor: &Principal, input: MacroInput) -> Result<MacroRow> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("macros are for agents"));
-        }
+        access::require_staff(actor, "macros are for agents")?;
         if input.name.is_none() {
             return Err(DomainError::required("name").into());
         }
@@ -175,7 +173,9 @@ impl App {
         let out = cfg.rules.apply_macro(&actions, t.clone(), &input);
         let errors: Vec<&NewEvent> = out.events.iter().filter(|e| e.kind == EventKind::RuleError).collect();
         if let Some(e) = errors.first() {
-            return Err(DomainError::invalid("macro", "macro_not_applicable", e.new.clone().unwrap_or_default()).into());
+            return Err(
+                DomainError::invalid("macro", Code::MacroNotApplicable, e.new.clone().unwrap_or_default()).into()
+            );
         }
         let changes = out
             .events

@@ -1,5 +1,6 @@
 //! Customers, agents and organisations.
 
+use gongdan_domain::Code;
 use std::collections::BTreeMap;
 
 use gongdan_domain::DomainError;
@@ -13,6 +14,7 @@ pub use gongdan_store::UserLabel;
 use gongdan_store::{ClaimedResource, IdempotencyClaim, StoreError, UserBrief};
 use serde_json::Value;
 
+use crate::access;
 use crate::tickets::{Created, Idempotency};
 use crate::{App, CoreError, Result};
 
@@ -64,7 +66,7 @@ pub struct SignupInput {
 fn check_time_zone(tz: &str) -> Result<String> {
     jiff::tz::TimeZone::get(tz)
         .map(|_| tz.to_owned())
-        .map_err(|_| DomainError::invalid("time_zone", "invalid_value", "not an IANA time zone").into())
+        .map_err(|_| DomainError::invalid("time_zone", Code::InvalidValue, "not an IANA time zone").into())
 }
 
 fn clean_list(items: &[String], field: &str) -> Result<Vec<String>> {
@@ -72,7 +74,7 @@ fn clean_list(items: &[String], field: &str) -> Result<Vec<String>> {
     for (i, s) in items.iter().enumerate() {
         let t = s.trim();
         if t.is_empty() || t.chars().count() > 64 {
-            return Err(DomainError::invalid(format!("{field}[{i}]"), "invalid_value", "1–64 characters").into());
+            return Err(DomainError::invalid(format!("{field}[{i}]"), Code::InvalidValue, "1–64 characters").into());
         }
         if !out.iter().any(|x| x == t) {
             out.push(t.to_owned());
@@ -155,7 +157,7 @@ impl App {
         if let Some(ext) = input.external_id {
             let ext = ext.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty());
             if ext.as_ref().is_some_and(|e| e.len() > 255) {
-                return Err(DomainError::invalid("external_id", "too_long", "at most 255 bytes").into());
+                return Err(DomainError::invalid("external_id", Code::TooLong, "at most 255 bytes").into());
             }
             u.external_id = ext;
         }
@@ -163,7 +165,9 @@ impl App {
             if let Some(o) = org
                 && self.store.get_organization(o).await?.is_none()
             {
-                return Err(DomainError::invalid("organization_id", "not_found", "no such organisation").into());
+                return Err(
+                    DomainError::invalid("organization_id", Code::MissingReference, "no such organisation").into()
+                );
             }
             u.organization_id = org;
         } else if u.id.0 == 0
@@ -185,7 +189,12 @@ impl App {
             let cfg = self.config().await?;
             for (i, g) in groups.iter().enumerate() {
                 if cfg.group(*g).is_none() {
-                    return Err(DomainError::invalid(format!("group_ids[{i}]"), "not_found", "no such group").into());
+                    return Err(DomainError::invalid(
+                        format!("group_ids[{i}]"),
+                        Code::MissingReference,
+                        "no such group",
+                    )
+                    .into());
                 }
             }
             let mut groups = groups;
@@ -215,7 +224,9 @@ impl App {
             if let Some(id) = m
                 && !self.config().await?.agents.iter().any(|a| a.id == id && a.active)
             {
-                return Err(DomainError::invalid("account_manager_id", "not_found", "no such active agent").into());
+                return Err(
+                    DomainError::invalid("account_manager_id", Code::MissingReference, "no such active agent").into()
+                );
             }
             u.account_manager_id = m;
         }
@@ -374,7 +385,7 @@ impl App {
             return Err(CoreError::forbidden("your role may not change these fields of this user"));
         }
         if is_self && input.active == Some(false) {
-            return Err(DomainError::invalid("active", "invalid_value", "you cannot deactivate yourself").into());
+            return Err(DomainError::invalid("active", Code::InvalidValue, "you cannot deactivate yourself").into());
         }
         let password = input.password.clone();
         if let Some(p) = &password {
@@ -435,14 +446,13 @@ impl App {
         if crate::auth::verify_password(current, hash.as_deref()).await {
             Ok(())
         } else {
-            Err(DomainError::invalid("current_password", "wrong_password", "that is not your current password").into())
+            Err(DomainError::invalid("current_password", Code::WrongPassword, "that is not your current password")
+                .into())
         }
     }
 
     pub async fn list_users(&self, actor: &Principal, q: UserQuery) -> Result<Vec<User>> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("customers cannot list users"));
-        }
+        access::require_staff(actor, "customers cannot list users")?;
         Ok(self.store.list_users(&q).await?)
     }
 
@@ -521,9 +531,7 @@ impl App {
     }
 
     pub async fn save_organization(&self, actor: &Principal, mut o: Organization) -> Result<Organization> {
-        if !actor.can_manage_people() {
-            return Err(CoreError::forbidden("your role may not change organisations"));
-        }
+        access::require_people_manager(actor, "your role may not change organisations")?;
         o.name = people::validate_name(&o.name, "name")?;
         let mut domains = Vec::new();
         for (i, d) in o.domains.iter().enumerate() {
@@ -568,16 +576,12 @@ impl App {
         after: Option<OrganizationId>,
         limit: i64,
     ) -> Result<Vec<Organization>> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("customers cannot list organisations"));
-        }
+        access::require_staff(actor, "customers cannot list organisations")?;
         Ok(self.store.list_organizations(q, after, limit).await?)
     }
 
     pub async fn delete_organization(&self, actor: &Principal, id: OrganizationId) -> Result<()> {
-        if !actor.can_manage_people() {
-            return Err(CoreError::forbidden("your role may not change organisations"));
-        }
+        access::require_people_manager(actor, "your role may not change organisations")?;
         self.store.delete_organization(id).await.map_err(|e| match e {
             gongdan_store::StoreError::NotFound => CoreError::NotFound("organization"),
             gongdan_store::StoreError::InUse => {

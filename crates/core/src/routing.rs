@@ -2,6 +2,7 @@
 //! to another group, each with a reason the timeline keeps. The receiving group's assignment
 //! strategy then hands the ticket on, as the triggers run on the move.
 
+use gongdan_domain::Code;
 use gongdan_domain::DomainError;
 use gongdan_domain::access::Principal;
 use gongdan_domain::event::{EventKind, NewEvent, Via};
@@ -10,6 +11,7 @@ use gongdan_domain::people;
 use gongdan_domain::ticket::{PatchContext, Ticket, TicketPatch};
 use gongdan_store::{TicketWrite, WriteBatch};
 
+use crate::access;
 use crate::{App, CoreError, Result};
 
 const REASON_MAX: usize = 1000;
@@ -20,7 +22,7 @@ fn reason(text: &str) -> Result<String> {
         return Err(DomainError::required("reason").into());
     }
     if r.chars().count() > REASON_MAX {
-        return Err(DomainError::invalid("reason", "too_long", format!("at most {REASON_MAX} characters")).into());
+        return Err(DomainError::invalid("reason", Code::TooLong, format!("at most {REASON_MAX} characters")).into());
     }
     Ok(r.to_owned())
 }
@@ -46,10 +48,12 @@ impl App {
                 Some(g) => cfg.group(g).filter(|g| g.active),
                 None => people::escalation_target(&cfg.groups, t.group_id),
             }
-            .ok_or_else(|| DomainError::invalid("group_id", "not_found", "no active group to escalate to"))?;
+            .ok_or_else(|| {
+                DomainError::invalid("group_id", Code::MissingReference, "no active group to escalate to")
+            })?;
             if target.tier <= tier {
                 return Err(
-                    DomainError::invalid("group_id", "invalid_value", "escalation goes to a higher tier").into()
+                    DomainError::invalid("group_id", Code::InvalidValue, "escalation goes to a higher tier").into()
                 );
             }
             self.move_to(actor, t, target.id, EventKind::Escalated, why.to_owned(), expected_version, via).await
@@ -72,12 +76,15 @@ impl App {
             let t = self.get_ticket(actor, id).await?;
             let cfg = self.config().await?;
             if !cfg.group(group).is_some_and(|g| g.active) {
-                return Err(DomainError::invalid("group_id", "not_found", "no such active group").into());
+                return Err(DomainError::invalid("group_id", Code::MissingReference, "no such active group").into());
             }
             if t.group_id == Some(group) {
-                return Err(
-                    DomainError::invalid("group_id", "invalid_value", "the ticket is in this group already").into()
-                );
+                return Err(DomainError::invalid(
+                    "group_id",
+                    Code::InvalidValue,
+                    "the ticket is in this group already",
+                )
+                .into());
             }
             self.move_to(actor, t, group, EventKind::Transferred, why.to_owned(), expected_version, via).await
         })
@@ -95,9 +102,7 @@ impl App {
         expected_version: Option<i64>,
         via: Via,
     ) -> Result<Ticket> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("only agents move tickets between groups"));
-        }
+        access::require_staff(actor, "only agents move tickets between groups")?;
         if expected_version.is_some_and(|v| v != t.version) {
             return Err(CoreError::VersionConflict);
         }

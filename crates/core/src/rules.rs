@@ -2,6 +2,7 @@
 //! snapshot, saved only when they compile and cannot loop, and run on every ticket write
 //! (triggers, here) or every minute (automations, `automation.rs`).
 
+use gongdan_domain::Code;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,7 +18,8 @@ use gongdan_domain::ticket::Ticket;
 pub use gongdan_store::RuleRow;
 use gongdan_store::{FlowRun, WriteBatch};
 
-use crate::config::{Config, require_admin};
+use crate::access;
+use crate::config::Config;
 use crate::{App, CoreError, Result};
 
 /// A trigger or automation to create, or the parts of one to change.
@@ -108,28 +110,29 @@ pub(crate) fn check_position(p: i64) -> Result<i64> {
     if (-POSITION_MAX..=POSITION_MAX).contains(&p) {
         Ok(p)
     } else {
-        Err(DomainError::invalid("position", "invalid_value", format!("a position is within ±{POSITION_MAX}")).into())
+        Err(DomainError::invalid("position", Code::InvalidValue, format!("a position is within ±{POSITION_MAX}"))
+            .into())
     }
 }
 
 fn clean_text(v: Option<&str>, field: &str, max: usize) -> Result<String> {
     let t = v.unwrap_or_default().trim();
     if t.chars().count() > max {
-        return Err(DomainError::invalid(field, "too_long", format!("at most {max} characters")).into());
+        return Err(DomainError::invalid(field, Code::TooLong, format!("at most {max} characters")).into());
     }
     Ok(t.to_owned())
 }
 
 impl App {
     pub async fn list_rules(&self, actor: &Principal, kind: RuleKind) -> Result<Vec<RuleView>> {
-        require_admin(actor)?;
+        access::require_admin(actor)?;
         let cfg = self.config().await?;
         let rows = self.store.list_rules(kind).await?;
         Ok(rows.into_iter().map(|rule| RuleView { error: cfg.rule_errors.get(&rule.id).cloned(), rule }).collect())
     }
 
     pub async fn get_rule(&self, actor: &Principal, kind: RuleKind, id: i64) -> Result<RuleView> {
-        require_admin(actor)?;
+        access::require_admin(actor)?;
         let rule =
             self.store.get_rule(id).await?.filter(|r| r.kind == kind).ok_or(CoreError::NotFound(kind_name(kind)))?;
         let cfg = self.config().await?;
@@ -186,7 +189,7 @@ impl App {
     }
 
     pub async fn create_rule(&self, actor: &Principal, kind: RuleKind, input: RuleInput) -> Result<RuleRow> {
-        require_admin(actor)?;
+        access::require_admin(actor)?;
         if input.name.is_none() {
             return Err(DomainError::required("name").into());
         }

@@ -2,6 +2,7 @@
 //! checks access, resolves references against storage, lets the domain decide, and writes one
 //! batch (one transaction).
 
+use gongdan_domain::Code;
 use std::collections::BTreeMap;
 
 use gongdan_domain::DomainError;
@@ -19,6 +20,7 @@ use gongdan_store::*;
 use jiff::Timestamp;
 use serde_json::Value;
 
+use crate::access;
 use crate::config::Config;
 use crate::views::ViewTotal;
 use crate::{App, CoreError, Result};
@@ -176,27 +178,29 @@ impl App {
 
     async fn check_agent(&self, id: UserId, field: &str) -> Result<gongdan_domain::people::User> {
         let u = self.store.get_user(id).await?.filter(|u| u.active && u.role.is_staff());
-        u.ok_or_else(|| DomainError::invalid(field, "not_found", "no such active agent").into())
+        u.ok_or_else(|| DomainError::invalid(field, Code::MissingReference, "no such active agent").into())
     }
 
     fn check_group(cfg: &Config, id: GroupId, field: &str) -> Result<()> {
         match cfg.group(id) {
             Some(g) if g.active => Ok(()),
-            _ => Err(DomainError::invalid(field, "not_found", "no such active group").into()),
+            _ => Err(DomainError::invalid(field, Code::MissingReference, "no such active group").into()),
         }
     }
 
     fn check_category(cfg: &Config, id: CategoryId, field: &str) -> Result<()> {
         match cfg.categories.iter().find(|c| c.id == id) {
             Some(c) if c.active => Ok(()),
-            _ => Err(DomainError::invalid(field, "not_found", "no such active category").into()),
+            _ => Err(DomainError::invalid(field, Code::MissingReference, "no such active category").into()),
         }
     }
 
     async fn check_users(&self, ids: &[UserId], field: &str) -> Result<()> {
         for (i, id) in ids.iter().enumerate() {
             if self.store.user_brief(*id).await?.is_none() {
-                return Err(DomainError::invalid(format!("{field}[{i}]"), "not_found", "no such user").into());
+                return Err(
+                    DomainError::invalid(format!("{field}[{i}]"), Code::MissingReference, "no such user").into()
+                );
             }
         }
         Ok(())
@@ -217,7 +221,7 @@ impl App {
         let agent = self.check_agent(a, "assignee_id").await?;
         match group {
             Some(g) if !agent.group_ids.contains(&g) => {
-                Err(DomainError::invalid("assignee_id", "not_in_group", "the assignee is not a member of the group")
+                Err(DomainError::invalid("assignee_id", Code::NotInGroup, "the assignee is not a member of the group")
                     .into())
             }
             Some(g) => Ok(Some(g)),
@@ -287,7 +291,7 @@ impl App {
         let tags = ticket::normalize_tags(&input.tags, "tags")?;
         let status = ticket::resolve_status(&cfg.statuses, input.status.as_deref().unwrap_or("new"))?;
         if status.category == StatusCategory::Closed {
-            return Err(DomainError::invalid("status", "invalid_value", "a ticket cannot be created closed").into());
+            return Err(DomainError::invalid("status", Code::InvalidValue, "a ticket cannot be created closed").into());
         }
         if let Some(c) = input.category_id {
             Self::check_category(&cfg, c, "category_id")?;
@@ -303,7 +307,7 @@ impl App {
         if let Some(o) = input.organization_id
             && self.store.get_organization(o).await?.is_none()
         {
-            return Err(DomainError::invalid("organization_id", "not_found", "no such organisation").into());
+            return Err(DomainError::invalid("organization_id", Code::MissingReference, "no such organisation").into());
         }
 
         // Who the ticket is for: its id and organisation are all a ticket needs (one indexed read).
@@ -315,7 +319,7 @@ impl App {
             (Some(RequesterInput { id: Some(id), .. }), true) => self
                 .user_brief(*id)
                 .await?
-                .ok_or_else(|| DomainError::invalid("requester.id", "not_found", "no such user"))?,
+                .ok_or_else(|| DomainError::invalid("requester.id", Code::MissingReference, "no such user"))?,
             (Some(RequesterInput { email: Some(email), name, phone, .. }), true) => {
                 self.requester_by_email(email, name.as_deref(), phone.as_deref()).await?
             }
@@ -453,7 +457,7 @@ impl App {
         if let Some(Some(o)) = input.organization_id
             && self.store.get_organization(o).await?.is_none()
         {
-            return Err(DomainError::invalid("organization_id", "not_found", "no such organisation").into());
+            return Err(DomainError::invalid("organization_id", Code::MissingReference, "no such organisation").into());
         }
         let custom_fields = fields::check_values(&cfg.fields, FieldScope::Ticket, &input.custom_fields)?;
         Ok(TicketPatch {
@@ -891,24 +895,25 @@ impl App {
     /// Merges `source` into `target`: the source closes and points at the target, its
     /// requester joins the target's CCs, and both timelines say so.
     pub async fn merge(&self, actor: &Principal, source: TicketId, target: TicketId, via: Via) -> Result<Ticket> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("only agents merge tickets"));
-        }
+        access::require_staff(actor, "only agents merge tickets")?;
         if source == target {
             return Err(
-                DomainError::invalid("target_id", "invalid_value", "a ticket cannot be merged into itself").into()
+                DomainError::invalid("target_id", Code::InvalidValue, "a ticket cannot be merged into itself").into()
             );
         }
         let s = self.visible_ticket(actor, source).await?;
         let t = self
             .visible_ticket(actor, target)
             .await
-            .map_err(|_| DomainError::invalid("target_id", "not_found", "no such ticket"))?;
+            .map_err(|_| DomainError::invalid("target_id", Code::MissingReference, "no such ticket"))?;
         for (ticket, field) in [(&s, "id"), (&t, "target_id")] {
             if ticket.status.category == StatusCategory::Closed || ticket.merged_into_id.is_some() {
-                return Err(
-                    DomainError::invalid(field, "ticket_closed", "closed or merged tickets cannot be merged").into()
-                );
+                return Err(DomainError::invalid(
+                    field,
+                    Code::TicketNotOpen,
+                    "closed or merged tickets cannot be merged",
+                )
+                .into());
             }
         }
         if self.store.open_children(s.id).await? > 0 {
@@ -964,9 +969,7 @@ impl App {
     /// Links are internal structure (they name other customers' tickets): staff only.
     pub async fn list_links(&self, actor: &Principal, id: TicketId) -> Result<Vec<Link>> {
         let t = self.visible_ticket(actor, id).await?;
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("links are visible to agents only"));
-        }
+        access::require_staff(actor, "links are visible to agents only")?;
         Ok(self.store.list_links(t.id).await?)
     }
 
@@ -979,13 +982,11 @@ impl App {
         kind: LinkKind,
         via: Via,
     ) -> Result<Link> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("only agents link tickets"));
-        }
+        access::require_staff(actor, "only agents link tickets")?;
         if kind == LinkKind::FollowUp {
             return Err(DomainError::invalid(
                 "kind",
-                "invalid_value",
+                Code::InvalidValue,
                 "follow-up links are made by replying to a closed ticket",
             )
             .into());
@@ -994,19 +995,19 @@ impl App {
         let t = self
             .visible_ticket(actor, target)
             .await
-            .map_err(|_| DomainError::invalid("target_id", "not_found", "no such ticket"))?;
+            .map_err(|_| DomainError::invalid("target_id", Code::MissingReference, "no such ticket"))?;
         let ancestors = self.store.parent_chain(s.id).await?;
         conversation::check_link(s.id, t.id, kind, &ancestors)?;
         if kind == LinkKind::Parent && !s.status.category.is_active() && t.status.category.is_active() {
             return Err(DomainError::invalid(
                 "target_id",
-                "invalid_link",
+                Code::InvalidLink,
                 "a solved or closed ticket cannot take an open child",
             )
             .into());
         }
         if kind == LinkKind::Parent && !self.store.parent_chain(t.id).await?.is_empty() {
-            return Err(DomainError::invalid("target_id", "invalid_link", "the ticket already has a parent").into());
+            return Err(DomainError::invalid("target_id", Code::InvalidLink, "the ticket already has a parent").into());
         }
         let now = self.now();
         let detail = |other: TicketId| NewEvent::field(EventKind::Linked, kind.as_str(), None, Some(other.to_string()));
@@ -1045,9 +1046,7 @@ impl App {
     }
 
     pub async fn unlink(&self, actor: &Principal, id: TicketId, link: LinkId, via: Via) -> Result<()> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("only agents link tickets"));
-        }
+        access::require_staff(actor, "only agents link tickets")?;
         let t = self.visible_ticket(actor, id).await?;
         let l = self
             .store
@@ -1085,11 +1084,9 @@ impl App {
         input: &UpdateTicket,
         via: Via,
     ) -> Result<Vec<(TicketId, Result<Ticket>)>> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("only agents update tickets in bulk"));
-        }
+        access::require_staff(actor, "only agents update tickets in bulk")?;
         if ids.is_empty() || ids.len() > 100 {
-            return Err(DomainError::invalid("ids", "invalid_value", "1–100 ticket ids").into());
+            return Err(DomainError::invalid("ids", Code::InvalidValue, "1–100 ticket ids").into());
         }
         // What is wrong with the change itself is wrong for every ticket: one 422, not a
         // hundred item errors (nor none, when no ticket is found).

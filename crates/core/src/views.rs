@@ -2,6 +2,7 @@
 //! sort. The workspace's left-hand lists are views; their totals come from the queue counters
 //! when the filters allow, else from counting through an index up to a cap.
 
+use gongdan_domain::Code;
 use gongdan_domain::DomainError;
 use gongdan_domain::access::Principal;
 use gongdan_domain::ids::{CategoryId, GroupId, StatusId, UserId};
@@ -12,6 +13,7 @@ pub use gongdan_store::ViewRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::access;
 use crate::config::Config;
 use crate::{App, CoreError, Result};
 
@@ -71,7 +73,7 @@ pub struct ViewInput {
 }
 
 fn bad(field: &str, message: &str) -> CoreError {
-    DomainError::invalid(field, "invalid_value", message).into()
+    DomainError::invalid(field, Code::InvalidValue, message).into()
 }
 
 /// Parses and checks a view's filters against the configuration.
@@ -81,7 +83,7 @@ pub fn parse_filters(cfg: &Config, v: &Value) -> Result<ViewFilters> {
         if StatusCategory::parse(s, "status").is_err() && !cfg.statuses.iter().any(|x| x.key == *s) {
             return Err(DomainError::invalid(
                 format!("filters.status[{i}]"),
-                "unknown_status",
+                Code::UnknownStatus,
                 format!("no status `{s}`"),
             )
             .into());
@@ -109,7 +111,7 @@ pub fn parse_filters(cfg: &Config, v: &Value) -> Result<ViewFilters> {
     if let Some(c) = f.category_id
         && !cfg.categories.iter().any(|x| x.id == c)
     {
-        return Err(DomainError::invalid("filters.category_id", "not_found", "no such category").into());
+        return Err(DomainError::invalid("filters.category_id", Code::MissingReference, "no such category").into());
     }
     Ok(f)
 }
@@ -194,18 +196,14 @@ pub fn sees(p: &Principal, v: &ViewRow) -> bool {
 impl App {
     /// The views a member of staff sees in the workspace, in order.
     pub async fn my_views(&self, actor: &Principal) -> Result<Vec<ViewRow>> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("views are for agents"));
-        }
+        access::require_staff(actor, "views are for agents")?;
         let cfg = self.config().await?;
         Ok(cfg.views.iter().filter(|v| v.active && sees(actor, v)).cloned().collect())
     }
 
     /// Every view for supervisors and admins (who may change any), or those the caller sees.
     pub async fn list_views(&self, actor: &Principal) -> Result<Vec<ViewRow>> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("views are for agents"));
-        }
+        access::require_staff(actor, "views are for agents")?;
         let cfg = self.config().await?;
         Ok(cfg.views.iter().filter(|v| actor.can_manage_people() || sees(actor, v)).cloned().collect())
     }
@@ -237,7 +235,7 @@ impl App {
         if let Some(g) = input.group_id {
             // Checked whatever else the request says, on a create as on a change.
             if cfg.group(g).is_none() {
-                return Err(DomainError::invalid("group_id", "not_found", "no such group").into());
+                return Err(DomainError::invalid("group_id", Code::MissingReference, "no such group").into());
             }
             // A group view moves to another group; other views keep no group (the console
             // sends its group field whatever the scope).
@@ -281,7 +279,7 @@ impl App {
                 if !COLUMNS.contains(&c.as_str()) {
                     return Err(DomainError::invalid(
                         format!("columns[{i}]"),
-                        "invalid_value",
+                        Code::InvalidValue,
                         format!("one of {}", COLUMNS.join(", ")),
                     )
                     .into());
@@ -299,9 +297,7 @@ impl App {
     }
 
     pub async fn create_view(&self, actor: &Principal, input: ViewInput) -> Result<ViewRow> {
-        if !actor.is_staff() {
-            return Err(CoreError::forbidden("views are for agents"));
-        }
+        access::require_staff(actor, "views are for agents")?;
         if input.name.is_none() {
             return Err(DomainError::required("name").into());
         }

@@ -1,5 +1,6 @@
 //! The category tree (工单分类): any depth in storage; the UI shows three levels.
 
+use crate::Code;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
@@ -55,15 +56,15 @@ pub fn form_for(cats: &[Category], id: CategoryId) -> Option<FormId> {
 pub fn check_parent(cats: &[Category], id: Option<CategoryId>, parent: Option<CategoryId>) -> Result<(), DomainError> {
     let Some(parent) = parent else { return Ok(()) };
     if !cats.iter().any(|c| c.id == parent) {
-        return Err(DomainError::invalid("parent_id", "not_found", "no such category"));
+        return Err(DomainError::invalid("parent_id", Code::MissingReference, "no such category"));
     }
     if let Some(id) = id
         && is_under(cats, parent, id)
     {
-        return Err(DomainError::invalid("parent_id", "cycle", "a category cannot move below itself"));
+        return Err(DomainError::invalid("parent_id", Code::Cycle, "a category cannot move below itself"));
     }
     if path(cats, parent).len() >= MAX_DEPTH {
-        return Err(DomainError::invalid("parent_id", "too_deep", "the tree is too deep"));
+        return Err(DomainError::invalid("parent_id", Code::TooDeep, "the tree is too deep"));
     }
     Ok(())
 }

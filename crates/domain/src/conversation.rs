@@ -1,5 +1,6 @@
 //! Replies, internal notes, attachments and ticket links.
 
+use crate::Code;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -82,7 +83,7 @@ pub fn validate_body(body: &str) -> Result<(), DomainError> {
         return Err(DomainError::required("body"));
     }
     if body.chars().count() > COMMENT_MAX {
-        return Err(DomainError::invalid("body", "too_long", format!("at most {COMMENT_MAX} characters")));
+        return Err(DomainError::invalid("body", Code::TooLong, format!("at most {COMMENT_MAX} characters")));
     }
     Ok(())
 }
@@ -130,10 +131,14 @@ pub fn check_link(
     ancestors_of_source: &[TicketId],
 ) -> Result<(), DomainError> {
     if source == target {
-        return Err(DomainError::invalid("target_id", "invalid_link", "a ticket cannot link to itself"));
+        return Err(DomainError::invalid("target_id", Code::InvalidLink, "a ticket cannot link to itself"));
     }
     if kind == LinkKind::Parent && ancestors_of_source.contains(&target) {
-        return Err(DomainError::invalid("target_id", "invalid_link", "the link would make a ticket its own ancestor"));
+        return Err(DomainError::invalid(
+            "target_id",
+            Code::InvalidLink,
+            "the link would make a ticket its own ancestor",
+        ));
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Custom fields and forms: definitions, value validation, and the per-category form that
 //! says which fields a ticket shows and which it requires.
 
+use crate::Code;
 use std::collections::BTreeMap;
 
 use regex::Regex;
@@ -80,7 +81,7 @@ pub fn validate_key(key: &str, field: &str) -> Result<(), DomainError> {
     } else {
         Err(DomainError::invalid(
             field,
-            "invalid_key",
+            Code::InvalidKey,
             "lower-case letters, digits and _, starting with a letter, at most 64",
         ))
     }
@@ -94,13 +95,17 @@ fn check_options(options: &[FieldOption], nested: bool, path: &str) -> Result<()
             return Err(DomainError::required(format!("{here}.value")));
         }
         if !seen.insert(o.value.as_str()) {
-            return Err(DomainError::invalid(format!("{here}.value"), "duplicate", "option values must be unique"));
+            return Err(DomainError::invalid(
+                format!("{here}.value"),
+                Code::DuplicateValue,
+                "option values must be unique",
+            ));
         }
         if !o.children.is_empty() {
             if !nested {
                 return Err(DomainError::invalid(
                     format!("{here}.children"),
-                    "invalid_value",
+                    Code::InvalidValue,
                     "only cascade fields nest options",
                 ));
             }
@@ -129,7 +134,7 @@ impl CustomFieldDef {
                 if pattern.is_empty() {
                     return Err(DomainError::required("pattern"));
                 }
-                anchored(pattern).map_err(|e| DomainError::invalid("pattern", "invalid_pattern", e.to_string()))?;
+                anchored(pattern).map_err(|e| DomainError::invalid("pattern", Code::InvalidPattern, e.to_string()))?;
             }
             _ => {}
         }
@@ -140,7 +145,7 @@ impl CustomFieldDef {
     /// whether that is allowed is the form's business).
     pub fn check_value(&self, value: &Value) -> Result<Value, DomainError> {
         let field = format!("custom_fields.{}", self.key);
-        let bad = |msg: &str| DomainError::invalid(field.clone(), "invalid_value", msg.to_owned());
+        let bad = |msg: &str| DomainError::invalid(field.clone(), Code::InvalidValue, msg.to_owned());
         if value.is_null() {
             return Ok(Value::Null);
         }
@@ -149,7 +154,7 @@ impl CustomFieldDef {
                 let max = if self.kind == FieldKind::Text { TEXT_MAX } else { TEXTAREA_MAX };
                 let s = value.as_str().ok_or_else(|| bad("expected a string"))?;
                 if s.chars().count() > max {
-                    return Err(DomainError::invalid(field, "too_long", format!("at most {max} characters")));
+                    return Err(DomainError::invalid(field, Code::TooLong, format!("at most {max} characters")));
                 }
                 Ok(Value::String(s.to_owned()))
             }
@@ -178,7 +183,7 @@ impl CustomFieldDef {
                 if self.options.iter().any(|o| o.value == s) {
                     Ok(Value::String(s.to_owned()))
                 } else {
-                    Err(DomainError::invalid(field, "unknown_option", format!("`{s}` is not an option")))
+                    Err(DomainError::invalid(field, Code::UnknownOption, format!("`{s}` is not an option")))
                 }
             }
             FieldKind::MultiSelect => {
@@ -187,7 +192,11 @@ impl CustomFieldDef {
                 for item in items {
                     let s = item.as_str().ok_or_else(|| bad("expected a list of options"))?;
                     if !self.options.iter().any(|o| o.value == s) {
-                        return Err(DomainError::invalid(field, "unknown_option", format!("`{s}` is not an option")));
+                        return Err(DomainError::invalid(
+                            field,
+                            Code::UnknownOption,
+                            format!("`{s}` is not an option"),
+                        ));
                     }
                     if !out.iter().any(|o| o == s) {
                         out.push(s.to_owned());
@@ -202,7 +211,7 @@ impl CustomFieldDef {
                 if s.chars().count() <= TEXT_MAX && re.is_match(s) {
                     Ok(Value::String(s.to_owned()))
                 } else {
-                    Err(DomainError::invalid(field, "pattern_mismatch", "does not match the required format"))
+                    Err(DomainError::invalid(field, Code::PatternMismatch, "does not match the required format"))
                 }
             }
             FieldKind::Cascade => {
@@ -216,7 +225,7 @@ impl CustomFieldDef {
                 for item in items {
                     let s = item.as_str().ok_or_else(|| bad("expected a path of options"))?;
                     let opt = level.iter().find(|o| o.value == s).ok_or_else(|| {
-                        DomainError::invalid(field.clone(), "unknown_option", format!("`{s}` is not an option here"))
+                        DomainError::invalid(field.clone(), Code::UnknownOption, format!("`{s}` is not an option here"))
                     })?;
                     out.push(s.to_owned());
                     level = &opt.children;
@@ -280,7 +289,7 @@ pub fn check_values(
         let def = defs.iter().find(|d| d.key == *key && d.scope == scope && d.active).ok_or_else(|| {
             DomainError::invalid(
                 format!("custom_fields.{key}"),
-                "unknown_field",
+                Code::UnknownField,
                 format!("no active {scope} field `{key}`"),
             )
         })?;

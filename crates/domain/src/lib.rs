@@ -22,4 +22,4 @@ pub mod ticket;
 #[cfg(feature = "openapi")]
 pub mod wire_schema;
 
-pub use error::DomainError;
+pub use error::{Code, DomainError};

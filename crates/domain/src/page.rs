@@ -1,6 +1,7 @@
 //! Keyset paging cursors. A cursor names the sort it belongs to and the last row's key, so a
 //! page costs the same at row 10 and row 10 million, and a cursor from another sort is refused.
 
+use crate::Code;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -29,7 +30,11 @@ impl Cursor {
     /// Decodes a cursor given back by a client; `sort` must match the request's sort.
     pub fn decode(text: &str, sort: &str) -> Result<Cursor, DomainError> {
         let bad = || {
-            DomainError::invalid("cursor", "invalid_cursor", "not a cursor from this listing; start again without it")
+            DomainError::invalid(
+                "cursor",
+                Code::InvalidCursor,
+                "not a cursor from this listing; start again without it",
+            )
         };
         let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
         let raw = String::from_utf8(raw).map_err(|_| bad())?;

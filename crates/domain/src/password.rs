@@ -2,6 +2,7 @@
 //! made from what an attacker already knows about the account (its email, its name).
 //! A length rule alone accepts `password`, `12345678` and eight spaces.
 
+use crate::Code;
 use crate::DomainError;
 
 pub const MIN_CHARS: usize = 8;
@@ -188,12 +189,12 @@ const COMMON: &[&str] = &[
 /// Refuses weak passwords with a message that says which rule; `context` is what the account
 /// is known by (its email, its name), which a password may not be built from.
 pub fn check(password: &str, context: &[&str]) -> Result<(), DomainError> {
-    let weak = |why: &str| DomainError::invalid("password", "weak_password", why.to_owned());
+    let weak = |why: &str| DomainError::invalid("password", Code::WeakPassword, why.to_owned());
     if password.chars().count() < MIN_CHARS {
-        return Err(DomainError::invalid("password", "too_short", format!("at least {MIN_CHARS} characters")));
+        return Err(DomainError::invalid("password", Code::TooShort, format!("at least {MIN_CHARS} characters")));
     }
     if password.len() > MAX_BYTES {
-        return Err(DomainError::invalid("password", "too_long", format!("at most {MAX_BYTES} bytes")));
+        return Err(DomainError::invalid("password", Code::TooLong, format!("at most {MAX_BYTES} bytes")));
     }
     let lower = password.to_lowercase();
     if lower.trim().is_empty() {

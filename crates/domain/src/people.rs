@@ -1,5 +1,6 @@
 //! Customers, agents, organisations and groups.
 
+use crate::Code;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -142,7 +143,7 @@ pub fn validate_tier(tier: i64) -> Result<i64, DomainError> {
     if (1..=3).contains(&tier) {
         Ok(tier)
     } else {
-        Err(DomainError::invalid("tier", "invalid_value", "tier is 1, 2 or 3"))
+        Err(DomainError::invalid("tier", Code::InvalidValue, "tier is 1, 2 or 3"))
     }
 }
 
@@ -155,7 +156,7 @@ pub fn validate_name(name: &str, field: &str) -> Result<String, DomainError> {
         return Err(DomainError::required(field));
     }
     if name.chars().count() > 200 {
-        return Err(DomainError::invalid(field, "too_long", "at most 200 characters"));
+        return Err(DomainError::invalid(field, Code::TooLong, "at most 200 characters"));
     }
     Ok(n.to_owned())
 }
@@ -163,7 +164,7 @@ pub fn validate_name(name: &str, field: &str) -> Result<String, DomainError> {
 /// Lower-cases and checks an address; deliverability is the mail channel's business.
 pub fn normalize_email(email: &str, field: &str) -> Result<String, DomainError> {
     let e = email.trim().to_lowercase();
-    let bad = || DomainError::invalid(field, "invalid_email", "not an email address");
+    let bad = || DomainError::invalid(field, Code::InvalidEmail, "not an email address");
     let (local, domain) = e.split_once('@').ok_or_else(bad)?;
     let ok = !local.is_empty()
         && domain.contains('.')
@@ -185,14 +186,14 @@ pub fn normalize_phone(phone: &str, field: &str) -> Result<String, DomainError> 
             '0'..='9' => out.push(c),
             '+' if i == 0 => out.push(c),
             ' ' | '-' | '(' | ')' => {}
-            _ => return Err(DomainError::invalid(field, "invalid_phone", "not a phone number")),
+            _ => return Err(DomainError::invalid(field, Code::InvalidPhone, "not a phone number")),
         }
     }
     let digits = out.trim_start_matches('+').len();
     if (5..=20).contains(&digits) {
         Ok(out)
     } else {
-        Err(DomainError::invalid(field, "invalid_phone", "not a phone number"))
+        Err(DomainError::invalid(field, Code::InvalidPhone, "not a phone number"))
     }
 }
 
@@ -200,7 +201,7 @@ pub fn validate_vip(level: i64) -> Result<i64, DomainError> {
     if (0..=9).contains(&level) {
         Ok(level)
     } else {
-        Err(DomainError::invalid("vip_level", "invalid_value", "VIP level is 0–9"))
+        Err(DomainError::invalid("vip_level", Code::InvalidValue, "VIP level is 0–9"))
     }
 }
 

@@ -3,6 +3,7 @@
 //! capacity, with a VIP customer's account manager first. Pure: the caller brings the roster
 //! (read under a lock, so two decisions never see the same free slot).
 
+use crate::Code;
 use crate::error::DomainError;
 use crate::ids::{GroupId, UserId};
 use crate::str_enum;
@@ -23,7 +24,7 @@ pub const CAPACITY_MAX: i64 = 10_000;
 pub fn validate_capacity(capacity: Option<i64>) -> Result<Option<i64>, DomainError> {
     match capacity {
         Some(c) if !(0..=CAPACITY_MAX).contains(&c) => {
-            Err(DomainError::invalid("capacity", "invalid_value", format!("capacity is 0–{CAPACITY_MAX}, or null")))
+            Err(DomainError::invalid("capacity", Code::InvalidValue, format!("capacity is 0–{CAPACITY_MAX}, or null")))
         }
         other => Ok(other),
     }

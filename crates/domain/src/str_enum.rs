@@ -42,7 +42,7 @@ macro_rules! str_enum {
                     $($text => Ok($name::$variant),)+
                     _ => Err($crate::DomainError::invalid(
                         field,
-                        "invalid_value",
+                        $crate::Code::InvalidValue,
                         format!(
                             "`{text}` is not one of: {}",
                             [$($text),+].join(", ")

@@ -2,6 +2,7 @@
 //! `{{requester.name}}` …). A fixed, small set: checked when a rule is saved, filled in when it
 //! runs, never evaluated as code.
 
+use crate::Code;
 use crate::error::DomainError;
 
 /// Every placeholder a text may use.
@@ -35,7 +36,7 @@ pub fn check(text: &str, field: &str) -> Result<(), DomainError> {
         if !PLACEHOLDERS.contains(&name) {
             return Err(DomainError::invalid(
                 field,
-                "unknown_placeholder",
+                Code::UnknownPlaceholder,
                 format!("`{{{{{name}}}}}` is not a placeholder; use one of {}", PLACEHOLDERS.join(", ")),
             ));
         }

@@ -1,5 +1,6 @@
 //! The ticket, its closed vocabularies and the status machine.
 
+use crate::Code;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -104,7 +105,7 @@ pub fn resolve_status<'a>(statuses: &'a [Status], name: &str) -> Result<&'a Stat
     statuses
         .iter()
         .find(|s| s.key == name && s.active)
-        .ok_or_else(|| DomainError::invalid("status", "unknown_status", format!("no active status `{name}`")))
+        .ok_or_else(|| DomainError::invalid("status", Code::UnknownStatus, format!("no active status `{name}`")))
 }
 
 pub fn default_status(statuses: &[Status], category: StatusCategory) -> Result<&Status, DomainError> {
@@ -113,7 +114,7 @@ pub fn default_status(statuses: &[Status], category: StatusCategory) -> Result<&
         .filter(|s| s.category == category && s.active)
         .min_by_key(|s| (!s.is_default, s.position, s.id))
         .ok_or_else(|| {
-            DomainError::invalid("status", "unknown_status", format!("no active status in category `{category}`"))
+            DomainError::invalid("status", Code::UnknownStatus, format!("no active status in category `{category}`"))
         })
 }
 
@@ -178,14 +179,18 @@ pub fn validate_subject(subject: &str) -> Result<String, DomainError> {
     }
     // The limit is on what was sent, as the API document states it.
     if subject.chars().count() > SUBJECT_MAX {
-        return Err(DomainError::invalid("subject", "too_long", format!("at most {SUBJECT_MAX} characters")));
+        return Err(DomainError::invalid("subject", Code::TooLong, format!("at most {SUBJECT_MAX} characters")));
     }
     Ok(s.to_owned())
 }
 
 pub fn validate_description(text: &str) -> Result<String, DomainError> {
     if text.chars().count() > DESCRIPTION_MAX {
-        return Err(DomainError::invalid("description", "too_long", format!("at most {DESCRIPTION_MAX} characters")));
+        return Err(DomainError::invalid(
+            "description",
+            Code::TooLong,
+            format!("at most {DESCRIPTION_MAX} characters"),
+        ));
     }
     Ok(text.to_owned())
 }
@@ -195,7 +200,7 @@ pub fn validate_description(text: &str) -> Result<String, DomainError> {
 /// them) and as normalised.
 pub fn normalize_tags<S: AsRef<str>>(tags: &[S], field: &str) -> Result<Vec<String>, DomainError> {
     if tags.len() > TAGS_MAX {
-        return Err(DomainError::invalid(field, "too_many", format!("at most {TAGS_MAX} tags")));
+        return Err(DomainError::invalid(field, Code::TooMany, format!("at most {TAGS_MAX} tags")));
     }
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for (i, tag) in tags.iter().enumerate() {
@@ -204,7 +209,7 @@ pub fn normalize_tags<S: AsRef<str>>(tags: &[S], field: &str) -> Result<Vec<Stri
         if t.is_empty() || long || t.chars().any(|c| c.is_whitespace() || c == ',') {
             return Err(DomainError::invalid(
                 format!("{field}[{i}]"),
-                "invalid_tag",
+                Code::InvalidTag,
                 format!("a tag is 1–{TAG_MAX} characters without spaces or commas"),
             ));
         }
@@ -213,7 +218,7 @@ pub fn normalize_tags<S: AsRef<str>>(tags: &[S], field: &str) -> Result<Vec<Stri
     out.sort();
     out.dedup();
     if out.len() > TAGS_MAX {
-        return Err(DomainError::invalid(field, "too_many", format!("at most {TAGS_MAX} tags")));
+        return Err(DomainError::invalid(field, Code::TooMany, format!("at most {TAGS_MAX} tags")));
     }
     Ok(out)
 }
@@ -263,6 +268,41 @@ fn ids_text(ids: &[UserId]) -> String {
 }
 
 impl Ticket {
+    /// A ticket not stored yet (id 0, version 1): a question by API at normal priority, with
+    /// nothing set that the caller does not give. Callers change what they need with
+    /// `Ticket { field: …, ..Ticket::new(…) }`.
+    pub fn new(subject: &str, description: &str, requester_id: UserId, status: StatusRef, at: Timestamp) -> Ticket {
+        Ticket {
+            id: TicketId(0),
+            subject: subject.to_owned(),
+            description: description.to_owned(),
+            requester_id,
+            organization_id: None,
+            cc_ids: vec![],
+            assignee_id: None,
+            group_id: None,
+            status,
+            channel: Channel::Api,
+            kind: TicketType::Question,
+            priority: Priority::Normal,
+            tags: vec![],
+            due_at: None,
+            category_id: None,
+            custom_fields: BTreeMap::new(),
+            merged_into_id: None,
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            first_replied_at: None,
+            solved_at: None,
+            closed_at: None,
+            status_changed_at: at,
+            assigned_at: None,
+            last_customer_reply_at: None,
+            last_agent_reply_at: None,
+        }
+    }
+
     /// Applies a patch and returns what changed; bumps `version`/`updated_at` only if something
     /// did. Enforces the status machine and the parent/child rule. On error nothing changes.
     pub fn apply(

@@ -1,8 +1,6 @@
 //! `gongdan`: the helpdesk server and its command line.
 
 mod bench;
-mod bench_flow;
-mod bench_mixed;
 mod config;
 mod listen;
 mod seed;

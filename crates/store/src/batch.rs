@@ -8,7 +8,9 @@ use gongdan_domain::ticket::Ticket;
 use jiff::Timestamp;
 use serde_json::json;
 
-use crate::contract::{Firing, FlowRun, NewJob, NewNotification, WEBHOOK_ATTEMPTS, WEBHOOK_JOB};
+use crate::contract::jobs::NewJob;
+use crate::contract::notifications::{NewNotification, WEBHOOK_ATTEMPTS, WEBHOOK_JOB};
+use crate::contract::rules::{Firing, FlowRun};
 
 /// A comment to add in a write.
 #[derive(Debug, Clone)]

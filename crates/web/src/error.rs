@@ -4,7 +4,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gongdan_core::CoreError;
-use gongdan_domain::DomainError;
+use gongdan_domain::{Code, DomainError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -26,8 +26,8 @@ pub struct Problem {
 
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: String,
+    /// The entry of the code table: it gives the status too.
+    pub code: Code,
     pub detail: String,
     pub field: Option<String>,
     pub retry_after: Option<u64>,
@@ -36,8 +36,13 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
-        ApiError { status, code: code.to_owned(), detail: detail.into(), field: None, retry_after: None }
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        ApiError { code, detail: detail.into(), field: None, retry_after: None }
+    }
+
+    /// A problem with one input: a query parameter, a header or a body field.
+    pub fn at(code: Code, field: &str, detail: impl Into<String>) -> Self {
+        ApiError::new(code, detail).field(field)
     }
 
     pub fn field(mut self, field: impl Into<String>) -> Self {
@@ -45,93 +50,90 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &str, field: &str, detail: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, code, detail).field(field)
-    }
-
-    pub fn unprocessable(code: &str, field: &str, detail: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail).field(field)
-    }
-
     pub fn not_found(what: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        ApiError::new(Code::NotFound, format!("{what} not found"))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
-        let status = match &e {
-            DomainError::Invalid { code: "invalid_cursor", .. } => StatusCode::BAD_REQUEST,
-            DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
-            DomainError::TicketClosed | DomainError::Merged(_) => StatusCode::CONFLICT,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        ApiError {
-            status,
-            code: e.code().to_owned(),
-            detail: e.to_string(),
-            field: e.field().map(str::to_owned),
-            retry_after: None,
-        }
+        ApiError { code: e.error_code(), detail: e.to_string(), field: e.field().map(str::to_owned), retry_after: None }
+    }
+}
+
+/// The code of a use case's error; the browser's form errors read it too.
+pub fn core_code(e: &CoreError) -> Code {
+    match e {
+        CoreError::Domain(d) => d.error_code(),
+        CoreError::NotFound(_) => Code::NotFound,
+        CoreError::Unauthenticated => Code::Unauthenticated,
+        CoreError::Forbidden(_) => Code::Forbidden,
+        CoreError::VersionConflict => Code::VersionConflict,
+        CoreError::Duplicate { .. } => Code::Duplicate,
+        CoreError::InUse(_) => Code::InUse,
+        CoreError::IdempotencyMismatch => Code::IdempotencyKeyReused,
+        CoreError::RateLimited { .. } => Code::RateLimited,
+        CoreError::TooLarge { .. } => Code::PayloadTooLarge,
+        CoreError::QuotaExceeded(_) => Code::QuotaExceeded,
+        CoreError::Store(_) | CoreError::Internal(_) => Code::Internal,
     }
 }
 
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
+        let code = core_code(&e);
         let detail = e.to_string();
         match e {
             CoreError::Domain(d) => d.into(),
             CoreError::NotFound(what) => ApiError::not_found(what),
-            CoreError::Unauthenticated => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in or send a valid bearer token")
+            CoreError::Unauthenticated => ApiError::new(code, "sign in or send a valid bearer token"),
+            CoreError::VersionConflict => ApiError::new(code, detail).field("version"),
+            CoreError::Duplicate { field } => ApiError::new(code, detail).field(field),
+            CoreError::IdempotencyMismatch => ApiError::at(code, "Idempotency-Key", detail),
+            CoreError::RateLimited { retry_after_secs } => {
+                ApiError { retry_after: Some(retry_after_secs), ..ApiError::new(code, detail) }
             }
-            CoreError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail),
-            CoreError::VersionConflict => {
-                ApiError::new(StatusCode::CONFLICT, "version_conflict", detail).field("version")
-            }
-            CoreError::Duplicate { field } => ApiError::new(StatusCode::CONFLICT, "duplicate", detail).field(field),
-            CoreError::InUse(_) => ApiError::new(StatusCode::CONFLICT, "in_use", detail),
-            CoreError::IdempotencyMismatch => {
-                ApiError::unprocessable("idempotency_key_reused", "Idempotency-Key", detail)
-            }
-            CoreError::RateLimited { retry_after_secs } => ApiError {
-                retry_after: Some(retry_after_secs),
-                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
-            },
-            CoreError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail),
-            CoreError::QuotaExceeded(_) => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail).field("file")
-            }
+            CoreError::QuotaExceeded(_) => ApiError::new(code, detail).field("file"),
             CoreError::Store(_) | CoreError::Internal(_) => {
                 tracing::error!(error = %detail, "request failed");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "an internal error occurred; it has been logged",
-                )
+                ApiError::new(code, "an internal error occurred; it has been logged")
             }
+            CoreError::Forbidden(_) | CoreError::InUse(_) | CoreError::TooLarge { .. } => ApiError::new(code, detail),
+        }
+    }
+}
+
+impl ApiError {
+    /// The problem document, for a response or for one item of a bulk result.
+    pub fn problem(self) -> Problem {
+        let status = self.status();
+        Problem {
+            kind: format!("urn:gongdan:problem:{}", self.code.as_str()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.detail,
+            code: self.code.as_str().to_owned(),
+            field: self.field,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Problem {
-            kind: format!("urn:gongdan:problem:{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: self.status.as_u16(),
-            detail: self.detail,
-            code: self.code,
-            field: self.field,
-        };
-        let mut res = (self.status, axum::Json(body)).into_response();
+        let status = self.status();
+        let retry_after = self.retry_after;
+        let mut res = (status, axum::Json(self.problem())).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let Some(secs) = self.retry_after
+        if let Some(secs) = retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res

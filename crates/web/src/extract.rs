@@ -7,12 +7,12 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use gongdan_core::App;
 use gongdan_core::auth::sha256_hex;
+use gongdan_domain::Code;
 use gongdan_domain::access::Principal;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
-
-pub const SESSION_COOKIE: &str = "gongdan_session";
+use crate::session;
 
 /// A JSON body, deserialised strictly (unknown fields are errors), with a hash of its bytes for
 /// idempotency checks.
@@ -31,32 +31,32 @@ fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     {
         // The reported path already ends at the unknown key.
         let field = if path == "." || path.is_empty() { name.to_owned() } else { path };
-        return ApiError::unprocessable("unknown_field", &field, format!("unknown field `{name}`"));
+        return ApiError::at(Code::UnknownField, &field, format!("unknown field `{name}`"));
     }
     if let Some(rest) = msg.strip_prefix("missing field `")
         && let Some((name, _)) = rest.split_once('`')
     {
         let field = if path == "." || path.is_empty() { name.to_owned() } else { format!("{path}.{name}") };
-        return ApiError::unprocessable("required", &field, "this field is required");
+        return ApiError::at(Code::Required, &field, "this field is required");
     }
     let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
     let detail = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-    ApiError::unprocessable("invalid_value", &field, detail)
+    ApiError::at(Code::InvalidValue, &field, detail)
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, then shape: serde_json reports some type mismatches (a number where an
     // enum belongs) as syntax errors when deserialising straight from bytes.
     let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request("malformed_json", "body", format!("the body is not valid JSON: {e}")))?;
+        .map_err(|e| ApiError::at(Code::MalformedJson, "body", format!("the body is not valid JSON: {e}")))?;
     // Every body of the API is an object; serde would also take a struct from an array.
     if !value.is_object() {
-        return Err(ApiError::unprocessable("invalid_value", "body", "the body must be a JSON object"));
+        return Err(ApiError::at(Code::InvalidValue, "body", "the body must be a JSON object"));
     }
     if let Some(path) = find_nul(&value, String::new()) {
         // Text columns cannot hold NUL (PostgreSQL refuses it); say so up front.
         let field = if path.is_empty() { "body".to_owned() } else { path };
-        return Err(ApiError::unprocessable("invalid_value", &field, "text may not contain NUL characters"));
+        return Err(ApiError::at(Code::InvalidValue, &field, "text may not contain NUL characters"));
     }
     serde_path_to_error::deserialize(value).map_err(json_error)
 }
@@ -90,18 +90,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
             });
         if !json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as application/json",
-            )
-            .field("Content-Type"));
+            return Err(
+                ApiError::new(Code::UnsupportedMediaType, "send the body as application/json").field("Content-Type")
+            );
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is too large").field("body")
+                ApiError::new(Code::PayloadTooLarge, "the body is too large").field("body")
             } else {
-                ApiError::bad_request("unreadable_body", "body", e.body_text())
+                ApiError::at(Code::UnreadableBody, "body", e.body_text())
             }
         })?;
         let value = parse_json(&bytes)?;
@@ -118,11 +115,10 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let raw = parts.uri.query().unwrap_or_default();
-        let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw).map_err(|e| {
-            ApiError::bad_request("invalid_query", "query", format!("the query string cannot be read: {e}"))
-        })?;
+        let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+            .map_err(|e| ApiError::at(Code::InvalidQuery, "query", format!("the query string cannot be read: {e}")))?;
         if let Some((k, _)) = pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
-            return Err(ApiError::bad_request("invalid_query", k, "parameters may not contain NUL characters"));
+            return Err(ApiError::at(Code::InvalidQuery, k, "parameters may not contain NUL characters"));
         }
         Ok(QueryPairs(pairs))
     }
@@ -135,7 +131,7 @@ impl QueryPairs {
             let ok =
                 known.iter().any(|n| if n.ends_with('.') { k.starts_with(n) && k.len() > n.len() } else { k == n });
             if !ok {
-                return Err(ApiError::bad_request("unknown_parameter", k, format!("unknown query parameter `{k}`")));
+                return Err(ApiError::at(Code::UnknownParameter, k, format!("unknown query parameter `{k}`")));
             }
         }
         Ok(())
@@ -152,7 +148,7 @@ impl QueryPairs {
                 .trim()
                 .parse()
                 .map(Some)
-                .map_err(|_| ApiError::bad_request("invalid_query", name, format!("`{v}` is not a valid {name}"))),
+                .map_err(|_| ApiError::at(Code::InvalidQuery, name, format!("`{v}` is not a valid {name}"))),
         }
     }
 
@@ -172,7 +168,7 @@ impl QueryPairs {
         if (1..=max).contains(&n) {
             Ok(n)
         } else {
-            Err(ApiError::bad_request("invalid_query", "limit", format!("limit is 1–{max}")))
+            Err(ApiError::at(Code::InvalidQuery, "limit", format!("limit is 1–{max}")))
         }
     }
 }
@@ -181,29 +177,17 @@ impl QueryPairs {
 pub struct Auth(pub Principal);
 
 fn session_cookie(parts: &Parts) -> Option<String> {
-    session_secret(&parts.headers)
+    session::session_secret(&parts.headers)
 }
 
 /// A cookie-authenticated change must carry the session's CSRF token in `X-CSRF-Token`.
 pub fn check_session_csrf(headers: &axum::http::HeaderMap, secret: &str) -> Result<(), ApiError> {
     let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if crate::ui::form::same(token, &crate::ui::ctx::session_csrf(secret)) {
+    if session::same(token, &session::session_csrf(secret)) {
         return Ok(());
     }
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "csrf",
-        "send the page's CSRF token in X-CSRF-Token with cookie-authenticated changes",
-    )
-    .field("X-CSRF-Token"))
-}
-
-/// The session cookie's secret, if the request carries one.
-pub fn session_secret(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        let (k, v) = c.trim().split_once('=')?;
-        (k == SESSION_COOKIE && !v.is_empty()).then(|| v.to_owned())
-    })
+    Err(ApiError::new(Code::Csrf, "send the page's CSRF token in X-CSRF-Token with cookie-authenticated changes")
+        .field("X-CSRF-Token"))
 }
 
 impl FromRequestParts<App> for Auth {
@@ -218,8 +202,7 @@ impl FromRequestParts<App> for Auth {
                 .map(str::trim)
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| {
-                    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "use `Authorization: Bearer <token>`")
-                        .field("Authorization")
+                    ApiError::new(Code::Unauthenticated, "use `Authorization: Bearer <token>`").field("Authorization")
                 })?;
             return Ok(Auth(app.authenticate_token(token).await?));
         }
@@ -245,7 +228,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         let Some(v) = parts.headers.get("idempotency-key") else { return Ok(IdempotencyKey(None)) };
         let key = v.to_str().map(str::trim).unwrap_or_default();
         if key.is_empty() || key.len() > 255 {
-            return Err(ApiError::bad_request("invalid_header", "Idempotency-Key", "1–255 visible ASCII characters"));
+            return Err(ApiError::at(Code::InvalidHeader, "Idempotency-Key", "1–255 visible ASCII characters"));
         }
         Ok(IdempotencyKey(Some(key.to_owned())))
     }
@@ -260,7 +243,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
-        let bad = || ApiError::bad_request("invalid_header", "If-Match", "expected the ticket's ETag, e.g. \"3\"");
+        let bad = || ApiError::at(Code::InvalidHeader, "If-Match", "expected the ticket's ETag, e.g. \"3\"");
         let text = v.to_str().map_err(|_| bad())?.trim();
         if text == "*" {
             return Ok(IfMatch(None));
@@ -278,12 +261,10 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 /// precondition (412), not a conflict in the body (409).
 pub fn if_match_failed(from_header: bool) -> impl Fn(gongdan_core::CoreError) -> ApiError {
     move |e| match e {
-        gongdan_core::CoreError::VersionConflict if from_header => ApiError::new(
-            axum::http::StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
-            "the ticket changed since that ETag; read it again",
-        )
-        .field("If-Match"),
+        gongdan_core::CoreError::VersionConflict if from_header => {
+            ApiError::new(Code::PreconditionFailed, "the ticket changed since that ETag; read it again")
+                .field("If-Match")
+        }
         e => e.into(),
     }
 }
@@ -331,6 +312,6 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| ApiPath(p.0))
-            .map_err(|e| ApiError::bad_request("invalid_path", "path", e.body_text()))
+            .map_err(|e| ApiError::at(Code::InvalidPath, "path", e.body_text()))
     }
 }

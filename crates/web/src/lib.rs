@@ -8,6 +8,7 @@ pub mod apidoc;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod session;
 pub mod ui;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -16,6 +17,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use gongdan_core::App;
+use gongdan_domain::Code;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -78,25 +80,16 @@ pub fn router(app: App) -> Router {
         .route("/readyz", get(readyz))
         .fallback(|uri: axum::http::Uri| async move {
             if uri.path().starts_with("/api/") {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response()
+                ApiError::new(Code::NotFound, "no such endpoint").into_response()
             } else {
                 ui::UiError::NotFound.into_response()
             }
         })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this endpoint does not take that method",
-            )
+            ApiError::new(Code::MethodNotAllowed, "this endpoint does not take that method")
         })
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "an internal error occurred; it has been logged",
-            )
-            .into_response()
+            ApiError::new(Code::Internal, "an internal error occurred; it has been logged").into_response()
         }))
         .layer(axum::middleware::from_fn(ui::security_headers))
         .layer(axum::middleware::from_fn(ui::server_timing))

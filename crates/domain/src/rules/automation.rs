@@ -10,6 +10,7 @@
 //! right after firing is refused. Triggers fire at most once per update, so they cannot loop on
 //! their own; two triggers that flip a field back and forth are refused when saved.
 
+use crate::Code;
 use jiff::{SignedDuration, Timestamp};
 
 use super::eval::{Ctx, Requester, anchor_time};
@@ -199,7 +200,7 @@ pub fn check_automation(a: &Automation) -> Result<(), DomainError> {
     } else {
         Err(DomainError::invalid(
             "actions",
-            "automation_loop",
+            Code::AutomationLoop,
             "no action undoes a condition, so this automation would fire again at once: \
              make an action change what a condition tests (close what it finds solved, add a tag \
              a condition excludes), or set `once` to fire once per ticket and window",
@@ -265,7 +266,7 @@ pub fn check_trigger_loops(t: &Trigger, others: &[Trigger]) -> Result<(), Domain
             if mine.iter().any(|(f, a, b)| *f == field && *a == to && *b == from) {
                 return Err(DomainError::invalid(
                     "actions",
-                    "rule_loop",
+                    Code::RuleLoop,
                     format!("this trigger and “{}” would set `{field}` back and forth", o.name),
                 ));
             }

@@ -14,6 +14,7 @@ mod eval;
 #[cfg(test)]
 mod tests;
 
+use crate::Code;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -109,6 +110,27 @@ pub enum Anchor {
 }
 
 impl Anchor {
+    /// Every anchor, in the order the console lists them.
+    pub const ALL: [Anchor; 11] = [
+        Anchor::Created,
+        Anchor::Updated,
+        Anchor::StatusChanged,
+        Anchor::Pending,
+        Anchor::OnHold,
+        Anchor::Solved,
+        Anchor::Assigned,
+        Anchor::CustomerReply,
+        Anchor::AgentReply,
+        Anchor::Due,
+        Anchor::UntilDue,
+    ];
+
+    /// The condition field that reads this anchor in `unit`s (`hours`, `minutes`):
+    /// `hours_since_created`, `minutes_until_due`.
+    pub fn field(self, unit: &str) -> String {
+        if self == Anchor::UntilDue { format!("{unit}_until_due") } else { format!("{unit}_since_{}", self.name()) }
+    }
+
     const NAMES: [(&'static str, Anchor); 10] = [
         ("created", Anchor::Created),
         ("updated", Anchor::Updated),
@@ -344,7 +366,7 @@ pub fn solves(actions: &[Action]) -> bool {
 
 // ---- compiling -----------------------------------------------------------------------------
 
-fn bad(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> DomainError {
+fn bad(field: impl Into<String>, code: Code, message: impl Into<String>) -> DomainError {
     DomainError::invalid(field, code, message)
 }
 
@@ -398,17 +420,17 @@ fn parse_field(name: &str, kind: RuleKind, at: &str) -> Result<Field, DomainErro
             } else if let Some(f) = parse_time_field(name) {
                 f
             } else {
-                return Err(bad(at, "unknown_field", format!("`{name}` is not a field rules know")));
+                return Err(bad(at, Code::UnknownField, format!("`{name}` is not a field rules know")));
             }
         }
     };
     let update_only = matches!(f, Field::Update | Field::Comment | Field::Via);
     match (kind, &f) {
         (RuleKind::Trigger, Field::Time { .. }) => {
-            Err(bad(at, "invalid_field", "time conditions belong to automations, which run every minute"))
+            Err(bad(at, Code::InvalidField, "time conditions belong to automations, which run every minute"))
         }
         (RuleKind::Automation, _) if update_only => {
-            Err(bad(at, "invalid_field", format!("`{name}` describes an update; automations run on their own")))
+            Err(bad(at, Code::InvalidField, format!("`{name}` describes an update; automations run on their own")))
         }
         _ => Ok(f),
     }
@@ -433,41 +455,41 @@ fn parse_time_field(name: &str) -> Option<Field> {
 fn text_value(v: &Value, at: &str) -> Result<String, DomainError> {
     match v {
         Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_lowercase()),
-        _ => Err(bad(at, "invalid_value", "expected a non-empty text")),
+        _ => Err(bad(at, Code::InvalidValue, "expected a non-empty text")),
     }
 }
 
 fn int_value(v: &Value, at: &str) -> Result<i64, DomainError> {
-    v.as_i64().ok_or_else(|| bad(at, "invalid_value", "expected a whole number"))
+    v.as_i64().ok_or_else(|| bad(at, Code::InvalidValue, "expected a whole number"))
 }
 
 fn id_value(v: &Value, at: &str) -> Result<Option<i64>, DomainError> {
     match v {
         Value::Null => Ok(None),
         Value::Number(n) => {
-            n.as_i64().filter(|i| *i > 0).map(Some).ok_or_else(|| bad(at, "invalid_value", "expected an id"))
+            n.as_i64().filter(|i| *i > 0).map(Some).ok_or_else(|| bad(at, Code::InvalidValue, "expected an id"))
         }
         Value::String(s) if s == "none" => Ok(None),
-        _ => Err(bad(at, "invalid_value", "expected an id, or null for none")),
+        _ => Err(bad(at, Code::InvalidValue, "expected an id, or null for none")),
     }
 }
 
 fn status_match(cat: &Catalog, v: &Value, at: &str) -> Result<StatusMatch, DomainError> {
-    let name = v.as_str().ok_or_else(|| bad(at, "invalid_value", "expected a status key or category"))?;
+    let name = v.as_str().ok_or_else(|| bad(at, Code::InvalidValue, "expected a status key or category"))?;
     if let Ok(c) = StatusCategory::parse(name, at) {
         return Ok(StatusMatch::Category(c));
     }
     if cat.statuses.iter().any(|s| s.key == name) {
         Ok(StatusMatch::Key(name.to_owned()))
     } else {
-        Err(bad(at, "unknown_status", format!("no status `{name}`")))
+        Err(bad(at, Code::UnknownStatus, format!("no status `{name}`")))
     }
 }
 
 fn check_group(cat: &Catalog, id: Option<i64>, at: &str) -> Result<Option<GroupId>, DomainError> {
     match id {
         Some(i) if !cat.groups.iter().any(|g| g.id.0 == i && g.active) => {
-            Err(bad(at, "not_found", "no such active group"))
+            Err(bad(at, Code::MissingReference, "no such active group"))
         }
         other => Ok(other.map(GroupId)),
     }
@@ -475,7 +497,9 @@ fn check_group(cat: &Catalog, id: Option<i64>, at: &str) -> Result<Option<GroupI
 
 fn check_agent(cat: &Catalog, id: Option<i64>, at: &str) -> Result<Option<UserId>, DomainError> {
     match id {
-        Some(i) if !cat.agents.iter().any(|(a, _)| a.0 == i) => Err(bad(at, "not_found", "no such active agent")),
+        Some(i) if !cat.agents.iter().any(|(a, _)| a.0 == i) => {
+            Err(bad(at, Code::MissingReference, "no such active agent"))
+        }
         other => Ok(other.map(UserId)),
     }
 }
@@ -483,7 +507,7 @@ fn check_agent(cat: &Catalog, id: Option<i64>, at: &str) -> Result<Option<UserId
 fn check_category(cat: &Catalog, id: Option<i64>, at: &str) -> Result<Option<CategoryId>, DomainError> {
     match id {
         Some(i) if !cat.categories.iter().any(|c| c.id.0 == i && c.active) => {
-            Err(bad(at, "not_found", "no such active category"))
+            Err(bad(at, Code::MissingReference, "no such active category"))
         }
         other => Ok(other.map(CategoryId)),
     }
@@ -493,7 +517,7 @@ fn custom_def<'a>(cat: &'a Catalog, key: &str, at: &str) -> Result<&'a CustomFie
     cat.fields
         .iter()
         .find(|d| d.key == key && d.scope == FieldScope::Ticket && d.active)
-        .ok_or_else(|| bad(at, "unknown_field", format!("no active ticket field `{key}`")))
+        .ok_or_else(|| bad(at, Code::UnknownField, format!("no active ticket field `{key}`")))
 }
 
 /// Which operators a field takes.
@@ -538,14 +562,14 @@ fn compile_condition(cat: &Catalog, kind: RuleKind, c: &ConditionSpec, at: &str)
     if !allowed_ops(&field).contains(&op) {
         return Err(bad(
             format!("{at}.operator"),
-            "invalid_operator",
+            Code::InvalidOperator,
             format!("`{}` does not take `{}`", c.field, c.operator),
         ));
     }
     if matches!(op, Operator::Changed | Operator::NotChanged | Operator::ChangedTo | Operator::ChangedFrom)
         && kind != RuleKind::Trigger
     {
-        return Err(bad(format!("{at}.operator"), "invalid_operator", "only triggers see what an update changed"));
+        return Err(bad(format!("{at}.operator"), Code::InvalidOperator, "only triggers see what an update changed"));
     }
     let at_v = format!("{at}.value");
     let needs_value = !matches!(op, Operator::Present | Operator::Blank | Operator::Changed | Operator::NotChanged);
@@ -567,7 +591,7 @@ fn compile_condition(cat: &Catalog, kind: RuleKind, c: &ConditionSpec, at: &str)
             Field::CategoryId => {
                 let id = check_category(cat, id_value(v, &at_v)?, &at_v)?;
                 if matches!(op, Operator::IsUnder | Operator::NotUnder) && id.is_none() {
-                    return Err(bad(at_v, "invalid_value", "name the category whose subtree to test"));
+                    return Err(bad(at_v, Code::InvalidValue, "name the category whose subtree to test"));
                 }
                 Operand::Id(id.map(|c| c.0))
             }
@@ -575,7 +599,7 @@ fn compile_condition(cat: &Catalog, kind: RuleKind, c: &ConditionSpec, at: &str)
                 let list: Vec<String> = match v {
                     Value::String(_) => vec![text_value(v, &at_v)?],
                     Value::Array(items) => items.iter().map(|i| text_value(i, &at_v)).collect::<Result<_, _>>()?,
-                    _ => return Err(bad(at_v, "invalid_value", "expected a tag or a list of tags")),
+                    _ => return Err(bad(at_v, Code::InvalidValue, "expected a tag or a list of tags")),
                 };
                 Operand::Texts(ticket::normalize_tags(&list, &at_v)?)
             }
@@ -587,11 +611,11 @@ fn compile_condition(cat: &Catalog, kind: RuleKind, c: &ConditionSpec, at: &str)
                 match op {
                     Operator::Contains | Operator::NotContains => Operand::Text(match v {
                         Value::String(s) if !s.is_empty() => s.to_lowercase(),
-                        _ => return Err(bad(at_v, "invalid_value", "expected a text or option to look for")),
+                        _ => return Err(bad(at_v, Code::InvalidValue, "expected a text or option to look for")),
                     }),
                     Operator::GreaterThan | Operator::LessThan => {
                         if !(v.is_number() || v.is_string()) {
-                            return Err(bad(at_v, "invalid_value", "expected a number or a date"));
+                            return Err(bad(at_v, Code::InvalidValue, "expected a number or a date"));
                         }
                         Operand::Json(def.check_value(v).map_err(|e| relocate(e, &at_v))?)
                     }
@@ -614,7 +638,7 @@ fn compile_condition(cat: &Catalog, kind: RuleKind, c: &ConditionSpec, at: &str)
             Field::Time { .. } => {
                 let n = int_value(v, &at_v)?;
                 if !(0..=1_000_000).contains(&n) {
-                    return Err(bad(at_v, "invalid_value", "a duration of 0–1,000,000 units"));
+                    return Err(bad(at_v, Code::InvalidValue, "a duration of 0–1,000,000 units"));
                 }
                 Operand::Int(n)
             }
@@ -633,7 +657,7 @@ fn relocate(e: DomainError, at: &str) -> DomainError {
 
 pub fn compile_conditions(cat: &Catalog, kind: RuleKind, spec: &ConditionsSpec) -> Result<Conditions, DomainError> {
     if spec.all.len() + spec.any.len() > ROWS_MAX {
-        return Err(bad("conditions", "too_many", format!("at most {ROWS_MAX} conditions")));
+        return Err(bad("conditions", Code::TooMany, format!("at most {ROWS_MAX} conditions")));
     }
     let compile = |list: &[ConditionSpec], name: &str| -> Result<Vec<Condition>, DomainError> {
         list.iter()
@@ -656,7 +680,7 @@ fn compile_target(cat: &Catalog, v: &Value, at: &str) -> Result<Target, DomainEr
                 check_agent(cat, Some(id), &format!("{at}.user_id"))?.ok_or_else(|| DomainError::required(at))?,
             ))
         }
-        _ => Err(bad(format!("{at}.to"), "invalid_value", "to is requester, assignee, group or user")),
+        _ => Err(bad(format!("{at}.to"), Code::InvalidValue, "to is requester, assignee, group or user")),
     }
 }
 
@@ -667,7 +691,7 @@ fn text_field(v: &Value, key: &str, at: &str, max: usize) -> Result<String, Doma
         return Err(DomainError::required(at));
     }
     if s.chars().count() > max {
-        return Err(bad(at, "too_long", format!("at most {max} characters")));
+        return Err(bad(at, Code::TooLong, format!("at most {max} characters")));
     }
     crate::template::check(s, &at)?;
     Ok(s.to_owned())
@@ -678,9 +702,9 @@ fn tag_list(v: &Value, at: &str) -> Result<Vec<String>, DomainError> {
         Value::String(s) => vec![s.clone()],
         Value::Array(items) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| bad(at, "invalid_value", "tags are texts")))
+            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| bad(at, Code::InvalidValue, "tags are texts")))
             .collect::<Result<_, _>>()?,
-        _ => return Err(bad(at, "invalid_value", "expected a tag or a list of tags")),
+        _ => return Err(bad(at, Code::InvalidValue, "expected a tag or a list of tags")),
     };
     ticket::normalize_tags(&list, at)
 }
@@ -690,15 +714,15 @@ fn compile_action(cat: &Catalog, kind: RuleKind, a: &ActionSpec, at: &str) -> Re
     let at_v = format!("{at}.value");
     let v = &a.value;
     if READ_ONLY.contains(&a.field.as_str()) || parse_time_field(&a.field).is_some() {
-        return Err(bad(at_f, "read_only_field", format!("`{}` cannot be set by a rule", a.field)));
+        return Err(bad(at_f, Code::ReadOnlyField, format!("`{}` cannot be set by a rule", a.field)));
     }
     let in_macro = kind == RuleKind::Macro;
     let action = match a.field.as_str() {
         "status" => {
-            let name = v.as_str().ok_or_else(|| bad(&at_v, "invalid_value", "expected a status key or category"))?;
+            let name = v.as_str().ok_or_else(|| bad(&at_v, Code::InvalidValue, "expected a status key or category"))?;
             let s = ticket::resolve_status(cat.statuses, name).map_err(|e| relocate(e, &at_v))?;
             if s.category == StatusCategory::New {
-                return Err(bad(at_v, "invalid_value", "nothing returns to new"));
+                return Err(bad(at_v, Code::InvalidValue, "nothing returns to new"));
             }
             Action::Status(StatusRef::from(s))
         }
@@ -717,7 +741,7 @@ fn compile_action(cat: &Catalog, kind: RuleKind, a: &ActionSpec, at: &str) -> Re
         "escalate" if !in_macro => {
             let reason = match v {
                 Value::String(s) if !s.trim().is_empty() => s.trim().to_owned(),
-                _ => return Err(DomainError::invalid(at_v, "required", "give the reason for the escalation")),
+                _ => return Err(DomainError::invalid(at_v, Code::Required, "give the reason for the escalation")),
             };
             crate::template::check(&reason, &at_v)?;
             Action::Escalate(reason)
@@ -732,7 +756,7 @@ fn compile_action(cat: &Catalog, kind: RuleKind, a: &ActionSpec, at: &str) -> Re
         }
         "notify" if !in_macro => {
             if !v.is_object() {
-                return Err(bad(at_v, "invalid_value", "expected {\"to\": …, \"subject\": …, \"body\": …}"));
+                return Err(bad(at_v, Code::InvalidValue, "expected {\"to\": …, \"subject\": …, \"body\": …}"));
             }
             Action::Notify {
                 to: compile_target(cat, v, &at_v)?,
@@ -745,9 +769,9 @@ fn compile_action(cat: &Catalog, kind: RuleKind, a: &ActionSpec, at: &str) -> Re
                 .get("webhook_id")
                 .unwrap_or(v)
                 .as_i64()
-                .ok_or_else(|| bad(&at_v, "invalid_value", "expected {\"webhook_id\": …}"))?;
+                .ok_or_else(|| bad(&at_v, Code::InvalidValue, "expected {\"webhook_id\": …}"))?;
             if !cat.webhooks.contains(&id) {
-                return Err(bad(at_v, "not_found", "no such active webhook"));
+                return Err(bad(at_v, Code::MissingReference, "no such active webhook"));
             }
             Action::Webhook(id)
         }
@@ -761,7 +785,7 @@ fn compile_action(cat: &Catalog, kind: RuleKind, a: &ActionSpec, at: &str) -> Re
                 Action::Custom(key.to_owned(), checked.get(key).cloned().unwrap_or(Value::Null))
             } else {
                 let what = if in_macro { "macros" } else { "rules" };
-                return Err(bad(at_f, "unknown_field", format!("`{other}` is not something {what} can set")));
+                return Err(bad(at_f, Code::UnknownField, format!("`{other}` is not something {what} can set")));
             }
         }
     };
@@ -770,10 +794,10 @@ fn compile_action(cat: &Catalog, kind: RuleKind, a: &ActionSpec, at: &str) -> Re
 
 pub fn compile_actions(cat: &Catalog, kind: RuleKind, spec: &[ActionSpec]) -> Result<Vec<Action>, DomainError> {
     if spec.len() > ROWS_MAX {
-        return Err(bad("actions", "too_many", format!("at most {ROWS_MAX} actions")));
+        return Err(bad("actions", Code::TooMany, format!("at most {ROWS_MAX} actions")));
     }
     if spec.is_empty() && kind != RuleKind::Macro {
-        return Err(bad("actions", "required", "a rule needs at least one action"));
+        return Err(bad("actions", Code::Required, "a rule needs at least one action"));
     }
     let actions = spec
         .iter()
@@ -788,7 +812,7 @@ pub fn compile_actions(cat: &Catalog, kind: RuleKind, spec: &[ActionSpec]) -> Re
         {
             return Err(bad(
                 format!("actions[{i}].field"),
-                "conflicting_actions",
+                Code::ConflictingActions,
                 format!("`{f}` is already set by actions[{first}]"),
             ));
         }
@@ -801,7 +825,7 @@ pub fn compile_actions(cat: &Catalog, kind: RuleKind, spec: &[ActionSpec]) -> Re
         {
             return Err(bad(
                 format!("actions[{i}].value"),
-                "conflicting_actions",
+                Code::ConflictingActions,
                 format!("tag `{tag}` is both added and removed"),
             ));
         }

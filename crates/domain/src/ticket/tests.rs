@@ -8,32 +8,14 @@ pub(crate) fn sample_ticket() -> Ticket {
     let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap_or_default();
     Ticket {
         id: TicketId(1),
-        subject: "打印机无法连接网络".into(),
-        description: "办公室的打印机连不上".into(),
-        requester_id: UserId(100),
-        organization_id: None,
-        cc_ids: vec![],
-        assignee_id: None,
-        group_id: None,
-        status: status(1, "new", StatusCategory::New),
         channel: Channel::Web,
-        kind: TicketType::Question,
-        priority: Priority::Normal,
-        tags: vec![],
-        due_at: None,
-        category_id: None,
-        custom_fields: BTreeMap::new(),
-        merged_into_id: None,
-        version: 1,
-        created_at: t0,
-        updated_at: t0,
-        first_replied_at: None,
-        solved_at: None,
-        closed_at: None,
-        status_changed_at: t0,
-        assigned_at: None,
-        last_customer_reply_at: None,
-        last_agent_reply_at: None,
+        ..Ticket::new(
+            "打印机无法连接网络",
+            "办公室的打印机连不上",
+            UserId(100),
+            status(1, "new", StatusCategory::New),
+            t0,
+        )
     }
 }
 

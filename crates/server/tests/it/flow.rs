@@ -575,7 +575,7 @@ async fn webhooks_are_signed_and_retried(t: TestApp) {
     // The delivery is signed: HMAC-SHA256 over "<timestamp>.<body>" with the webhook's secret.
     let (headers, body) = &list[1];
     let stamp: i64 = headers["x-gongdan-timestamp"].to_str().unwrap().parse().unwrap();
-    let expected = gongdan_core::jobs::webhook_signature("a-secret-of-sixteen+", stamp, body);
+    let expected = gongdan_core::notifications::delivery::webhook_signature("a-secret-of-sixteen+", stamp, body);
     assert_eq!(headers["x-gongdan-signature"].to_str().unwrap(), expected);
     assert_eq!(headers["x-gongdan-delivery"], list[0].0["x-gongdan-delivery"], "a retry is the same delivery");
     let payload: Value = serde_json::from_slice(body).unwrap();

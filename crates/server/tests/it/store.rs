@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use gongdan_domain::access::TicketScope;
 use gongdan_domain::event::{EventKind, NewEvent, Via};
 use gongdan_domain::ids::*;
-use gongdan_domain::ticket::{Channel, Priority, StatusCategory, StatusRef, Ticket, TicketType};
+use gongdan_domain::ticket::{StatusCategory, StatusRef, Ticket, TicketType};
 use gongdan_store::{NewComment, StoreError, TicketQuery, TicketRef, TicketSort, TicketWrite, WriteBatch};
 use jiff::Timestamp;
 use serde_json::json;
@@ -15,33 +15,10 @@ use crate::support::TestApp;
 
 fn ticket(requester: UserId, status: StatusRef, at: Timestamp) -> Ticket {
     Ticket {
-        id: TicketId(0),
-        subject: "存储".into(),
-        description: "d".into(),
-        requester_id: requester,
-        organization_id: None,
-        cc_ids: vec![],
-        assignee_id: None,
-        group_id: None,
-        status,
-        channel: Channel::Api,
         kind: TicketType::Task,
-        priority: Priority::Normal,
         tags: vec!["a".into(), "b".into()],
-        due_at: None,
-        category_id: None,
         custom_fields: BTreeMap::from([("k".to_owned(), json!(["x", "y"]))]),
-        merged_into_id: None,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        first_replied_at: None,
-        solved_at: None,
-        closed_at: None,
-        status_changed_at: at,
-        assigned_at: None,
-        last_customer_reply_at: None,
-        last_agent_reply_at: None,
+        ..Ticket::new("存储", "d", requester, status, at)
     }
 }
 

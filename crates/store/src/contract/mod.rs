@@ -8,16 +8,16 @@ pub use gongdan_domain::page::Page;
 pub use gongdan_domain::people::UserQuery;
 pub use gongdan_domain::ticket::{TicketQuery, TicketSort, VIEW_COUNT_CAP};
 
-mod auth;
-mod config;
-mod files;
-mod jobs;
-mod macros;
-mod notifications;
-mod people;
-mod rules;
-mod tickets;
-mod views;
+pub(crate) mod auth;
+pub(crate) mod config;
+pub(crate) mod files;
+pub(crate) mod jobs;
+pub(crate) mod macros;
+pub(crate) mod notifications;
+pub(crate) mod people;
+pub(crate) mod rules;
+pub(crate) mod tickets;
+pub(crate) mod views;
 
 pub use auth::*;
 pub use config::*;

@@ -190,6 +190,21 @@ error-invalid_key = Use lower-case letters, digits and _, starting with a letter
 error-invalid_pattern = This is not a valid regular expression.
 error-cycle = A category cannot move below itself.
 error-too_deep = The tree is too deep.
+error-malformed_json = The request is not valid JSON.
+error-unreadable_body = The request body could not be read.
+error-invalid_query = A parameter of the address is not valid.
+error-unknown_parameter = The address has a parameter this page does not take.
+error-invalid_header = A request header is not valid.
+error-invalid_path = The address is not valid.
+error-invalid_cursor = This page link is out of date; start from the first page.
+error-csrf = This form has expired. Reload the page and try again.
+error-method_not_allowed = This address does not take that kind of request.
+error-unsupported_media_type = This kind of content is not accepted here.
+error-internal = Something went wrong on our side; it has been logged.
+error-invalid_reference = This refers to something that does not exist.
+error-immutable = This can no longer be changed.
+error-idempotency_key_reused = This request key was already used for a different request.
+error-address_not_allowed = This address may not be called from the desk.
 error-ticket-number = Give a ticket number.
 
 ## Pages that went wrong

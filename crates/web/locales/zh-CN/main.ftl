@@ -190,6 +190,21 @@ error-invalid_key = 请使用以字母开头的小写字母、数字和下划线
 error-invalid_pattern = 不是有效的正则表达式。
 error-cycle = 分类不能移到自己下面。
 error-too_deep = 分类层级过深。
+error-malformed_json = 请求不是有效的 JSON。
+error-unreadable_body = 无法读取请求内容。
+error-invalid_query = 地址中的参数无效。
+error-unknown_parameter = 地址中含有本页不接受的参数。
+error-invalid_header = 请求头无效。
+error-invalid_path = 地址无效。
+error-invalid_cursor = 此分页链接已过期，请从第一页开始。
+error-csrf = 表单已过期，请刷新页面后重试。
+error-method_not_allowed = 此地址不接受这种请求。
+error-unsupported_media_type = 此处不接受这种内容类型。
+error-internal = 系统内部出错，已记录。
+error-invalid_reference = 引用的对象不存在。
+error-immutable = 此项已不能再修改。
+error-idempotency_key_reused = 这个请求键已用于另一个不同的请求。
+error-address_not_allowed = 工单系统不允许调用此地址。
 error-ticket-number = 请填写工单号。
 
 ## 出错页面

@@ -11,7 +11,8 @@ use utoipa_axum::routes;
 
 use crate::dto::*;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiPath as Path, Auth, ClientAddr, QueryPairs, SESSION_COOKIE};
+use crate::extract::{ApiJson, ApiPath as Path, Auth, ClientAddr, QueryPairs};
+use crate::session::{SESSION_COOKIE, Secure, session_secret};
 
 pub fn router() -> OpenApiRouter<App> {
     OpenApiRouter::new()
@@ -65,13 +66,13 @@ fn session_cookie(value: &str, max_age_secs: i64, secure: bool) -> HeaderMap {
 async fn login(
     State(app): State<App>,
     ClientAddr(client): ClientAddr,
-    crate::ui::ctx::Secure(secure): crate::ui::ctx::Secure,
+    Secure(secure): Secure,
     body: ApiJson<LoginIn>,
 ) -> ApiResult<impl IntoResponse> {
     let (secret, user) = app.login(&body.value.email, &body.value.password, &client).await?;
     let mut headers = session_cookie(&secret, app.settings.session_days * 86_400, secure);
     // What cookie-authenticated changes must send back in X-CSRF-Token.
-    if let Ok(v) = HeaderValue::from_str(&crate::ui::ctx::session_csrf(&secret)) {
+    if let Ok(v) = HeaderValue::from_str(&crate::session::session_csrf(&secret)) {
         headers.insert("x-csrf-token", v);
     }
     Ok((headers, Json(UserOut::from(user))))
@@ -81,12 +82,8 @@ async fn login(
 /// token in `X-CSRF-Token`, so another site cannot sign the browser out.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json")))]
-async fn logout(
-    State(app): State<App>,
-    crate::ui::ctx::Secure(secure): crate::ui::ctx::Secure,
-    headers: HeaderMap,
-) -> ApiResult<impl IntoResponse> {
-    if let Some(s) = crate::extract::session_secret(&headers) {
+async fn logout(State(app): State<App>, Secure(secure): Secure, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    if let Some(s) = session_secret(&headers) {
         crate::extract::check_session_csrf(&headers, &s)?;
         app.logout(&s).await?;
     }

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use gongdan_core::{App, CoreError};
+use gongdan_domain::Code;
 use gongdan_domain::DomainError;
 use gongdan_domain::category::Category;
 use gongdan_domain::fields::{CustomFieldDef, FieldKind, FieldOption, FieldScope, Form, FormField};
@@ -292,7 +293,7 @@ async fn update_status(
     if body.value.key.is_some() || body.value.category.is_some() {
         return Err(DomainError::invalid(
             "key",
-            "immutable",
+            Code::Immutable,
             "a status keeps its key and category; create a new one instead",
         )
         .into());
@@ -391,7 +392,7 @@ async fn update_field(
 ) -> ApiResult<Json<CustomFieldDef>> {
     let mut f = find(&app.config().await?.fields, |f| f.id.0 == id, "custom field")?;
     if body.value.key.is_some() || body.value.kind.is_some() || body.value.scope.is_some() {
-        return Err(DomainError::invalid("key", "immutable", "a field keeps its key, kind and scope").into());
+        return Err(DomainError::invalid("key", Code::Immutable, "a field keeps its key, kind and scope").into());
     }
     apply_field(&mut f, body.value);
     Ok(Json(app.save_field(&p, f).await?))

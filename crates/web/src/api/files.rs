@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use gongdan_core::App;
+use gongdan_domain::Code;
 use gongdan_domain::conversation::Attachment;
 use gongdan_domain::ids::AttachmentId;
 use utoipa_axum::router::OpenApiRouter;
@@ -34,17 +35,16 @@ async fn upload(
 ) -> ApiResult<impl IntoResponse> {
     q.only(&["filename"])?;
     let filename =
-        q.get("filename").ok_or_else(|| ApiError::bad_request("required", "filename", "name the file: ?filename=…"))?;
+        q.get("filename").ok_or_else(|| ApiError::at(Code::InvalidQuery, "filename", "name the file: ?filename=…"))?;
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                Code::PayloadTooLarge,
                 format!("files are limited to {} bytes", app.settings.max_attachment_bytes),
             )
             .field("body")
         } else {
-            ApiError::bad_request("unreadable_body", "body", e.body_text())
+            ApiError::at(Code::UnreadableBody, "body", e.body_text())
         }
     })?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use gongdan_core::App;
+use gongdan_domain::Code;
 use gongdan_domain::access::Role;
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
@@ -66,7 +67,7 @@ async fn list_users(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> Api
         .get("role")
         .map(|r| Role::parse(r, "role"))
         .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_query", "role", e.to_string()))?;
+        .map_err(|e| ApiError::at(Code::InvalidQuery, "role", e.to_string()))?;
     let limit = q.limit(50, 200)?;
     let uq = UserQuery {
         role,
@@ -104,7 +105,7 @@ async fn update_user(
 ) -> ApiResult<Json<UserOut>> {
     let mut input: gongdan_core::people::UserInput = body.value.into();
     // A browser changing its user's password stays signed in; every other session ends.
-    input.keep_session = crate::extract::session_secret(&headers);
+    input.keep_session = crate::session::session_secret(&headers);
     Ok(Json(app.update_user(&p, UserId(id), input).await?.into()))
 }
 

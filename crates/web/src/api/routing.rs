@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use gongdan_core::App;
+use gongdan_domain::Code;
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use serde::Deserialize;
@@ -60,7 +61,7 @@ async fn transfer(
     body: ApiJson<MoveIn>,
 ) -> ApiResult<Json<TicketOut>> {
     let b = body.value;
-    let group = b.group_id.ok_or_else(|| ApiError::unprocessable("required", "group_id", "where to"))?;
+    let group = b.group_id.ok_or_else(|| ApiError::at(Code::Required, "group_id", "where to"))?;
     let from_header = b.version.is_none() && if_match.is_some();
     let t = app
         .transfer(&p, TicketId(id), group, &b.reason, b.version.or(if_match), Via::Api)

@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use gongdan_core::App;
 use gongdan_core::tickets::{AddComment, CreateTicket, Idempotency, RequesterInput};
+use gongdan_domain::Code;
 use gongdan_domain::conversation::{Comment, Event, Link};
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
@@ -72,11 +73,7 @@ async fn create_ticket(
         (None, Some(id)) => Some(RequesterInput { id: Some(id), ..Default::default() }),
         (None, None) => None,
         (Some(_), Some(_)) => {
-            return Err(ApiError::unprocessable(
-                "invalid_value",
-                "requester_id",
-                "send requester or requester_id, not both",
-            ));
+            return Err(ApiError::at(Code::InvalidValue, "requester_id", "send requester or requester_id, not both"));
         }
     };
     let input = CreateTicket {
@@ -113,14 +110,14 @@ fn parse_list<T>(
 ) -> ApiResult<Vec<T>> {
     q.list(name)
         .into_iter()
-        .map(|v| parse(v, name).map_err(|e| ApiError::bad_request("invalid_query", name, e.to_string())))
+        .map(|v| parse(v, name).map_err(|e| ApiError::at(Code::InvalidQuery, name, e.to_string())))
         .collect()
 }
 
 fn parse_ids(q: &QueryPairs, name: &str) -> ApiResult<Vec<i64>> {
     q.list(name)
         .into_iter()
-        .map(|v| v.parse().map_err(|_| ApiError::bad_request("invalid_query", name, format!("`{v}` is not an id"))))
+        .map(|v| v.parse().map_err(|_| ApiError::at(Code::InvalidQuery, name, format!("`{v}` is not an id"))))
         .collect()
 }
 
@@ -163,7 +160,7 @@ async fn list_tickets(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> A
     if !p.is_staff() {
         // A filter on what customers are not shown would reveal it by what it returns.
         if let Some(k) = ["tag", "group_id", "assignee_id"].into_iter().find(|k| q.get(k).is_some()) {
-            return Err(ApiError::bad_request("invalid_query", k, format!("customers cannot filter by `{k}`")));
+            return Err(ApiError::at(Code::InvalidQuery, k, format!("customers cannot filter by `{k}`")));
         }
     }
     let mut tq = TicketQuery::new(p.scope());
@@ -174,7 +171,7 @@ async fn list_tickets(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> A
         } else if let Some(st) = cfg.statuses.iter().find(|x| x.key == s) {
             tq.status_ids.push(st.id);
         } else {
-            return Err(ApiError::bad_request("invalid_query", "status", format!("no status `{s}`")));
+            return Err(ApiError::at(Code::InvalidQuery, "status", format!("no status `{s}`")));
         }
     }
     if !tq.status_categories.is_empty() && !tq.status_ids.is_empty() {
@@ -197,7 +194,7 @@ async fn list_tickets(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> A
     tq.channels = parse_list(&q, "channel", Channel::parse)?;
     let cfs: Vec<&(String, String)> = q.0.iter().filter(|(k, _)| k.starts_with("cf.")).collect();
     if cfs.len() > 1 {
-        return Err(ApiError::bad_request("invalid_query", &cfs[1].0, "filter on one custom field at a time"));
+        return Err(ApiError::at(Code::InvalidQuery, &cfs[1].0, "filter on one custom field at a time"));
     }
     tq.custom_field = cfs.first().map(|(k, v)| (k.trim_start_matches("cf.").to_owned(), v.clone()));
     tq.created_after = parse_time(&q, "created_after")?;
@@ -209,7 +206,7 @@ async fn list_tickets(State(app): State<App>, Auth(p): Auth, q: QueryPairs) -> A
             .iter()
             .find(|(n, _)| *n == s)
             .map(|(_, s)| *s)
-            .ok_or_else(|| ApiError::bad_request("invalid_query", "sort", format!("unknown sort `{s}`")))?;
+            .ok_or_else(|| ApiError::at(Code::InvalidQuery, "sort", format!("unknown sort `{s}`")))?;
     }
     tq.cursor = q.get("cursor").map(|c| Cursor::decode(c, tq.sort.name())).transpose()?;
     tq.limit = q.limit(50, 100)?;
@@ -252,11 +249,7 @@ async fn update_ticket(
 ) -> ApiResult<impl IntoResponse> {
     let version = match (body.value.version, if_match) {
         (Some(a), Some(b)) if a != b => {
-            return Err(ApiError::unprocessable(
-                "invalid_value",
-                "version",
-                "the body's version and If-Match disagree",
-            ));
+            return Err(ApiError::at(Code::InvalidValue, "version", "the body's version and If-Match disagree"));
         }
         (a, b) => a.or(b),
     };
@@ -271,8 +264,8 @@ async fn update_ticket(
 #[utoipa::path(post, path = "/api/v1/tickets/bulk", tag = "tickets", request_body = BulkUpdate, responses((status = 200, body = BulkResult)))]
 async fn bulk_update(State(app): State<App>, Auth(p): Auth, body: ApiJson<BulkUpdate>) -> ApiResult<Json<BulkResult>> {
     if body.value.changes.version.is_some() {
-        return Err(ApiError::unprocessable(
-            "invalid_value",
+        return Err(ApiError::at(
+            Code::InvalidValue,
             "changes.version",
             "bulk updates apply to the current version of each ticket",
         ));
@@ -282,18 +275,7 @@ async fn bulk_update(State(app): State<App>, Auth(p): Auth, body: ApiJson<BulkUp
         .into_iter()
         .map(|(id, r)| match r {
             Ok(t) => BulkItem { id, ok: true, ticket: Some(TicketOut::view(t, &p)), error: None },
-            Err(e) => {
-                let e = ApiError::from(e);
-                let problem = Problem {
-                    kind: format!("urn:gongdan:problem:{}", e.code),
-                    title: e.status.canonical_reason().unwrap_or("Error").to_owned(),
-                    status: e.status.as_u16(),
-                    detail: e.detail,
-                    code: e.code,
-                    field: e.field,
-                };
-                BulkItem { id, ok: false, ticket: None, error: Some(problem) }
-            }
+            Err(e) => BulkItem { id, ok: false, ticket: None, error: Some(ApiError::from(e).problem()) },
         })
         .collect();
     Ok(Json(BulkResult { results }))

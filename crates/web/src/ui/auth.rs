@@ -11,11 +11,13 @@ use gongdan_core::{App, CoreError};
 use gongdan_domain::people::Language;
 use serde::Deserialize;
 
-use super::ctx::{Ctx, LANG_COOKIE, Secure, Viewer, cookie_attrs};
+use super::ctx::{Ctx, Viewer};
 use super::form::{FormErrors, UiForm};
-use super::view::{FieldView, local_path, with_errors};
+use super::view::{FieldView, with_errors};
 use super::{UiError, UiResult, render};
-use crate::extract::{ClientAddr, SESSION_COOKIE};
+use crate::extract::ClientAddr;
+use crate::session::local_path;
+use crate::session::{LANG_COOKIE, SESSION_COOKIE, Secure, cookie_attrs};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -107,7 +109,11 @@ async fn login(
             Ok(res)
         }
         Err(e @ (CoreError::Unauthenticated | CoreError::RateLimited { .. })) => {
-            let key = if matches!(e, CoreError::RateLimited { .. }) { "error-rate_limited" } else { "login-failed" };
+            let key = if matches!(e, CoreError::RateLimited { .. }) {
+                gongdan_domain::Code::RateLimited.message_key()
+            } else {
+                "login-failed"
+            };
             let errors = vec![v.ctx.t(key)];
             let fields = login_fields(&v.ctx, &email);
             let signup = v.ctx.cfg.desk.portal_signup;
@@ -185,7 +191,7 @@ async fn signup(
         Err(CoreError::Forbidden(_)) => Err(UiError::NotFound),
         Err(e) => {
             let mut errors = FormErrors::from_core(e, &["name", "email", "password"])?;
-            if errors.fields.get("email").is_some_and(|k| k == "error-duplicate") {
+            if errors.fields.get("email").is_some_and(|k| k == gongdan_domain::Code::Duplicate.message_key()) {
                 errors.fields.insert("email".into(), "signup-email-taken".into());
             }
             let fields = with_errors(signup_fields(&v.ctx, &name, &email), &v.ctx, &errors);
@@ -204,7 +210,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for LangCookie {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(LangCookie(super::ctx::cookie(parts, LANG_COOKIE).and_then(|l| Language::parse(&l, "lang").ok())))
+        Ok(LangCookie(crate::session::cookie(parts, LANG_COOKIE).and_then(|l| Language::parse(&l, "lang").ok())))
     }
 }
 

@@ -5,7 +5,6 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 use gongdan_core::App;
-use gongdan_core::auth::sha256_hex;
 use gongdan_core::config::Config;
 use gongdan_domain::access::{Principal, Role};
 use gongdan_domain::people::{Language, User};
@@ -16,37 +15,7 @@ use std::sync::Arc;
 
 use super::UiError;
 use super::i18n;
-use crate::extract::SESSION_COOKIE;
-
-pub const LANG_COOKIE: &str = "gongdan_lang";
-pub const CSRF_COOKIE: &str = "gongdan_csrf";
-pub const FLASH_COOKIE: &str = "gongdan_flash";
-
-/// A cookie's value from the request.
-pub fn cookie(parts: &Parts, name: &str) -> Option<String> {
-    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
-        |c| {
-            let (k, v) = c.trim().split_once('=')?;
-            (k == name && !v.is_empty()).then(|| v.to_owned())
-        },
-    )
-}
-
-/// The CSRF token of a signed-in browser: derived from the session secret, which only the
-/// `HttpOnly` cookie carries, so another site can neither read nor compute it.
-pub fn session_csrf(secret: &str) -> String {
-    sha256_hex(format!("csrf|{secret}").as_bytes())[..32].to_owned()
-}
-
-/// The token signed-out forms (sign in, sign up) carry: the pre-session cookie's value, set by
-/// the UI middleware on the first visit.
-pub fn anonymous_csrf(parts: &Parts) -> String {
-    parts.extensions.get::<AnonCsrf>().map(|a| a.0.clone()).or_else(|| cookie(parts, CSRF_COOKIE)).unwrap_or_default()
-}
-
-/// The pre-session CSRF value a request carries or was just given.
-#[derive(Clone)]
-pub struct AnonCsrf(pub String);
+use crate::session::{FLASH_COOKIE, LANG_COOKIE, SESSION_COOKIE, anonymous_csrf, cookie, session_csrf};
 
 /// Everything a page needs to render for this viewer.
 pub struct Ctx {
@@ -207,28 +176,6 @@ impl Viewer {
     }
 }
 
-/// Whether the request came over TLS (through a proxy that says so).
-pub(crate) fn secure_request(headers: &axum::http::HeaderMap) -> bool {
-    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
-/// Cookie attributes: `HttpOnly`, `SameSite=Lax`, and `Secure` when the request came over TLS
-/// (through a proxy that says so).
-pub fn cookie_attrs(parts_secure: bool) -> &'static str {
-    if parts_secure { "; Path=/; HttpOnly; SameSite=Lax; Secure" } else { "; Path=/; HttpOnly; SameSite=Lax" }
-}
-
-/// Whether this request arrived over TLS.
-pub struct Secure(pub bool);
-
-impl<S: Send + Sync> FromRequestParts<S> for Secure {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Secure(secure_request(&parts.headers)))
-    }
-}
-
 impl FromRequestParts<App> for Viewer {
     type Rejection = UiError;
 
@@ -269,7 +216,7 @@ impl FromRequestParts<App> for Viewer {
                 .and_then(|r| r.to_str().ok())
                 .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
                 .and_then(|rest| rest.find('/').map(|i| rest[i..].to_owned()))
-                .map(|p| super::view::local_path(Some(&p)))
+                .map(|p| crate::session::local_path(Some(&p)))
                 .unwrap_or_else(|| "/".into())
         };
         let full_page = parts.method == axum::http::Method::GET && !parts.headers.contains_key("x-fragment");

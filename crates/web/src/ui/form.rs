@@ -9,9 +9,9 @@ use axum::http::{Method, header};
 use gongdan_core::{App, CoreError};
 
 use super::UiError;
-use super::ctx::{Ctx, anonymous_csrf, cookie, session_csrf};
+use super::ctx::Ctx;
 use super::i18n;
-use crate::extract::SESSION_COOKIE;
+use crate::session::{SESSION_COOKIE, anonymous_csrf, cookie, same, session_csrf};
 
 /// A file that came with a form.
 pub struct Upload {
@@ -52,11 +52,6 @@ pub async fn expected_csrf(app: &App, parts: &axum::http::request::Parts) -> Res
         _ => (anonymous_csrf(parts), false),
     };
     if token.0.is_empty() { Err(UiError::Csrf) } else { Ok(token) }
-}
-
-/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
-pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl FromRequest<App> for UiForm {
@@ -146,7 +141,9 @@ impl UiForm {
     pub fn id(&self, name: &str) -> Result<Option<i64>, FormErrors> {
         match self.text(name) {
             None => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| FormErrors::one(name, "error-invalid_value")),
+            Some(v) => {
+                v.parse().map(Some).map_err(|_| FormErrors::one(name, gongdan_domain::Code::InvalidValue.message_key()))
+            }
         }
     }
 
@@ -209,25 +206,14 @@ impl FormErrors {
     /// Maps a use-case failure onto the form: a field error when the problem names an input
     /// this form has (`names`), a general message otherwise. Server faults stay errors.
     pub fn from_core(e: CoreError, names: &[&str]) -> Result<FormErrors, UiError> {
-        let (field, code): (Option<String>, String) = match &e {
-            CoreError::Domain(d) => (d.field().map(str::to_owned), d.code().to_owned()),
-            CoreError::VersionConflict => (None, "version_conflict".into()),
-            CoreError::Duplicate { field } => (Some(field.clone()), "duplicate".into()),
-            CoreError::Forbidden(_) => (None, "forbidden".into()),
-            CoreError::InUse(_) => (None, "in_use".into()),
-            CoreError::TooLarge { .. } => (Some("files".into()), "payload_too_large".into()),
-            CoreError::QuotaExceeded(_) => (Some("files".into()), "quota_exceeded".into()),
-            CoreError::NotFound(_) => (None, "not_found".into()),
-            CoreError::RateLimited { .. } => (None, "rate_limited".into()),
-            CoreError::Unauthenticated => (None, "unauthenticated".into()),
+        let field = match &e {
+            CoreError::Domain(d) => d.field().map(str::to_owned),
+            CoreError::Duplicate { field } => Some(field.clone()),
+            CoreError::TooLarge { .. } | CoreError::QuotaExceeded(_) => Some("files".into()),
             CoreError::IdempotencyMismatch | CoreError::Store(_) | CoreError::Internal(_) => return Err(e.into()),
+            _ => None,
         };
-        let key = format!("error-{code}");
-        let key = if i18n::try_t(gongdan_domain::people::Language::En, &key).is_some() {
-            key
-        } else {
-            "error-invalid_value".to_owned()
-        };
+        let key = crate::error::core_code(&e).message_key().to_owned();
         let mut out = FormErrors::default();
         // `tags[2]` → `tags`, `requester.email` stays as it is.
         let name = field.as_deref().map(|f| f.split('[').next().unwrap_or(f).to_owned());

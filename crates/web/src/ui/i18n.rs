@@ -161,57 +161,15 @@ mod tests {
         ] {
             k.push(format!("event-field-{f}"));
         }
-        for code in [
-            "required",
-            "invalid_value",
-            "too_long",
-            "too_short",
-            "invalid_email",
-            "invalid_phone",
-            "pattern_mismatch",
-            "unknown_option",
-            "unknown_field",
-            "unknown_status",
-            "version_conflict",
-            "invalid_status_transition",
-            "ticket_closed",
-            "open_child_tickets",
-            "ticket_merged",
-            "forbidden",
-            "duplicate",
-            "in_use",
-            "not_found",
-            "payload_too_large",
-            "rate_limited",
-            "unauthenticated",
-            "invalid_tag",
-            "too_many",
-            "not_in_group",
-            "invalid_link",
-            "field_not_allowed",
-            "invalid_key",
-            "invalid_pattern",
-            "cycle",
-            "too_deep",
-            "invalid_operator",
-            "invalid_field",
-            "read_only_field",
-            "conflicting_actions",
-            "rule_loop",
-            "automation_loop",
-            "unknown_placeholder",
-            "macro_not_applicable",
-            "invalid_url",
-        ] {
-            k.push(format!("error-{code}"));
-        }
+        // Every entry of the code table has a message (forms show them by code).
+        k.extend(gongdan_domain::Code::ALL.iter().map(|c| c.message_key().to_owned()));
         // The rule builders' pickers, from the lists the builders show.
         {
             use crate::ui::admin::builder::*;
             k.extend(CONDITION_FIELDS.iter().chain(&TRIGGER_FIELDS).map(|f| field_key(f)));
             k.extend(ACTION_FIELDS.iter().chain(&RULE_ACTIONS).map(|a| action_key(a)));
             for unit in ["hours", "minutes"] {
-                k.extend(TIME_ANCHORS.iter().map(|a| time_key(unit, a)));
+                k.extend(gongdan_domain::rules::Anchor::ALL.iter().map(|a| time_key(unit, a.name())));
             }
         }
         k.extend(

@@ -25,7 +25,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use gongdan_core::{App, CoreError};
 
-use ctx::{AnonCsrf, CSRF_COOKIE, FLASH_COOKIE, cookie};
+use crate::session::{self, AnonCsrf, CSRF_COOKIE, FLASH_COOKIE, SESSION_COOKIE, cookie};
 
 /// URL-encoded forms are small; files come as multipart under the attachment limit.
 pub const FORM_LIMIT: usize = 1024 * 1024;
@@ -57,7 +57,7 @@ pub fn router(app: &App) -> Router<App> {
 /// shown it.
 async fn cookies(State(app): State<App>, mut req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    let session = cookie(&parts, crate::extract::SESSION_COOKIE);
+    let session = cookie(&parts, SESSION_COOKIE);
     let live = match &session {
         Some(secret) => app.authenticate_session(secret).await.is_ok(),
         None => false,
@@ -69,7 +69,7 @@ async fn cookies(State(app): State<App>, mut req: Request, next: Next) -> Respon
     };
     let flash_shown = parts.method == Method::GET && cookie(&parts, FLASH_COOKIE).is_some();
     let fragment = parts.headers.contains_key("x-fragment") || parts.uri.path().ends_with("/live");
-    let secure = ctx::secure_request(&parts.headers);
+    let secure = session::secure_request(&parts.headers);
     req = Request::from_parts(parts, body);
     if let Some(f) = &fresh {
         req.extensions_mut().insert(AnonCsrf(f.clone()));
@@ -201,9 +201,8 @@ pub async fn server_timing(req: Request, next: Next) -> Response {
 /// no powerful browser features; HSTS over TLS; and nothing a signed-in caller receives (pages,
 /// JSON, attachments) kept in a shared or back-button cache.
 pub async fn security_headers(req: Request, next: Next) -> Response {
-    let secure = ctx::secure_request(req.headers());
-    let private =
-        req.headers().contains_key(header::AUTHORIZATION) || crate::extract::session_secret(req.headers()).is_some();
+    let secure = session::secure_request(req.headers());
+    let private = req.headers().contains_key(header::AUTHORIZATION) || session::session_secret(req.headers()).is_some();
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     // Our content-hashed assets stay cacheable; everything else a signed-in caller gets is theirs.

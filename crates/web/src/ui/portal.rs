@@ -377,13 +377,13 @@ async fn solve(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: Ui
 async fn notifications(
     State(app): State<App>,
     v: Viewer,
-    axum::extract::Query(q): axum::extract::Query<super::agent::flow::NotesQuery>,
+    axum::extract::Query(q): axum::extract::Query<super::agent::notifications::NotesQuery>,
 ) -> UiResult {
     v.customer()?;
-    super::agent::flow::notifications_page(&app, v, "portal", q.before).await
+    super::agent::notifications::notifications_page(&app, v, "portal", q.before).await
 }
 
 async fn read_notifications(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
     v.customer()?;
-    super::agent::flow::mark_read(&app, &v, &form, "portal").await
+    super::agent::notifications::mark_read(&app, &v, &form, "portal").await
 }

@@ -4,7 +4,7 @@
 //! error lands on the row it names.
 
 use gongdan_domain::fields::{FieldKind, FieldScope};
-use gongdan_domain::rules::{ActionSpec, ConditionSpec, Operator, RuleKind, UpdateKind};
+use gongdan_domain::rules::{ActionSpec, Anchor, ConditionSpec, Operator, RuleKind, UpdateKind};
 use gongdan_domain::ticket::{StatusCategory, TicketType};
 use serde_json::{Value, json};
 
@@ -62,20 +62,6 @@ pub(crate) fn time_key(unit: &str, anchor: &str) -> String {
     format!("rule-time-{unit}-{}", anchor.replace('_', "-"))
 }
 
-pub(crate) const TIME_ANCHORS: [&str; 11] = [
-    "created",
-    "updated",
-    "status_changed",
-    "pending",
-    "on_hold",
-    "solved",
-    "assigned",
-    "customer_reply",
-    "agent_reply",
-    "due",
-    "until_due",
-];
-
 /// The value list for a field.
 pub(super) fn list_for(field: &str) -> &'static str {
     match field {
@@ -105,10 +91,12 @@ pub(super) fn condition_fields(ctx: &Ctx, kind: RuleKind) -> Vec<FieldChoice> {
         .collect();
     if kind == RuleKind::Automation {
         for unit in ["hours", "minutes"] {
-            for anchor in TIME_ANCHORS {
-                let value =
-                    if anchor == "until_due" { format!("{unit}_until_due") } else { format!("{unit}_since_{anchor}") };
-                out.push(FieldChoice { label: ctx.t(&time_key(unit, anchor)), value, list: "" });
+            for anchor in Anchor::ALL {
+                out.push(FieldChoice {
+                    label: ctx.t(&time_key(unit, anchor.name())),
+                    value: anchor.field(unit),
+                    list: "",
+                });
             }
         }
     }
@@ -420,9 +408,9 @@ pub(super) fn read_actions(ctx: &Ctx, form: &UiForm) -> Vec<ActionSpec> {
 /// Maps an error about `conditions.all[k]…` / `actions[k]…` onto that row's inputs. The form
 /// is shown again from the rules' own rows (blank ones dropped), so `k` is the row shown.
 pub(super) fn row_errors(e: gongdan_core::CoreError, names: &[&str]) -> Result<FormErrors, UiError> {
-    let (field, code) = match &e {
-        gongdan_core::CoreError::Domain(d) => (d.field().map(str::to_owned), d.code().to_owned()),
-        _ => (None, String::new()),
+    let (field, key) = match &e {
+        gongdan_core::CoreError::Domain(d) => (d.field().map(str::to_owned), d.error_code().message_key()),
+        _ => (None, ""),
     };
     let mapped = field.as_deref().and_then(|f| {
         let (head, rest) = ["conditions.all", "conditions.any", "actions"]
@@ -432,11 +420,7 @@ pub(super) fn row_errors(e: gongdan_core::CoreError, names: &[&str]) -> Result<F
         Some(format!("{head}.{k}{tail}"))
     });
     match mapped {
-        Some(name) => {
-            let key = format!("error-{code}");
-            let known = crate::ui::i18n::try_t(gongdan_domain::people::Language::En, &key).is_some();
-            Ok(FormErrors::one(&name, if known { &key } else { "error-invalid_value" }))
-        }
+        Some(name) => Ok(FormErrors::one(&name, key)),
         None => FormErrors::from_core(e, names),
     }
 }

@@ -357,7 +357,7 @@ async fn edit_category(v: Viewer, id: Option<i64>, parent: Option<i64>) -> UiRes
 
 async fn save_category(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
     let s = allowed(&v, "categories")?;
-    let bad = |f: &str| FormErrors::one(f, "error-invalid_value");
+    let bad = |f: &str| FormErrors::one(f, gongdan_domain::Code::InvalidValue.message_key());
     let title = if id.is_some() { "admin-edit-category" } else { "admin-new-category" };
     let fields = category_fields(&v.ctx, None, None);
     let parsed = (|| -> Result<Category, FormErrors> {
@@ -492,7 +492,10 @@ async fn save_status(State(app): State<App>, v: Viewer, id: Option<i64>, form: U
             finish(v, result, "statuses", title, action("statuses", id), fields, &form).await
         }
         (c, _) => {
-            let errors = FormErrors::one(if c.is_err() { "category" } else { "position" }, "error-invalid_value");
+            let errors = FormErrors::one(
+                if c.is_err() { "category" } else { "position" },
+                gongdan_domain::Code::InvalidValue.message_key(),
+            );
             let (fields, general) = apply_errors(&v.ctx, refill(fields, &form), &errors);
             failed(form_page(v.ctx, "statuses", title, action("statuses", id), fields, general))
         }
@@ -645,7 +648,7 @@ async fn save_field(State(app): State<App>, v: Viewer, id: Option<i64>, form: Ui
     let title = if id.is_some() { "admin-edit-field" } else { "admin-new-field" };
     let fields = field_fields(&v.ctx, existing.as_ref());
     let parsed = (|| -> Result<CustomFieldDef, FormErrors> {
-        let bad = |f: &str| FormErrors::one(f, "error-invalid_value");
+        let bad = |f: &str| FormErrors::one(f, gongdan_domain::Code::InvalidValue.message_key());
         let options = parse_options(form.get("options").unwrap_or_default()).map_err(|_| bad("options"))?;
         Ok(CustomFieldDef {
             id: FieldId(id.unwrap_or(0)),
@@ -808,7 +811,7 @@ async fn save_settings(State(app): State<App>, v: Viewer, form: UiForm) -> UiRes
     let s = allowed(&v, "settings")?;
     let fields = settings_fields(&v.ctx, &v.ctx.cfg.desk);
     let parsed = (|| -> Result<DeskSettings, FormErrors> {
-        let bad = |f: &str| FormErrors::one(f, "error-invalid_value");
+        let bad = |f: &str| FormErrors::one(f, gongdan_domain::Code::InvalidValue.message_key());
         Ok(DeskSettings {
             company_name: form.get("company_name").unwrap_or_default().to_owned(),
             default_language: Language::parse(form.get("default_language").unwrap_or_default(), "default_language")

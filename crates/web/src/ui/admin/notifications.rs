@@ -4,8 +4,8 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use gongdan_core::App;
-use gongdan_core::outbox::WebhookInput;
-use gongdan_core::outbox::WebhookRow;
+use gongdan_core::notifications::WebhookInput;
+use gongdan_core::notifications::WebhookRow;
 
 use super::{AdminRow, FormPage, ListQuery, allowed, apply_errors, failed, list_view, nav, paged, yes_no};
 use crate::ui::ctx::{Ctx, Viewer};

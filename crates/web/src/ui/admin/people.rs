@@ -343,7 +343,7 @@ fn user_input(ctx: &Ctx, form: &UiForm, agents: bool, existing: Option<&User>) -
             Role::parse(form.get("role").unwrap_or("agent"), "role")
                 .ok()
                 .filter(|r| r.is_staff())
-                .ok_or_else(|| FormErrors::one("role", "error-invalid_value"))?,
+                .ok_or_else(|| FormErrors::one("role", gongdan_domain::Code::InvalidValue.message_key()))?,
         );
         input.group_ids = Some(form.ids("group_ids").into_iter().map(GroupId).collect());
         input.restricted_to_groups = Some(form.checked("restricted_to_groups"));
@@ -353,7 +353,7 @@ fn user_input(ctx: &Ctx, form: &UiForm, agents: bool, existing: Option<&User>) -
             form.text("capacity")
                 .map(|c| c.parse::<i64>())
                 .transpose()
-                .map_err(|_| FormErrors::one("capacity", "error-invalid_value"))?,
+                .map_err(|_| FormErrors::one("capacity", gongdan_domain::Code::InvalidValue.message_key()))?,
         );
         input.availability = form
             .text("availability")
@@ -378,7 +378,7 @@ fn user_input(ctx: &Ctx, form: &UiForm, agents: bool, existing: Option<&User>) -
             form.text("vip_level")
                 .unwrap_or("0".into())
                 .parse()
-                .map_err(|_| FormErrors::one("vip_level", "error-invalid_value"))?,
+                .map_err(|_| FormErrors::one("vip_level", gongdan_domain::Code::InvalidValue.message_key()))?,
         );
         for d in ctx.cfg.fields.iter().filter(|d| d.active && d.scope == gongdan_domain::fields::FieldScope::User) {
             input.custom_fields.insert(d.key.clone(), crate::ui::view::custom_value(d, form));
@@ -415,7 +415,11 @@ async fn save_user(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiF
                     // Identities are edited as lists; point their errors at the lists.
                     if let Some(k) = errors.general.iter().position(|g| g.starts_with("identities")) {
                         let key = errors.general.remove(k);
-                        let code = key.split('\u{1f}').nth(1).unwrap_or("error-invalid_value").to_owned();
+                        let code = key
+                            .split('\u{1f}')
+                            .nth(1)
+                            .unwrap_or(gongdan_domain::Code::InvalidValue.message_key())
+                            .to_owned();
                         errors.fields.insert("phones".into(), code);
                     }
                     Err(errors)
@@ -631,8 +635,14 @@ async fn create_token(State(app): State<App>, v: Viewer, form: UiForm) -> UiResu
         None => None,
         Some(Ok(d)) if (1..=36_500).contains(&d) => Some(d),
         Some(_) => {
-            return token_page(&app, v, Some(user_id), None, FormErrors::one("expires_days", "error-invalid_value"))
-                .await;
+            return token_page(
+                &app,
+                v,
+                Some(user_id),
+                None,
+                FormErrors::one("expires_days", gongdan_domain::Code::InvalidValue.message_key()),
+            )
+            .await;
         }
     };
     let now = app.now();

@@ -2,9 +2,14 @@
 //! sorting, keyset paging and bulk actions in the centre; the ticket page and the create form
 //! live in their own modules.
 
-pub mod flow;
+mod actions;
+mod changes;
+mod macros;
 mod new;
+pub mod notifications;
+mod routing;
 pub mod ticket;
+mod views;
 
 use std::collections::BTreeMap;
 
@@ -27,8 +32,9 @@ use gongdan_domain::ticket::{Channel, Priority, Ticket};
 
 use super::ctx::{Ctx, Viewer};
 use super::form::UiForm;
-use super::view::{Opt, category_options, local_path, urlencode};
+use super::view::{Opt, category_options, urlencode};
 use super::{UiError, UiResult, redirect_flash, render};
+use crate::session::local_path;
 
 /// The workspace; `uploads` is the body limit of the routes that take files.
 pub fn router(uploads: DefaultBodyLimit) -> Router<App> {
@@ -38,7 +44,10 @@ pub fn router(uploads: DefaultBodyLimit) -> Router<App> {
         .route("/agent/bulk", post(bulk))
         .merge(ticket::router(uploads))
         .merge(new::router(uploads))
-        .merge(flow::router())
+        .merge(macros::router())
+        .merge(notifications::router())
+        .merge(routing::router())
+        .merge(views::router())
 }
 
 /// The keys of the built-in views (shared views the first migration made; their names are

@@ -161,7 +161,7 @@ async fn parse_and_create(
     form: &UiForm,
     category: Option<i64>,
 ) -> Result<i64, Failure> {
-    let bad = |name: &str| FormErrors::one(name, "error-invalid_value");
+    let bad = |name: &str| FormErrors::one(name, gongdan_domain::Code::InvalidValue.message_key());
     let requester = match form.id("requester_id")? {
         Some(id) => RequesterInput { id: Some(UserId(id)), ..Default::default() },
         None => RequesterInput {

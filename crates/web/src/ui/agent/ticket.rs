@@ -21,6 +21,7 @@ use gongdan_domain::ticket::TicketQuery;
 use gongdan_domain::ticket::{Priority, StatusCategory, Ticket, TicketType};
 use jiff::Timestamp;
 
+use super::changes::{field_name, field_value};
 use super::{agent_options, group_options, priority_options, rows, status_options};
 use crate::ui::ctx::{Ctx, SessionUser, Viewer};
 use crate::ui::form::{CsrfHeader, FormErrors, UiForm};
@@ -73,37 +74,6 @@ pub fn comment_entry(ctx: &Ctx, c: &Comment, ticket: TicketId, names: &BTreeMap<
         from_ticket: (c.ticket_id != ticket).then_some(c.ticket_id.0),
         via: ctx.t(&format!("via-{}", c.via.as_str())),
     }
-}
-
-/// A value of a changed field, in words.
-pub(crate) fn field_value(ctx: &Ctx, field: &str, v: Option<&str>, names: &BTreeMap<UserId, UserLabel>) -> String {
-    let Some(v) = v.filter(|v| !v.is_empty()) else { return ctx.t("value-none") };
-    let id = || v.parse::<i64>().ok();
-    match field {
-        "status" => ctx.status_label(v),
-        "priority" => Priority::parse(v, "priority").map(|p| ctx.priority_label(p)).unwrap_or_else(|_| v.to_owned()),
-        "type" => ctx.t(&format!("type-{v}")),
-        "assignee_id" => {
-            id().and_then(|i| names.get(&UserId(i))).map(|u| u.name.clone()).unwrap_or_else(|| v.to_owned())
-        }
-        "group_id" => id().map(|g| ctx.group_name(g)).unwrap_or_else(|| v.to_owned()),
-        "category_id" => id().map(|c| ctx.category_path(c)).unwrap_or_else(|| v.to_owned()),
-        "due_at" => v.parse::<Timestamp>().map(|t| ctx.dt(&t)).unwrap_or_else(|_| v.to_owned()),
-        _ => v.to_owned(),
-    }
-}
-
-pub(crate) fn field_name(ctx: &Ctx, field: &str) -> String {
-    if let Some(key) = field.strip_prefix("custom_fields.") {
-        return ctx
-            .cfg
-            .fields
-            .iter()
-            .find(|d| d.key == key)
-            .map(|d| ctx.pick(&d.label_zh, &d.label_en).to_owned())
-            .unwrap_or_else(|| key.to_owned());
-    }
-    ctx.t(&format!("event-field-{}", field.replace('_', "-")))
 }
 
 /// The group an escalation or transfer left (the group change beside it names where it went).
@@ -268,7 +238,7 @@ struct TicketPage {
     link_kinds: Vec<Opt>,
     idem: String,
     viewers: Vec<String>,
-    flow: super::flow::FlowPanel,
+    flow: super::actions::FlowPanel,
 }
 
 #[derive(Template)]
@@ -387,7 +357,7 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
         None => String::new(),
     };
     let session_user_id = s.user.id;
-    let flow = super::flow::panel(app, &v.ctx, p, t.id, draft.preview, &draft.flow_errors).await?;
+    let flow = super::actions::panel(app, &v.ctx, p, t.id, draft.preview, &draft.flow_errors).await?;
     let ctx = v.ctx;
     let viewers = app.live.viewers(t.id).into_iter().filter(|x| x.user_id != session_user_id).map(|x| x.name).collect();
     let mut panel = panel_fields(&ctx, &t);
@@ -562,13 +532,15 @@ fn panel_change(ctx: &Ctx, t: &Ticket, form: &UiForm) -> Result<UpdateTicket, Fo
         u.status = Some(st);
     }
     if let Some(p) = form.text("priority") {
-        let p = Priority::parse(&p, "priority").map_err(|_| FormErrors::one("priority", "error-invalid_value"))?;
+        let p = Priority::parse(&p, "priority")
+            .map_err(|_| FormErrors::one("priority", gongdan_domain::Code::InvalidValue.message_key()))?;
         if p != t.priority {
             u.priority = Some(p);
         }
     }
     if let Some(k) = form.text("type") {
-        let k = TicketType::parse(&k, "type").map_err(|_| FormErrors::one("type", "error-invalid_value"))?;
+        let k = TicketType::parse(&k, "type")
+            .map_err(|_| FormErrors::one("type", gongdan_domain::Code::InvalidValue.message_key()))?;
         if k != t.kind {
             u.kind = Some(k);
         }
@@ -606,7 +578,7 @@ fn panel_change(ctx: &Ctx, t: &Ticket, form: &UiForm) -> Result<UpdateTicket, Fo
                 .ok()
                 .and_then(|d| d.to_zoned(ctx.tz.clone()).ok())
                 .map(|z| z.timestamp())
-                .ok_or_else(|| FormErrors::one("due_at", "error-invalid_value"))?,
+                .ok_or_else(|| FormErrors::one("due_at", gongdan_domain::Code::InvalidValue.message_key()))?,
         ),
     };
     // The input shows minutes; only a different minute is a change.
@@ -653,7 +625,10 @@ async fn update(State(app): State<App>, v: Viewer, Path(id): Path<i64>, form: Ui
 
 fn ticket_number(form: &UiForm, name: &str) -> Result<TicketId, FormErrors> {
     let text = form.text(name).unwrap_or_default();
-    text.trim_start_matches('#').parse().map(TicketId).map_err(|_| FormErrors::one(name, "error-invalid_value"))
+    text.trim_start_matches('#')
+        .parse()
+        .map(TicketId)
+        .map_err(|_| FormErrors::one(name, gongdan_domain::Code::InvalidValue.message_key()))
 }
 
 async fn add_link(State(app): State<App>, v: Viewer, Path(id): Path<i64>, form: UiForm) -> UiResult {
@@ -716,4 +691,22 @@ async fn presence(
     let t = app.get_ticket(&s.principal, TicketId(id)).await?;
     app.live.set_replying(t.id, s.user.id, body.replying);
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// After an action from the ticket page: back to the page with `flash`, or the page again
+/// with the action's error.
+pub(super) async fn after_action(
+    app: &App,
+    v: Viewer,
+    id: i64,
+    result: Result<(), gongdan_core::CoreError>,
+    flash: &str,
+) -> UiResult {
+    match result {
+        Ok(()) => Ok(redirect_flash(&format!("/agent/tickets/{id}"), flash)),
+        Err(e) => {
+            let errors = FormErrors::from_core(e, &[])?;
+            page_with_flow_errors(app, v, id, errors).await
+        }
+    }
 }

@@ -2,12 +2,15 @@
 //! call, signed and retried by the job runner) and notifications (the outbox rules write to;
 //! read in the app now, delivered by mail and other channels later).
 
+pub mod delivery;
+
+use gongdan_domain::Code;
 use gongdan_domain::DomainError;
 use gongdan_domain::access::Principal;
 use gongdan_domain::people;
 pub use gongdan_store::{Notification, WebhookRow};
 
-use crate::config::require_admin;
+use crate::access;
 use crate::egress::{self, Egress};
 use crate::{App, CoreError, Result};
 
@@ -24,23 +27,23 @@ pub struct WebhookInput {
 fn check_url(url: &str, egress: &Egress) -> Result<String> {
     let u = url.trim();
     let parsed = reqwest::Url::parse(u)
-        .map_err(|_| DomainError::invalid("url", "invalid_url", "an absolute http:// or https:// URL"))?;
+        .map_err(|_| DomainError::invalid("url", Code::InvalidUrl, "an absolute http:// or https:// URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() || u.len() > 2000 {
-        return Err(DomainError::invalid("url", "invalid_url", "an absolute http:// or https:// URL").into());
+        return Err(DomainError::invalid("url", Code::InvalidUrl, "an absolute http:// or https:// URL").into());
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         // `https://trusted.example@10.0.0.1/` reads as one host and calls another.
-        return Err(DomainError::invalid("url", "invalid_url", "a URL without user name or password").into());
+        return Err(DomainError::invalid("url", Code::InvalidUrl, "a URL without user name or password").into());
     }
     if !egress.permits_host(&parsed) {
-        return Err(DomainError::invalid("url", "address_not_allowed", egress::NOT_ALLOWED).into());
+        return Err(DomainError::invalid("url", Code::AddressNotAllowed, egress::NOT_ALLOWED).into());
     }
     Ok(u.to_owned())
 }
 
 impl App {
     pub async fn list_webhooks(&self, actor: &Principal) -> Result<Vec<WebhookRow>> {
-        require_admin(actor)?;
+        access::require_admin(actor)?;
         Ok(self.config().await?.webhooks.clone())
     }
 
@@ -54,7 +57,7 @@ impl App {
         if let Some(s) = input.secret {
             let s = s.trim().to_owned();
             if !(16..=200).contains(&s.len()) {
-                return Err(DomainError::invalid("secret", "invalid_value", "16–200 characters").into());
+                return Err(DomainError::invalid("secret", Code::InvalidValue, "16–200 characters").into());
             }
             w.secret = s;
         }
@@ -65,7 +68,7 @@ impl App {
     }
 
     pub async fn create_webhook(&self, actor: &Principal, input: WebhookInput) -> Result<WebhookRow> {
-        require_admin(actor)?;
+        access::require_admin(actor)?;
         if input.name.is_none() {
             return Err(DomainError::required("name").into());
         }
@@ -100,7 +103,7 @@ impl App {
 
     /// Deletes a webhook; refused while an active trigger or automation calls it.
     pub async fn delete_webhook(&self, actor: &Principal, id: i64) -> Result<()> {
-        require_admin(actor)?;
+        access::require_admin(actor)?;
         let cfg = self.config().await?;
         let used = cfg
             .rules
@@ -145,7 +148,7 @@ impl App {
     /// Marks some (or, with none named, all) of the caller's notifications read.
     pub async fn mark_notifications_read(&self, actor: &Principal, ids: &[i64]) -> Result<()> {
         if ids.len() > 500 {
-            return Err(DomainError::invalid("ids", "too_many", "at most 500 at once").into());
+            return Err(DomainError::invalid("ids", Code::TooMany, "at most 500 at once").into());
         }
         Ok(self.store.mark_read(actor.user_id, ids, self.now()).await?)
     }

@@ -2,7 +2,6 @@
 //! insert ceiling of the engine, then starts a real `gongdan serve` on it and drives the HTTP
 //! API. Prints a Markdown table (the one BENCHMARKS.md records).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,13 +13,19 @@ use gongdan_domain::access::Role;
 use gongdan_domain::event::{EventKind, NewEvent, Via};
 use gongdan_domain::ids::*;
 use gongdan_domain::people::Group;
-use gongdan_domain::ticket::{Channel, Priority, StatusCategory, StatusRef, Ticket, TicketType};
+use gongdan_domain::ticket::{Channel, Priority, StatusCategory, StatusRef, Ticket};
 use gongdan_store::{ConnectOptions, NewComment, Store, TicketWrite, WriteBatch};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Mutex;
 
 use crate::config::Resolved;
 use crate::seed::Rng;
+
+mod flow;
+mod measure;
+mod mixed;
+
+use measure::{Stats, drive, drive_timed, peak_rss_mb};
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -59,36 +64,6 @@ struct Fixture {
     agent_groups: Vec<GroupId>,
     customers: Vec<UserId>,
     agents: Vec<(UserId, Vec<GroupId>)>,
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-pub(crate) struct Stats {
-    pub(crate) count: usize,
-    wall: Duration,
-    pub(crate) p50: f64,
-    pub(crate) p95: f64,
-    pub(crate) p99: f64,
-    pub(crate) errors: usize,
-}
-
-impl Stats {
-    fn from(mut lat: Vec<Duration>, wall: Duration, errors: usize) -> Stats {
-        lat.sort();
-        let at = |q: f64| {
-            lat.get(((lat.len() as f64 * q) as usize).min(lat.len().saturating_sub(1)))
-                .copied()
-                .map(micros)
-                .unwrap_or(0.0)
-        };
-        Stats { count: lat.len(), wall, p50: at(0.50), p95: at(0.95), p99: at(0.99), errors }
-    }
-
-    pub(crate) fn rate(&self) -> f64 {
-        self.count as f64 / self.wall.as_secs_f64().max(1e-9)
-    }
 }
 
 async fn fixtures(app: &App) -> anyhow::Result<Fixture> {
@@ -169,35 +144,7 @@ pub(crate) fn new_ticket(
     status: StatusRef,
     at: Timestamp,
 ) -> Ticket {
-    Ticket {
-        id: TicketId(0),
-        subject: subject.into(),
-        description: description.into(),
-        requester_id: requester,
-        organization_id: None,
-        cc_ids: vec![],
-        assignee_id: None,
-        group_id: None,
-        status,
-        channel: Channel::Api,
-        kind: TicketType::Question,
-        priority: Priority::Normal,
-        tags: vec![],
-        due_at: None,
-        category_id: None,
-        custom_fields: BTreeMap::new(),
-        merged_into_id: None,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        first_replied_at: None,
-        solved_at: None,
-        closed_at: None,
-        status_changed_at: at,
-        assigned_at: None,
-        last_customer_reply_at: Some(at),
-        last_agent_reply_at: None,
-    }
+    Ticket { last_customer_reply_at: Some(at), ..Ticket::new(subject, description, requester, status, at) }
 }
 
 fn make_ticket(rng: &mut Rng, fx: &Fixture, statuses: &[StatusRef], at: Timestamp) -> Ticket {
@@ -327,137 +274,6 @@ async fn raw_creates(
     Ok(Stats::from(lat, wall, errors))
 }
 
-/// Runs `n` requests made by `make(i)` with `concurrency` clients.
-pub(crate) async fn drive<F>(client: &reqwest::Client, n: usize, concurrency: usize, make: F) -> Stats
-where
-    F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
-{
-    drive_timed(client, n, concurrency, make).await.0
-}
-
-/// The server's own time for a response, from its `Server-Timing` header.
-fn server_time(r: &reqwest::Response) -> Option<Duration> {
-    let v = r.headers().get("server-timing")?.to_str().ok()?;
-    let ms: f64 = v.split("dur=").nth(1)?.split([';', ',']).next()?.trim().parse().ok()?;
-    Some(Duration::from_secs_f64(ms / 1000.0))
-}
-
-/// Latencies of one or more runs, kept whole so runs taken in turns can be pooled.
-#[derive(Default)]
-pub(crate) struct Samples {
-    lat: Vec<Duration>,
-    server: Vec<Duration>,
-    wall: Duration,
-    errors: usize,
-}
-
-impl Samples {
-    pub(crate) fn add(&mut self, other: Samples) {
-        self.lat.extend(other.lat);
-        self.server.extend(other.server);
-        self.wall += other.wall;
-        self.errors += other.errors;
-    }
-
-    /// One request's latency, or an error.
-    pub(crate) fn record(&mut self, took: Duration, ok: bool) {
-        if ok {
-            self.lat.push(took);
-        } else {
-            self.errors += 1;
-        }
-    }
-
-    /// The same samples over a run of this length (for runs timed as a whole).
-    pub(crate) fn with_wall(mut self, wall: Duration) -> Samples {
-        self.wall = wall;
-        self
-    }
-
-    /// Client-side latencies, then the server's own times.
-    pub(crate) fn stats(self) -> (Stats, Stats) {
-        (Stats::from(self.lat, self.wall, self.errors), Stats::from(self.server, self.wall, self.errors))
-    }
-}
-
-/// As `drive`, also returning the server's own times (`Server-Timing`).
-async fn drive_timed<F>(client: &reqwest::Client, n: usize, concurrency: usize, make: F) -> (Stats, Stats)
-where
-    F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
-{
-    drive_samples(client, n, concurrency, make).await.stats()
-}
-
-/// Runs `n` requests as `drive` does and keeps every latency.
-pub(crate) async fn drive_samples<F>(client: &reqwest::Client, n: usize, concurrency: usize, make: F) -> Samples
-where
-    F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
-{
-    let make = Arc::new(make);
-    let server = Arc::new(Mutex::new(Vec::with_capacity(n)));
-    let lat = Arc::new(Mutex::new(Vec::with_capacity(n)));
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let t0 = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, make, lat, next, server) =
-            (client.clone(), make.clone(), lat.clone(), next.clone(), server.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut errors = 0;
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= n {
-                    break;
-                }
-                let s = Instant::now();
-                match make(&client, i).send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let took = server_time(&r);
-                        let _ = r.bytes().await;
-                        lat.lock().await.push(s.elapsed());
-                        if let Some(t) = took {
-                            server.lock().await.push(t);
-                        }
-                    }
-                    Ok(r) => {
-                        if errors == 0 {
-                            eprintln!("  request failed: {} {}", r.status(), r.text().await.unwrap_or_default());
-                        }
-                        errors += 1;
-                    }
-                    Err(e) => {
-                        if errors == 0 {
-                            eprintln!("  request failed: {e}");
-                        }
-                        errors += 1;
-                    }
-                }
-            }
-            errors
-        }));
-    }
-    let mut errors = 0;
-    for t in tasks {
-        errors += t.await.unwrap_or(1);
-    }
-    let wall = t0.elapsed();
-    let lat = std::mem::take(&mut *lat.lock().await);
-    let server = std::mem::take(&mut *server.lock().await);
-    Samples { lat, server, wall, errors }
-}
-
-fn peak_rss_mb(pid: u32) -> Option<f64> {
-    status_mb(pid, "VmHWM:")
-}
-
-/// A memory figure of a process from `/proc/<pid>/status` (`VmHWM:`, `VmRSS:` …), in MB.
-pub(crate) fn status_mb(pid: u32, key: &str) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 async fn wait_ready(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     for _ in 0..300 {
         if let Ok(r) = client.get(format!("{base}/readyz")).send().await
@@ -534,7 +350,7 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
         .context("no ticket")?;
 
     let raw = raw_creates(&store, &fx, &new_status, args.creates.min(20_000), args.concurrency).await?;
-    crate::bench_flow::quiet_automations(&store).await?;
+    flow::quiet_automations(&store).await?;
     drop(app);
     drop(store);
 
@@ -582,14 +398,10 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
 
     // The same creates with the requester named by email, as the portal, mail and most
     // integrations send them: 500 people, each new the first time, and a longer description.
-    let description = Arc::new(crate::bench_mixed::long_description());
+    let description = Arc::new(mixed::long_description());
     let by_email = drive(&client, args.creates, args.concurrency, {
         let (b, a, d) = (base.clone(), auth.clone(), description.clone());
-        move |c, i| {
-            c.post(format!("{b}/api/v1/tickets"))
-                .header("authorization", &a)
-                .json(&crate::bench_mixed::email_create(i, &d))
-        }
+        move |c, i| c.post(format!("{b}/api/v1/tickets")).header("authorization", &a).json(&mixed::email_create(i, &d))
     })
     .await;
 
@@ -658,44 +470,27 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     );
     let admin_auth = format!("Bearer {}", fx.admin_token);
     let all_groups: Vec<GroupId> = fx.agents.iter().flat_map(|(_, g)| g.clone()).collect();
-    let flow = crate::bench_flow::http_scenarios(
-        &client,
-        &base,
-        &admin_auth,
-        &auth,
-        &probe,
-        &all_groups,
-        &fx.customers,
-        args.reads,
-    )
-    .await?;
+    let flow = flow::http_scenarios(&client, &base, &admin_auth, &auth, &probe, &all_groups, &fx.customers, args.reads)
+        .await?;
     drop(probe);
     let rss = peak_rss_mb(pid);
 
     // A desk at work, then the same load for long: memory and the log must stay flat.
-    let desk = Arc::new(crate::bench_mixed::Desk {
+    let desk = Arc::new(mixed::Desk {
         base: base.clone(),
         auth: auth.clone(),
         group: group.0,
-        tickets: crate::bench_mixed::pick_tickets(&client, &base, &auth, 2_000).await?,
+        tickets: mixed::pick_tickets(&client, &base, &auth, 2_000).await?,
         description: description.to_string(),
     });
     let db_file = sqlite.then(|| data_dir.join("bench.db"));
-    let mixed =
-        crate::bench_mixed::run(&client, desk.clone(), args.concurrency, Duration::from_secs(args.mixed_secs), 0).await;
-    let (mixed_rss, mixed_wal) = (crate::bench_mixed::rss_mb(pid), crate::bench_mixed::wal_mb(db_file.as_deref()));
+    let mixed = mixed::run(&client, desk.clone(), args.concurrency, Duration::from_secs(args.mixed_secs), 0).await;
+    let (mixed_rss, mixed_wal) = (mixed::rss_mb(pid), mixed::wal_mb(db_file.as_deref()));
     let soak = if args.soak_secs > 0 {
         eprintln!("soak: the mixed load for {} s", args.soak_secs);
         Some(
-            crate::bench_mixed::soak(
-                &client,
-                desk,
-                args.concurrency,
-                Duration::from_secs(args.soak_secs),
-                pid,
-                db_file.as_deref(),
-            )
-            .await,
+            mixed::soak(&client, desk, args.concurrency, Duration::from_secs(args.soak_secs), pid, db_file.as_deref())
+                .await,
         )
     } else {
         None
@@ -733,7 +528,7 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     row(
         &format!(
             "create ticket via API, requester by email ({} people, 400-byte description, concurrency {})",
-            crate::bench_mixed::EMAIL_REQUESTERS,
+            mixed::EMAIL_REQUESTERS,
             args.concurrency
         ),
         &by_email,
@@ -779,11 +574,7 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     }
     println!();
     let mb = |v: Option<f64>| v.map(|m| format!("{m:.0} MB")).unwrap_or_else(|| "unavailable".into());
-    println!(
-        "- at the end: server RSS {}, write-ahead log {}",
-        mb(mixed_rss),
-        crate::bench_mixed::wal_label(mixed_wal)
-    );
+    println!("- at the end: server RSS {}, write-ahead log {}", mb(mixed_rss), mixed::wal_label(mixed_wal));
     if let Some(s) = &soak {
         println!(
             "- soak, the same load for {} s ({} requests, {} errors): server RSS {} at the start, {} halfway, {} at the end; write-ahead log {} at the end",
@@ -793,7 +584,7 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
             mb(s.rss[0]),
             mb(s.rss[1]),
             mb(s.rss[2]),
-            crate::bench_mixed::wal_label(s.wal)
+            mixed::wal_label(s.wal)
         );
     }
 
@@ -815,7 +606,7 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
             )
         };
         eprintln!("automation pass over {} open tickets", args.pass_tickets);
-        let r = crate::bench_flow::automation_pass(&pass_url, &pass_dir, args.pass_tickets).await;
+        let r = flow::automation_pass(&pass_url, &pass_dir, args.pass_tickets).await;
         match &pass_schema {
             Some(schema) => drop_schema(&cfg.database_url, schema).await?,
             None => {

@@ -17,7 +17,7 @@ use gongdan_store::{ConnectOptions, Store};
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 
-use crate::bench::{Samples, Stats, drive, drive_samples};
+use super::measure::{Samples, Stats, drive, drive_samples};
 
 /// Triggers of the kinds desks write: routing by words, tags and VIPs, notifications on
 /// status changes. Few match any one update, as in life; all are evaluated every time.
@@ -356,7 +356,10 @@ pub async fn automation_pass(url: &str, data_dir: &std::path::Path, n: usize) ->
                     SignedDuration::from_mins((k % 4000) as i64)
                 };
                 let at = now.checked_sub(age).unwrap_or(now);
-                crate::bench::new_ticket("打印机无法连接网络", "办公室的打印机连不上", customer.id, open.clone(), at)
+                Ticket {
+                    last_customer_reply_at: Some(at),
+                    ..Ticket::new("打印机无法连接网络", "办公室的打印机连不上", customer.id, open.clone(), at)
+                }
             })
             .collect();
         let comments = vec![vec![]; tickets.len()];

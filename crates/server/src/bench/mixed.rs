@@ -12,7 +12,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use crate::bench::{Samples, Stats};
+use super::measure::{Samples, Stats};
 
 /// Distinct requesters of the email scenarios: the first create for each makes the customer,
 /// the rest find them.
@@ -216,7 +216,7 @@ pub async fn pick_tickets(client: &reqwest::Client, base: &str, auth: &str, n: u
 
 /// The server's resident memory now (`VmRSS`), in MB.
 pub fn rss_mb(pid: u32) -> Option<f64> {
-    crate::bench::status_mb(pid, "VmRSS:")
+    super::measure::status_mb(pid, "VmRSS:")
 }
 
 /// How a WAL size reads in the report.
