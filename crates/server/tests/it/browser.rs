@@ -385,6 +385,9 @@ async fn pages_fit_a_phone(t: TestApp) {
     phone.go(&format!("/portal/requests/{id}")).await;
     check("portal-request").await;
     phone.click("#logout").await;
+    // Signed out, the portal sends the customer to sign in: wait for that page, or the next
+    // navigation could overtake the sign-out and find the customer still signed in.
+    phone.el("#f-email").await;
     phone.sign_in("admin@test.example", "admin-password").await;
     for (name, path) in [
         ("agent-views", "/agent/views/open".to_owned()),

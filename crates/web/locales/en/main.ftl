@@ -76,6 +76,8 @@ field-password-hint = At least 8 characters.
 field-password-keep = Leave blank to keep the current password.
 field-current-password = Current password
 field-current-password-hint = Needed to change your own password.
+# The name of a thing (a group, a form, an organisation), not of a person.
+field-title = Name
 field-name = Name
 field-phone = Phone
 field-phones = Phones

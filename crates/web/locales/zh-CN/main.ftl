@@ -76,6 +76,8 @@ field-password-hint = 至少 8 个字符。
 field-password-keep = 留空则不修改密码。
 field-current-password = 当前密码
 field-current-password-hint = 修改自己的密码时需要填写。
+# The name of a thing (a group, a form, an organisation), not of a person.
+field-title = 名称
 field-name = 姓名
 field-phone = 电话
 field-phones = 电话

@@ -140,14 +140,14 @@ async fn list_groups(v: Viewer, Query(q): Query<ListQuery>) -> UiResult {
             depth: 0,
         })
         .collect();
-    let columns = vec![ctx.t("field-name"), ctx.t("field-tier"), ctx.t("field-description"), ctx.t("field-active")];
+    let columns = vec![ctx.t("field-title"), ctx.t("field-tier"), ctx.t("field-description"), ctx.t("field-active")];
     list_page(ctx, "groups", "admin-groups", columns, rows, q)
 }
 
 fn group_fields(ctx: &Ctx, g: Option<&Group>) -> Vec<FieldView> {
     let tiers = (1..=3).map(|t| Opt::new(t.to_string(), ctx.t(&format!("tier-{t}")))).collect();
     vec![
-        FieldView::new("name", ctx.t("field-name"), "text", g.map(|g| g.name.clone()).unwrap_or_default())
+        FieldView::new("name", ctx.t("field-title"), "text", g.map(|g| g.name.clone()).unwrap_or_default())
             .required(true),
         FieldView::new("tier", ctx.t("field-tier"), "select", g.map(|g| g.tier.to_string()).unwrap_or("1".into()))
             .options(tiers, false),
@@ -703,7 +703,7 @@ async fn list_forms(v: Viewer, Query(q): Query<ListQuery>) -> UiResult {
             AdminRow { href: format!("/admin/forms/{}", f.id), cells: vec![f.name.clone(), names.join(", ")], depth: 0 }
         })
         .collect();
-    let columns = vec![ctx.t("field-name"), ctx.t("field-form-fields")];
+    let columns = vec![ctx.t("field-title"), ctx.t("field-form-fields")];
     list_page(ctx, "forms", "admin-forms", columns, rows, q)
 }
 
@@ -711,7 +711,7 @@ async fn list_forms(v: Viewer, Query(q): Query<ListQuery>) -> UiResult {
 /// it is required, and its place.
 fn form_fields(ctx: &Ctx, f: Option<&Form>) -> Vec<FieldView> {
     let mut out = vec![
-        FieldView::new("name", ctx.t("field-name"), "text", f.map(|f| f.name.clone()).unwrap_or_default())
+        FieldView::new("name", ctx.t("field-title"), "text", f.map(|f| f.name.clone()).unwrap_or_default())
             .required(true),
     ];
     let mut defs: Vec<&CustomFieldDef> =

@@ -459,13 +459,13 @@ async fn list_orgs(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery>
             depth: 0,
         })
         .collect();
-    let columns = vec![ctx.t("field-name"), ctx.t("field-domains"), ctx.t("field-shared-tickets")];
+    let columns = vec![ctx.t("field-title"), ctx.t("field-domains"), ctx.t("field-shared-tickets")];
     list_view(ctx, "organizations", "admin-organizations", q, columns, rows, next, first)
 }
 
 fn org_fields(ctx: &Ctx, o: Option<&Organization>) -> Vec<FieldView> {
     let mut fields = vec![
-        FieldView::new("name", ctx.t("field-name"), "text", o.map(|o| o.name.clone()).unwrap_or_default())
+        FieldView::new("name", ctx.t("field-title"), "text", o.map(|o| o.name.clone()).unwrap_or_default())
             .required(true),
         FieldView::new("domains", ctx.t("field-domains"), "text", o.map(|o| o.domains.join(" ")).unwrap_or_default())
             .hint(ctx.t("field-domains-hint")),
