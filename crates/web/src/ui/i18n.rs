@@ -1,6 +1,7 @@
 //! The UI's words in Chinese and English, from Fluent files embedded in the binary
-//! (`locales/<lang>/main.ftl`). Every label goes through here; a test checks that both files
-//! have the same keys and that every key the templates and handlers use exists.
+//! (`locales/<lang>/<area>.ftl`: common, agent, portal, admin). Every label goes through here; a
+//! test checks that both languages have the same keys, that no key is defined twice and that
+//! every key the templates and handlers use exists.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -80,8 +81,23 @@ mod tests {
             .collect()
     }
 
-    fn keys(file: &str) -> BTreeSet<String> {
-        messages(file).into_keys().collect()
+    /// The messages of a language: every area's file, none defining a key another does.
+    fn language(dir: &str) -> std::collections::BTreeMap<String, bool> {
+        let mut files: Vec<_> =
+            std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect()).unwrap_or_default();
+        files.sort();
+        let mut all = std::collections::BTreeMap::new();
+        for f in files.iter().filter(|f| f.extension().is_some_and(|x| x == "ftl")) {
+            for (k, args) in messages(&f.to_string_lossy()) {
+                assert!(all.insert(k.clone(), args).is_none(), "{k} is defined twice in {dir}");
+            }
+        }
+        assert!(files.len() >= 4, "{dir}: one file per area");
+        all
+    }
+
+    fn keys(dir: &str) -> BTreeSet<String> {
+        language(dir).into_keys().collect()
     }
 
     /// Keys used in templates and handlers: `.t("…")`, `.t1("…"`, `.t2("…"`, and string
@@ -199,8 +215,8 @@ mod tests {
     #[test]
     fn both_languages_have_every_key_the_ui_uses() {
         let root = env!("CARGO_MANIFEST_DIR");
-        let zh = keys(&format!("{root}/locales/zh-CN/main.ftl"));
-        let en = keys(&format!("{root}/locales/en/main.ftl"));
+        let zh = keys(&format!("{root}/locales/zh-CN"));
+        let en = keys(&format!("{root}/locales/en"));
         assert!(zh.len() > 100, "the Chinese file is read");
         let only_zh: Vec<_> = zh.difference(&en).collect();
         let only_en: Vec<_> = en.difference(&zh).collect();
@@ -213,7 +229,7 @@ mod tests {
         assert!(missing.is_empty(), "keys used but not translated: {missing:?}");
         // And the loader really has them in both languages (messages with arguments are
         // checked by rendering them with their arguments elsewhere).
-        let with_args = messages(&format!("{root}/locales/en/main.ftl"));
+        let with_args = language(&format!("{root}/locales/en"));
         for k in wanted.iter().filter(|k| with_args.get(*k) == Some(&false)) {
             assert!(try_t(Language::ZhCn, k).is_some() && try_t(Language::En, k).is_some(), "{k}");
         }
