@@ -119,8 +119,8 @@ impl reqwest::dns::Resolve for Resolver {
 
 impl crate::App {
     /// The policy for this desk's outgoing calls.
-    pub(crate) fn egress(&self) -> crate::egress::Egress {
-        crate::egress::Egress { allow: self.settings.webhook_allow.clone() }
+    pub(crate) fn egress(&self) -> Egress {
+        Egress { allow: self.settings.webhook_allow.clone() }
     }
 }
 

@@ -50,6 +50,25 @@ impl From<StoreError> for CoreError {
 }
 
 impl CoreError {
+    /// The entry of the code table this error answers with (the API's problems and the
+    /// pages' form errors both read it).
+    pub fn code(&self) -> Code {
+        match self {
+            CoreError::Domain(d) => d.error_code(),
+            CoreError::NotFound(_) => Code::NotFound,
+            CoreError::Unauthenticated => Code::Unauthenticated,
+            CoreError::Forbidden(_) => Code::Forbidden,
+            CoreError::VersionConflict => Code::VersionConflict,
+            CoreError::Duplicate { .. } => Code::Duplicate,
+            CoreError::InUse(_) => Code::InUse,
+            CoreError::IdempotencyMismatch => Code::IdempotencyKeyReused,
+            CoreError::RateLimited { .. } => Code::RateLimited,
+            CoreError::TooLarge { .. } => Code::PayloadTooLarge,
+            CoreError::QuotaExceeded(_) => Code::QuotaExceeded,
+            CoreError::Store(_) | CoreError::Internal(_) => Code::Internal,
+        }
+    }
+
     pub fn forbidden(msg: impl Into<String>) -> Self {
         CoreError::Forbidden(msg.into())
     }

@@ -65,27 +65,9 @@ impl From<DomainError> for ApiError {
     }
 }
 
-/// The code of a use case's error; the browser's form errors read it too.
-pub fn core_code(e: &CoreError) -> Code {
-    match e {
-        CoreError::Domain(d) => d.error_code(),
-        CoreError::NotFound(_) => Code::NotFound,
-        CoreError::Unauthenticated => Code::Unauthenticated,
-        CoreError::Forbidden(_) => Code::Forbidden,
-        CoreError::VersionConflict => Code::VersionConflict,
-        CoreError::Duplicate { .. } => Code::Duplicate,
-        CoreError::InUse(_) => Code::InUse,
-        CoreError::IdempotencyMismatch => Code::IdempotencyKeyReused,
-        CoreError::RateLimited { .. } => Code::RateLimited,
-        CoreError::TooLarge { .. } => Code::PayloadTooLarge,
-        CoreError::QuotaExceeded(_) => Code::QuotaExceeded,
-        CoreError::Store(_) | CoreError::Internal(_) => Code::Internal,
-    }
-}
-
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
-        let code = core_code(&e);
+        let code = e.code();
         let detail = e.to_string();
         match e {
             CoreError::Domain(d) => d.into(),

@@ -197,7 +197,16 @@ impl FormErrors {
         self.general
             .iter()
             .map(|entry| match entry.split_once('\u{1f}') {
-                Some((field, k)) => format!("{field}: {}", i18n::try_t(ctx.lang, k).unwrap_or_else(|| k.to_owned())),
+                Some((field, k)) => {
+                    // The field by its name in the viewer's language (`group_id` → 技能组), as
+                    // the timeline names it.
+                    let label = i18n::try_t(ctx.lang, &format!("event-field-{}", field.replace('_', "-")));
+                    format!(
+                        "{}: {}",
+                        label.as_deref().unwrap_or(field),
+                        i18n::try_t(ctx.lang, k).unwrap_or_else(|| k.to_owned())
+                    )
+                }
                 None => i18n::try_t(ctx.lang, entry).unwrap_or_else(|| entry.clone()),
             })
             .collect()
@@ -213,7 +222,7 @@ impl FormErrors {
             CoreError::IdempotencyMismatch | CoreError::Store(_) | CoreError::Internal(_) => return Err(e.into()),
             _ => None,
         };
-        let key = crate::error::core_code(&e).message_key().to_owned();
+        let key = e.code().message_key().to_owned();
         let mut out = FormErrors::default();
         // `tags[2]` → `tags`, `requester.email` stays as it is.
         let name = field.as_deref().map(|f| f.split('[').next().unwrap_or(f).to_owned());

@@ -63,7 +63,7 @@ pub(crate) fn time_key(unit: &str, anchor: &str) -> String {
 }
 
 /// The value list for a field.
-pub(super) fn list_for(field: &str) -> &'static str {
+fn list_for(field: &str) -> &'static str {
     match field {
         "status" => "dl-status",
         "priority" => "dl-priority",
@@ -104,7 +104,7 @@ pub(super) fn condition_fields(ctx: &Ctx, kind: RuleKind) -> Vec<FieldChoice> {
     out
 }
 
-pub(super) fn custom_choices(ctx: &Ctx) -> Vec<FieldChoice> {
+fn custom_choices(ctx: &Ctx) -> Vec<FieldChoice> {
     ctx.cfg
         .fields
         .iter()
@@ -231,9 +231,9 @@ pub struct ActRow {
 }
 
 /// Blank rows waiting at the end of each list (our script adds more).
-pub(super) const SPARE_ROWS: usize = 2;
+const SPARE_ROWS: usize = 2;
 /// Rows read back from a form at most.
-pub(super) const MAX_ROWS: usize = 60;
+const MAX_ROWS: usize = 60;
 
 pub(super) fn value_text(v: &Value) -> String {
     match v {
@@ -248,7 +248,7 @@ pub(super) fn value_text(v: &Value) -> String {
 /// `none` as nothing, anything else as text (the rule's compiler says if it does not fit).
 /// Custom fields take the type their kind stores (a text field's "12345" stays text); `op` is
 /// the condition's operator (`contains` looks for one option of a multi-select).
-pub(super) fn parse_value(ctx: &Ctx, field: &str, op: Option<&str>, text: &str) -> Value {
+fn parse_value(ctx: &Ctx, field: &str, op: Option<&str>, text: &str) -> Value {
     let t = text.trim();
     if t.is_empty() {
         return Value::Null;
@@ -360,7 +360,7 @@ pub(super) fn act_rows(ctx: &Ctx, list: &[ActionSpec], errors: &FormErrors) -> V
 }
 
 /// The error of a row (on any of its inputs).
-pub(super) fn row_error(ctx: &Ctx, errors: &FormErrors, prefix: &str) -> Option<String> {
+fn row_error(ctx: &Ctx, errors: &FormErrors, prefix: &str) -> Option<String> {
     errors
         .fields
         .keys()

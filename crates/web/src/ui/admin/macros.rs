@@ -28,7 +28,7 @@ pub fn router() -> Router<App> {
         .route("/admin/macros/{id}/delete", post(delete_macro))
 }
 
-pub(super) async fn list_macros(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery>) -> UiResult {
+async fn list_macros(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery>) -> UiResult {
     let p = allowed(&v, "macros")?.principal.clone();
     let ctx = v.ctx;
     let macros = app.list_macros(&p).await?;
@@ -49,7 +49,7 @@ pub(super) async fn list_macros(State(app): State<App>, v: Viewer, Query(q): Que
     list_view(ctx, "macros", "admin-macros", q, columns, rows, next, first)
 }
 
-pub(super) fn macro_fields(ctx: &Ctx, m: Option<&MacroRow>) -> Vec<FieldView> {
+fn macro_fields(ctx: &Ctx, m: Option<&MacroRow>) -> Vec<FieldView> {
     vec![
         FieldView::new("name", ctx.t("field-rule-name"), "text", m.map(|m| m.name.clone()).unwrap_or_default())
             .required(true),
@@ -81,7 +81,7 @@ pub(super) fn macro_fields(ctx: &Ctx, m: Option<&MacroRow>) -> Vec<FieldView> {
     ]
 }
 
-pub(super) async fn edit_macro(State(app): State<App>, v: Viewer, id: Option<i64>) -> UiResult {
+async fn edit_macro(State(app): State<App>, v: Viewer, id: Option<i64>) -> UiResult {
     let s = allowed(&v, "macros")?;
     let m = match id {
         Some(id) => {
@@ -97,7 +97,7 @@ pub(super) async fn edit_macro(State(app): State<App>, v: Viewer, id: Option<i64
     render(&rule_page(v.ctx, RuleKind::Macro, id, f, &FormErrors::default()))
 }
 
-pub(super) async fn save_macro(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
+async fn save_macro(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
     let s = allowed(&v, "macros")?;
     let actions = read_actions(&v.ctx, &form);
     let input = MacroInput {
@@ -124,7 +124,7 @@ pub(super) async fn save_macro(State(app): State<App>, v: Viewer, id: Option<i64
     }
 }
 
-pub(super) async fn delete_macro(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {
+async fn delete_macro(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {
     let s = allowed(&v, "macros")?;
     app.delete_macro(&s.principal, id).await?;
     Ok(redirect_flash("/admin/macros", "flash-deleted"))

@@ -25,7 +25,7 @@ pub fn router() -> Router<App> {
         .route("/admin/webhooks/{id}/delete", post(delete_webhook))
 }
 
-pub(super) async fn list_webhooks(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery>) -> UiResult {
+async fn list_webhooks(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery>) -> UiResult {
     let p = allowed(&v, "webhooks")?.principal.clone();
     let ctx = v.ctx;
     let hooks = app.list_webhooks(&p).await?;
@@ -42,7 +42,7 @@ pub(super) async fn list_webhooks(State(app): State<App>, v: Viewer, Query(q): Q
     list_view(ctx, "webhooks", "admin-webhooks", q, columns, rows, next, first)
 }
 
-pub(super) fn webhook_fields(ctx: &Ctx, w: Option<&WebhookRow>) -> Vec<FieldView> {
+fn webhook_fields(ctx: &Ctx, w: Option<&WebhookRow>) -> Vec<FieldView> {
     vec![
         FieldView::new("name", ctx.t("field-rule-name"), "text", w.map(|w| w.name.clone()).unwrap_or_default())
             .required(true),
@@ -58,7 +58,7 @@ pub(super) fn webhook_fields(ctx: &Ctx, w: Option<&WebhookRow>) -> Vec<FieldView
     ]
 }
 
-pub(super) fn webhook_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<String>) -> FormPage {
+fn webhook_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<String>) -> FormPage {
     FormPage {
         nav: nav(&ctx, "webhooks"),
         title: ctx.t(if id.is_some() { "admin-edit-webhooks" } else { "admin-new-webhooks" }),
@@ -74,7 +74,7 @@ pub(super) fn webhook_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, er
     }
 }
 
-pub(super) async fn edit_webhook(State(app): State<App>, v: Viewer, id: Option<i64>) -> UiResult {
+async fn edit_webhook(State(app): State<App>, v: Viewer, id: Option<i64>) -> UiResult {
     let s = allowed(&v, "webhooks")?;
     let w = match id {
         Some(id) => {
@@ -86,7 +86,7 @@ pub(super) async fn edit_webhook(State(app): State<App>, v: Viewer, id: Option<i
     render(&webhook_page(v.ctx, id, fields, vec![]))
 }
 
-pub(super) async fn save_webhook(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
+async fn save_webhook(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
     let s = allowed(&v, "webhooks")?;
     let input = WebhookInput {
         name: Some(form.get("name").unwrap_or_default().to_owned()),
@@ -109,7 +109,7 @@ pub(super) async fn save_webhook(State(app): State<App>, v: Viewer, id: Option<i
     }
 }
 
-pub(super) async fn delete_webhook(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {
+async fn delete_webhook(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {
     let s = allowed(&v, "webhooks")?;
     match app.delete_webhook(&s.principal, id).await {
         Ok(()) => Ok(redirect_flash("/admin/webhooks", "flash-deleted")),

@@ -49,7 +49,7 @@ pub fn router() -> Router<App> {
         .route("/admin/automations/{id}/dry_run", post(|s, v, Path(id): Path<i64>, f| dry_run(s, v, Some(id), f)))
 }
 
-pub(super) fn section(kind: RuleKind) -> &'static str {
+fn section(kind: RuleKind) -> &'static str {
     match kind {
         RuleKind::Trigger => "triggers",
         RuleKind::Automation => "automations",
@@ -128,7 +128,7 @@ pub(super) fn rule_page(ctx: Ctx, kind: RuleKind, id: Option<i64>, f: RuleForm, 
     }
 }
 
-pub(super) fn rule_fields(ctx: &Ctx, kind: RuleKind, r: Option<&RuleRow>) -> Vec<FieldView> {
+fn rule_fields(ctx: &Ctx, kind: RuleKind, r: Option<&RuleRow>) -> Vec<FieldView> {
     let mut fields = vec![
         FieldView::new("name", ctx.t("field-rule-name"), "text", r.map(|r| r.name.clone()).unwrap_or_default())
             .required(true),
@@ -174,12 +174,7 @@ pub(super) fn rule_fields(ctx: &Ctx, kind: RuleKind, r: Option<&RuleRow>) -> Vec
     fields
 }
 
-pub(super) async fn list_rules(
-    State(app): State<App>,
-    v: Viewer,
-    Query(q): Query<ListQuery>,
-    kind: RuleKind,
-) -> UiResult {
+async fn list_rules(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery>, kind: RuleKind) -> UiResult {
     let p = allowed(&v, section(kind))?.principal.clone();
     let ctx = v.ctx;
     let rules = app.list_rules(&p, kind).await?;
@@ -206,7 +201,7 @@ pub(super) async fn list_rules(
     list_view(ctx, section(kind), &format!("admin-{}", section(kind)), q, columns, rows, next, first)
 }
 
-pub(super) async fn edit_rule(State(app): State<App>, v: Viewer, id: Option<i64>, kind: RuleKind) -> UiResult {
+async fn edit_rule(State(app): State<App>, v: Viewer, id: Option<i64>, kind: RuleKind) -> UiResult {
     let s = allowed(&v, section(kind))?;
     let stored = match id {
         Some(id) => Some(app.get_rule(&s.principal, kind, id).await?),
@@ -224,7 +219,7 @@ pub(super) async fn edit_rule(State(app): State<App>, v: Viewer, id: Option<i64>
 }
 
 /// The rule a posted form describes.
-pub(super) fn read_rule(ctx: &Ctx, form: &UiForm) -> RuleInput {
+fn read_rule(ctx: &Ctx, form: &UiForm) -> RuleInput {
     let all = read_conditions(ctx, form, "all");
     let any = read_conditions(ctx, form, "any");
     let actions = read_actions(ctx, form);
@@ -242,14 +237,7 @@ pub(super) fn read_rule(ctx: &Ctx, form: &UiForm) -> RuleInput {
 }
 
 /// The form again as it was posted, with its errors (or a dry run's result).
-pub(super) fn again(
-    ctx: Ctx,
-    kind: RuleKind,
-    id: Option<i64>,
-    form: &UiForm,
-    input: &RuleInput,
-    errors: &FormErrors,
-) -> RulePage {
+fn again(ctx: Ctx, kind: RuleKind, id: Option<i64>, form: &UiForm, input: &RuleInput, errors: &FormErrors) -> RulePage {
     let fields = crate::ui::agent::ticket::refill(rule_fields(&ctx, kind, None), form);
     let f = RuleForm {
         fields,
@@ -259,13 +247,7 @@ pub(super) fn again(
     rule_page(ctx, kind, id, f, errors)
 }
 
-pub(super) async fn save_rule(
-    State(app): State<App>,
-    v: Viewer,
-    id: Option<i64>,
-    form: UiForm,
-    kind: RuleKind,
-) -> UiResult {
+async fn save_rule(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm, kind: RuleKind) -> UiResult {
     let s = allowed(&v, section(kind))?;
     let input = read_rule(&v.ctx, &form);
     if let Err(errors) = form.id("position") {
@@ -290,7 +272,7 @@ pub(super) fn failed_rule(page: RulePage) -> UiResult {
     Ok(res)
 }
 
-pub(super) async fn delete_rule(
+async fn delete_rule(
     State(app): State<App>,
     v: Viewer,
     Path(id): Path<i64>,
@@ -303,7 +285,7 @@ pub(super) async fn delete_rule(
 }
 
 /// Shows which tickets the automation on the form would change now, without saving it.
-pub(super) async fn dry_run(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
+async fn dry_run(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
     let s = allowed(&v, "automations")?;
     let input = read_rule(&v.ctx, &form);
     match app.dry_run(&s.principal, input.clone(), id).await {

@@ -30,7 +30,7 @@ pub fn router() -> Router<App> {
         .route("/admin/views/{id}/delete", post(delete_view))
 }
 
-pub(super) async fn list_views(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery>) -> UiResult {
+async fn list_views(State(app): State<App>, v: Viewer, Query(q): Query<ListQuery>) -> UiResult {
     let p = allowed(&v, "views")?.principal.clone();
     let ctx = v.ctx;
     let views = app.list_views(&p).await?;
@@ -53,7 +53,7 @@ pub(super) async fn list_views(State(app): State<App>, v: Viewer, Query(q): Quer
     list_view(ctx, "views", "admin-views", q, columns, rows, next, first)
 }
 
-pub(super) fn view_fields(ctx: &Ctx, v: Option<&ViewRow>) -> Vec<FieldView> {
+fn view_fields(ctx: &Ctx, v: Option<&ViewRow>) -> Vec<FieldView> {
     let f: gongdan_core::views::ViewFilters =
         v.and_then(|v| serde_json::from_value(v.filters.clone()).ok()).unwrap_or_default();
     let scope = v.map(gongdan_core::views::scope).unwrap_or("shared");
@@ -151,7 +151,7 @@ pub(super) fn view_fields(ctx: &Ctx, v: Option<&ViewRow>) -> Vec<FieldView> {
     ]
 }
 
-pub(super) fn view_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<String>) -> FormPage {
+fn view_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<String>) -> FormPage {
     FormPage {
         nav: nav(&ctx, "views"),
         title: ctx.t(if id.is_some() { "admin-edit-views" } else { "admin-new-views" }),
@@ -167,7 +167,7 @@ pub(super) fn view_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, error
     }
 }
 
-pub(super) async fn edit_view(State(app): State<App>, v: Viewer, id: Option<i64>) -> UiResult {
+async fn edit_view(State(app): State<App>, v: Viewer, id: Option<i64>) -> UiResult {
     let s = allowed(&v, "views")?;
     let view = match id {
         Some(id) => Some(app.get_view(&s.principal, &id.to_string()).await?),
@@ -177,7 +177,7 @@ pub(super) async fn edit_view(State(app): State<App>, v: Viewer, id: Option<i64>
     render(&view_page(v.ctx, id, fields, vec![]))
 }
 
-pub(super) async fn save_view(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
+async fn save_view(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
     let s = allowed(&v, "views")?;
     let mut filters = serde_json::Map::new();
     let statuses: Vec<&str> = form.all("f_status");
@@ -262,7 +262,7 @@ pub(super) async fn save_view(State(app): State<App>, v: Viewer, id: Option<i64>
     }
 }
 
-pub(super) async fn delete_view(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {
+async fn delete_view(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {
     let s = allowed(&v, "views")?;
     match app.delete_view(&s.principal, id).await {
         Ok(()) => Ok(redirect_flash("/admin/views", "flash-deleted")),
