@@ -12,7 +12,7 @@ use gongdan_domain::access::Principal;
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::{TicketId, UserId};
 use gongdan_domain::rules::{self, Automation, NeedRoster, Prefilter, RuleSpec, UpdateFacts};
-use gongdan_domain::ticket::Ticket;
+use gongdan_domain::tickets::Ticket;
 use gongdan_store::{Firing, FlowRun, StoreError, TicketWrite, WriteBatch};
 
 use crate::access;

@@ -11,7 +11,7 @@ use gongdan_domain::category::{self, Category};
 use gongdan_domain::fields::{CustomFieldDef, Form};
 use gongdan_domain::ids::{CategoryId, FormId, GroupId};
 use gongdan_domain::people::{self, Group, Language};
-use gongdan_domain::ticket::Status;
+use gongdan_domain::tickets::Status;
 
 use crate::access;
 use crate::{App, CoreError, Result};

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gongdan_domain::ids::{TicketId, UserId};
-use gongdan_domain::ticket::Ticket;
+use gongdan_domain::tickets::Ticket;
 use tokio::sync::broadcast;
 
 /// Events a slow page may fall behind by before it is told to refresh instead.

@@ -11,7 +11,7 @@ use gongdan_domain::ids::TicketId;
 use gongdan_domain::people;
 use gongdan_domain::rules::{self, ActionSpec, RuleKind, UpdateFacts};
 use gongdan_domain::template;
-use gongdan_domain::ticket::{FieldChange, StatusCategory, StatusRef, Ticket};
+use gongdan_domain::tickets::{FieldChange, StatusCategory, StatusRef, Ticket};
 pub use gongdan_store::MacroRow;
 use gongdan_store::{NewComment, TicketWrite, WriteBatch};
 
@@ -216,7 +216,7 @@ impl App {
             let comment = match &preview.reply {
                 Some((body, public)) => {
                     let open =
-                        StatusRef::from(gongdan_domain::ticket::default_status(&cfg.statuses, StatusCategory::Open)?);
+                        StatusRef::from(gongdan_domain::tickets::default_status(&cfg.statuses, StatusCategory::Open)?);
                     let (reply, by_customer) = crate::tickets::reply_events(actor, &mut next, *public, &open, now);
                     events.extend(reply);
                     said = Some((*public, by_customer, body.clone()));

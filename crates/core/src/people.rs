@@ -286,29 +286,7 @@ impl App {
         }
         let now = self.now();
         let desk = self.config().await?.desk.clone();
-        let mut u = User {
-            id: UserId(0),
-            role,
-            name: String::new(),
-            email: None,
-            identities: vec![],
-            external_id: None,
-            organization_id: None,
-            language: desk.default_language,
-            time_zone: desk.default_time_zone,
-            vip_level: 0,
-            group_ids: vec![],
-            skills: vec![],
-            languages: vec![],
-            restricted_to_groups: false,
-            availability: Availability::Offline,
-            capacity: None,
-            account_manager_id: None,
-            custom_fields: BTreeMap::new(),
-            active: true,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut u = User::blank(role, desk.default_language, &desk.default_time_zone, now);
         let password = input.password.clone();
         self.fill_user(&mut u, input).await?;
         let hash = match &password {

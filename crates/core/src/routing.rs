@@ -8,7 +8,7 @@ use gongdan_domain::access::Principal;
 use gongdan_domain::event::{EventKind, NewEvent, Via};
 use gongdan_domain::ids::{GroupId, TicketId};
 use gongdan_domain::people;
-use gongdan_domain::ticket::{PatchContext, Ticket, TicketPatch};
+use gongdan_domain::tickets::{PatchContext, Ticket, TicketPatch};
 use gongdan_store::{TicketWrite, WriteBatch};
 
 use crate::access;

@@ -14,7 +14,7 @@ use gongdan_domain::routing::Assignment;
 use gongdan_domain::rules::{
     self, ActionSpec, Catalog, ConditionsSpec, FlowInput, NeedRoster, RuleKind, RuleSet, RuleSpec, UpdateFacts,
 };
-use gongdan_domain::ticket::Ticket;
+use gongdan_domain::tickets::Ticket;
 pub use gongdan_store::RuleRow;
 use gongdan_store::{FlowRun, WriteBatch};
 

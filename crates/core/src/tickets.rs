@@ -13,7 +13,7 @@ use gongdan_domain::event::{self, EventKind, NewEvent, Via};
 use gongdan_domain::fields::{self, FieldScope};
 use gongdan_domain::ids::*;
 use gongdan_domain::progress;
-use gongdan_domain::ticket::{
+use gongdan_domain::tickets::{
     self, Channel, PatchContext, Priority, StatusCategory, StatusRef, Ticket, TicketPatch, TicketType,
 };
 use gongdan_store::*;
@@ -286,10 +286,10 @@ impl App {
             }
         }
         // Validate everything that needs no writes first, so a bad request creates nothing.
-        let subject = ticket::validate_subject(&input.subject)?;
-        let description = ticket::validate_description(&input.description)?;
-        let tags = ticket::normalize_tags(&input.tags, "tags")?;
-        let status = ticket::resolve_status(&cfg.statuses, input.status.as_deref().unwrap_or("new"))?;
+        let subject = tickets::validate_subject(&input.subject)?;
+        let description = tickets::validate_description(&input.description)?;
+        let tags = tickets::normalize_tags(&input.tags, "tags")?;
+        let status = tickets::resolve_status(&cfg.statuses, input.status.as_deref().unwrap_or("new"))?;
         if status.category == StatusCategory::Closed {
             return Err(DomainError::invalid("status", Code::InvalidValue, "a ticket cannot be created closed").into());
         }
@@ -416,15 +416,15 @@ impl App {
     /// kinds of custom-field values.
     fn check_change(cfg: &Config, input: &UpdateTicket) -> Result<()> {
         if let Some(s) = &input.subject {
-            ticket::validate_subject(s)?;
+            tickets::validate_subject(s)?;
         }
         if let Some(tags) = &input.tags {
-            ticket::normalize_tags(tags, "tags")?;
+            tickets::normalize_tags(tags, "tags")?;
         }
-        ticket::normalize_tags(&input.add_tags, "add_tags")?;
-        ticket::normalize_tags(&input.remove_tags, "remove_tags")?;
+        tickets::normalize_tags(&input.add_tags, "add_tags")?;
+        tickets::normalize_tags(&input.remove_tags, "remove_tags")?;
         if let Some(name) = &input.status {
-            ticket::resolve_status(&cfg.statuses, name)?;
+            tickets::resolve_status(&cfg.statuses, name)?;
         }
         if let Some(Some(c)) = input.category_id {
             Self::check_category(cfg, c, "category_id")?;
@@ -436,7 +436,7 @@ impl App {
     /// Resolves an update's references and builds the domain patch.
     async fn build_patch(&self, cfg: &Config, t: &Ticket, input: &UpdateTicket) -> Result<TicketPatch> {
         let status = match &input.status {
-            Some(name) => Some(StatusRef::from(ticket::resolve_status(&cfg.statuses, name)?)),
+            Some(name) => Some(StatusRef::from(tickets::resolve_status(&cfg.statuses, name)?)),
             None => None,
         };
         if let Some(Some(c)) = input.category_id {
@@ -496,7 +496,7 @@ impl App {
                 let solving = input
                     .status
                     .as_deref()
-                    .and_then(|s| ticket::resolve_status(&cfg.statuses, s).ok())
+                    .and_then(|s| tickets::resolve_status(&cfg.statuses, s).ok())
                     .is_some_and(|s| s.category == StatusCategory::Solved);
                 if !(input.customer_may() && solving) {
                     return Err(CoreError::forbidden("customers may only mark their request solved"));
@@ -597,7 +597,7 @@ impl App {
         // automation): re-read and retry.
         for _ in 0..crate::locks::ATTEMPTS {
             let cfg = self.config().await?;
-            let open = StatusRef::from(ticket::default_status(&cfg.statuses, StatusCategory::Open)?);
+            let open = StatusRef::from(tickets::default_status(&cfg.statuses, StatusCategory::Open)?);
             let mut next = target.clone();
             let now = self.now();
             let (events, by_customer) = reply_events(actor, &mut next, input.public, &open, now);
@@ -682,7 +682,7 @@ impl App {
     ) -> Result<Created<CommentOutcome>> {
         let cfg = self.config().await?;
         let now = self.now();
-        let status = StatusRef::from(ticket::default_status(
+        let status = StatusRef::from(tickets::default_status(
             &cfg.statuses,
             if actor.is_staff() { StatusCategory::Open } else { StatusCategory::New },
         )?);
@@ -920,7 +920,7 @@ impl App {
             return Err(DomainError::OpenChildren.into());
         }
         let cfg = self.config().await?;
-        let closed = StatusRef::from(ticket::default_status(&cfg.statuses, StatusCategory::Closed)?);
+        let closed = StatusRef::from(tickets::default_status(&cfg.statuses, StatusCategory::Closed)?);
         let now = self.now();
         let mut s2 = s.clone();
         s2.set_status(closed.clone(), now);

@@ -7,8 +7,8 @@ use gongdan_domain::DomainError;
 use gongdan_domain::access::Principal;
 use gongdan_domain::ids::{CategoryId, GroupId, StatusId, UserId};
 use gongdan_domain::people;
-use gongdan_domain::ticket::{Channel, Priority, StatusCategory};
-use gongdan_domain::ticket::{TicketQuery, TicketSort, VIEW_COUNT_CAP};
+use gongdan_domain::tickets::{Channel, Priority, StatusCategory};
+use gongdan_domain::tickets::{TicketQuery, TicketSort, VIEW_COUNT_CAP};
 pub use gongdan_store::ViewRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,7 +106,7 @@ pub fn parse_filters(cfg: &Config, v: &Value) -> Result<ViewFilters> {
     }
     if let Some(t) = &f.tag {
         // Stored as tickets store their tags, so the view finds what the list showed.
-        f.tag = gongdan_domain::ticket::normalize_tags(&[t], "filters.tag")?.pop();
+        f.tag = gongdan_domain::tickets::normalize_tags(&[t], "filters.tag")?.pop();
     }
     if let Some(c) = f.category_id
         && !cfg.categories.iter().any(|x| x.id == c)

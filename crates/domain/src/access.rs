@@ -3,7 +3,7 @@
 
 use crate::ids::{GroupId, OrganizationId, UserId};
 use crate::str_enum;
-use crate::ticket::Ticket;
+use crate::tickets::Ticket;
 
 str_enum!(
     Role { Admin = "admin", Supervisor = "supervisor", Agent = "agent", Customer = "customer" }
@@ -92,7 +92,7 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ticket::tests::sample_ticket;
+    use crate::tickets::tests::sample_ticket;
 
     fn principal(role: Role) -> Principal {
         Principal {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::str_enum;
-use crate::ticket::FieldChange;
+use crate::tickets::FieldChange;
 
 str_enum!(
     /// How a change reached the ticket.

@@ -18,7 +18,7 @@ pub mod rules;
 mod str_enum;
 pub mod template;
 pub mod text;
-pub mod ticket;
+pub mod tickets;
 #[cfg(feature = "openapi")]
 pub mod wire_schema;
 

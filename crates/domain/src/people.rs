@@ -58,6 +58,35 @@ pub struct User {
     pub updated_at: Timestamp,
 }
 
+impl User {
+    /// A new active user of `role` before its fields are filled in (id 0 until stored).
+    pub fn blank(role: Role, language: Language, time_zone: &str, now: Timestamp) -> Self {
+        User {
+            id: UserId(0),
+            role,
+            name: String::new(),
+            email: None,
+            identities: vec![],
+            external_id: None,
+            organization_id: None,
+            language,
+            time_zone: time_zone.to_owned(),
+            vip_level: 0,
+            group_ids: vec![],
+            skills: vec![],
+            languages: vec![],
+            restricted_to_groups: false,
+            availability: Availability::Offline,
+            capacity: None,
+            account_manager_id: None,
+            custom_fields: BTreeMap::new(),
+            active: true,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Organization {

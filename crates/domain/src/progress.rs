@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use crate::conversation::Event;
 use crate::event::EventKind;
 use crate::ids::{GroupId, TicketId};
-use crate::ticket::StatusCategory;
+use crate::tickets::StatusCategory;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepKind {

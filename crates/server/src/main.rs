@@ -58,6 +58,9 @@ enum Command {
     },
     /// Seed a large database and measure the HTTP API against it.
     Bench(bench::BenchArgs),
+    /// Print the settings in effect, as a configuration file would hold them, and where each
+    /// came from (default, file, environment or flag).
+    Config,
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +211,9 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cfg.log))
         .with_writer(std::io::stderr)
         .init();
+    for warning in &cfg.warnings {
+        tracing::warn!("configuration: {warning}");
+    }
     match cli.command {
         Command::Serve { .. } => serve(cfg).await,
         Command::Migrate => {
@@ -264,6 +270,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => bench::run(cfg, args).await,
+        Command::Config => {
+            print!("{}", config::describe(&cfg, redact));
+            Ok(())
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use gongdan_domain::event::Via;
 use gongdan_domain::fields::{CustomFieldDef, FieldKind, FieldOption, FieldScope, Form, FormField};
 use gongdan_domain::ids::*;
 use gongdan_domain::people::{Group, Language, Organization, User};
-use gongdan_domain::ticket::{Channel, Priority, TicketType};
+use gongdan_domain::tickets::{Channel, Priority, TicketType};
 use jiff::SignedDuration;
 use serde_json::json;
 

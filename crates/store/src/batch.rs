@@ -4,7 +4,7 @@ use gongdan_domain::conversation::{Comment, Link, LinkKind, text_to_html};
 use gongdan_domain::event::{EventKind, NewEvent, Via};
 use gongdan_domain::ids::{AttachmentId, CommentId, GroupId, LinkId, SYSTEM_USER, TicketId, UserId};
 use gongdan_domain::rules::Outcome;
-use gongdan_domain::ticket::Ticket;
+use gongdan_domain::tickets::Ticket;
 use jiff::Timestamp;
 use serde_json::json;
 

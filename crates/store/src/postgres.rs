@@ -107,7 +107,7 @@ async fn plain_create_now(pool: &sqlx::Pool<Db>, b: &crate::WriteBatch) -> Resul
             .bind(sql::COUNT_SHARDS)
             .fetch_one(pool)
             .await?;
-    let ticket = gongdan_domain::ticket::Ticket { id: TicketId(id), ..t.clone() };
+    let ticket = gongdan_domain::tickets::Ticket { id: TicketId(id), ..t.clone() };
     let comment = match (c, comment_id) {
         (Some(c), Some(cid)) => Some(c.written(CommentId(cid), ticket.id, b.via, b.at)),
         _ => None,

@@ -8,7 +8,7 @@ use gongdan_domain::conversation::Comment;
 use gongdan_domain::ids::*;
 use gongdan_domain::people::{Identity, Language, Organization, User};
 use gongdan_domain::routing::Availability;
-use gongdan_domain::ticket::{Channel, Priority, StatusCategory, Ticket, TicketType};
+use gongdan_domain::tickets::{Channel, Priority, StatusCategory, Ticket, TicketType};
 use jiff::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;

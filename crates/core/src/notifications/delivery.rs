@@ -2,7 +2,7 @@
 //! outgoing-call policy (`egress`), retried with back-off.
 
 use gongdan_domain::ids::TicketId;
-use gongdan_domain::ticket::Ticket;
+use gongdan_domain::tickets::Ticket;
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 

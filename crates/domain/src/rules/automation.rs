@@ -17,7 +17,7 @@ use super::eval::{Ctx, Requester, anchor_time};
 use super::{Action, Anchor, Automation, Condition, Field, Operand, Operator, StatusMatch, Trigger};
 use crate::category::Category;
 use crate::error::DomainError;
-use crate::ticket::Ticket;
+use crate::tickets::Ticket;
 
 impl Automation {
     /// The window this automation would fire in on this ticket now, or `None` when its
@@ -57,7 +57,7 @@ impl Automation {
 
     /// The status categories a ticket must be in for this automation to match at all: lets a
     /// pass skip the rest of the desk. `None`: any non-closed ticket may match.
-    pub fn status_scope(&self) -> Option<Vec<crate::ticket::StatusCategory>> {
+    pub fn status_scope(&self) -> Option<Vec<crate::tickets::StatusCategory>> {
         self.conditions.all.iter().find_map(|c| match (&c.field, c.op, &c.value) {
             (Field::Status, Operator::Is, Operand::Status(StatusMatch::Category(cat))) => Some(vec![*cat]),
             _ => None,
@@ -96,10 +96,10 @@ impl Automation {
             }
         }
         let categories = self.status_scope().unwrap_or_else(|| {
-            crate::ticket::StatusCategory::ALL
+            crate::tickets::StatusCategory::ALL
                 .iter()
                 .copied()
-                .filter(|c| c.is_active() || *c == crate::ticket::StatusCategory::Solved)
+                .filter(|c| c.is_active() || *c == crate::tickets::StatusCategory::Solved)
                 .collect()
         });
         Prefilter { categories, bounds }
@@ -127,7 +127,7 @@ pub struct TimeBound {
 /// lie within these bounds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prefilter {
-    pub categories: Vec<crate::ticket::StatusCategory>,
+    pub categories: Vec<crate::tickets::StatusCategory>,
     pub bounds: Vec<TimeBound>,
 }
 

@@ -24,7 +24,7 @@ use crate::ids::{GroupId, UserId};
 use crate::people;
 use crate::routing::{self, Assignment, Needs, Roster};
 use crate::template;
-use crate::ticket::{PatchContext, StatusCategory, Ticket, TicketPatch};
+use crate::tickets::{PatchContext, StatusCategory, Ticket, TicketPatch};
 
 /// Everything about an update that is not the ticket itself. Owned, so a store can run the
 /// cycle again inside its transaction.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{Anchor, Condition, Conditions, Field, Operand, Operator, UpdateKind};
 use crate::category::{self, Category};
 use crate::ids::{OrganizationId, UserId};
-use crate::ticket::{StatusCategory, Ticket};
+use crate::tickets::{StatusCategory, Ticket};
 
 /// What rules may ask about a ticket's requester.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

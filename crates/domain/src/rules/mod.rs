@@ -30,7 +30,7 @@ use crate::fields::{self, CustomFieldDef, FieldScope};
 use crate::ids::{CategoryId, GroupId, UserId};
 use crate::people::Group;
 use crate::str_enum;
-use crate::ticket::{self, Channel, Priority, Status, StatusCategory, StatusRef, TicketType};
+use crate::tickets::{self, Channel, Priority, Status, StatusCategory, StatusRef, TicketType};
 
 /// Firings in one update at most; a chain that reaches it is cut off and logged.
 pub const FIRING_CAP: usize = 100;
@@ -601,7 +601,7 @@ fn compile_condition(cat: &Catalog, kind: RuleKind, c: &ConditionSpec, at: &str)
                     Value::Array(items) => items.iter().map(|i| text_value(i, &at_v)).collect::<Result<_, _>>()?,
                     _ => return Err(bad(at_v, Code::InvalidValue, "expected a tag or a list of tags")),
                 };
-                Operand::Texts(ticket::normalize_tags(&list, &at_v)?)
+                Operand::Texts(tickets::normalize_tags(&list, &at_v)?)
             }
             Field::Subject | Field::Description | Field::Comment | Field::Text | Field::RequesterLanguage => {
                 Operand::Text(text_value(v, &at_v)?)
@@ -706,7 +706,7 @@ fn tag_list(v: &Value, at: &str) -> Result<Vec<String>, DomainError> {
             .collect::<Result<_, _>>()?,
         _ => return Err(bad(at, Code::InvalidValue, "expected a tag or a list of tags")),
     };
-    ticket::normalize_tags(&list, at)
+    tickets::normalize_tags(&list, at)
 }
 
 fn compile_action(cat: &Catalog, kind: RuleKind, a: &ActionSpec, at: &str) -> Result<Action, DomainError> {
@@ -720,7 +720,7 @@ fn compile_action(cat: &Catalog, kind: RuleKind, a: &ActionSpec, at: &str) -> Re
     let action = match a.field.as_str() {
         "status" => {
             let name = v.as_str().ok_or_else(|| bad(&at_v, Code::InvalidValue, "expected a status key or category"))?;
-            let s = ticket::resolve_status(cat.statuses, name).map_err(|e| relocate(e, &at_v))?;
+            let s = tickets::resolve_status(cat.statuses, name).map_err(|e| relocate(e, &at_v))?;
             if s.category == StatusCategory::New {
                 return Err(bad(at_v, Code::InvalidValue, "nothing returns to new"));
             }

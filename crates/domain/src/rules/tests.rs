@@ -8,8 +8,8 @@ use crate::event::EventKind;
 use crate::fields::FieldKind;
 use crate::ids::*;
 use crate::routing::{Availability, Member, Roster};
-use crate::ticket::Ticket;
-use crate::ticket::tests::{sample_ticket, status};
+use crate::tickets::Ticket;
+use crate::tickets::tests::{sample_ticket, status};
 
 fn statuses() -> Vec<Status> {
     [

@@ -12,7 +12,7 @@ use gongdan_domain::access::Principal;
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::rules::{RuleKind, UpdateFacts};
-use gongdan_domain::ticket::{Priority, StatusRef, Ticket};
+use gongdan_domain::tickets::{Priority, StatusRef, Ticket};
 use gongdan_store::{ConnectOptions, Store};
 use jiff::SignedDuration;
 use serde_json::{Value, json};

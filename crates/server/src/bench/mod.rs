@@ -13,7 +13,7 @@ use gongdan_domain::access::Role;
 use gongdan_domain::event::{EventKind, NewEvent, Via};
 use gongdan_domain::ids::*;
 use gongdan_domain::people::Group;
-use gongdan_domain::ticket::{Channel, Priority, StatusCategory, StatusRef, Ticket};
+use gongdan_domain::tickets::{Channel, Priority, StatusCategory, StatusRef, Ticket};
 use gongdan_store::{ConnectOptions, NewComment, Store, TicketWrite, WriteBatch};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Mutex;

@@ -129,3 +129,48 @@ async fn first_start_creates_the_admin_once() {
     let out = gongdan(&dir, &url).args(["seed", "--demo", "--tickets", "1"]).output().await.unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("First admin"));
 }
+
+/// `gongdan config` shows what is in effect and where it came from; a key at the top of the
+/// file still works, with a warning naming its section; an unknown key stops the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_shows_each_setting_and_its_origin() {
+    let dir = temp_dir();
+    let file = dir.join("gongdan.toml");
+    std::fs::write(&file, "max_attachment_mb = 9\n[server]\nheader_timeout_secs = 7\n").unwrap();
+    let url = format!("sqlite://{}", dir.join("c.db").display());
+    let out = gongdan(&dir, &url)
+        .env("GONGDAN_CONFIG", &file)
+        .env("GONGDAN_BODY_TIMEOUT_SECS", "33")
+        .arg("config")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "[server]",
+        "header_timeout_secs = 7  # file, GONGDAN_HEADER_TIMEOUT_SECS",
+        "body_timeout_secs = 33  # environment, GONGDAN_BODY_TIMEOUT_SECS",
+        "log = \"warn\"  # environment, GONGDAN_LOG",
+        "[files]",
+        "max_attachment_mb = 9  # file, GONGDAN_MAX_ATTACHMENT_MB",
+        "default_time_zone = \"Asia/Shanghai\"  # default, GONGDAN_DEFAULT_TIME_ZONE",
+    ] {
+        assert!(shown.lines().any(|l| l == line), "`{line}` in:\n{shown}");
+    }
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warned.contains("`max_attachment_mb` at the top of the file is read as `files.max_attachment_mb`"),
+        "{warned}"
+    );
+    // What `config` prints is itself a file the server reads.
+    let copy = dir.join("copy.toml");
+    let printed: String = shown.lines().map(|l| l.split("  #").next().unwrap_or_default().to_owned() + "\n").collect();
+    std::fs::write(&copy, printed).unwrap();
+    let again = gongdan(&dir, &url).env("GONGDAN_CONFIG", &copy).arg("config").output().await.unwrap();
+    assert!(again.status.success(), "the printed settings read back: {}", String::from_utf8_lossy(&again.stderr));
+    std::fs::write(&file, "[server]\nlisten_on = \"0.0.0.0:1\"\n").unwrap();
+    let bad = gongdan(&dir, &url).env("GONGDAN_CONFIG", &file).args(["serve"]).output().await.unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown key `listen_on` in [server]"));
+}

@@ -354,12 +354,12 @@ async fn openapi_matches_the_routes(t: TestApp) {
     assert!(problem["properties"]["code"].is_object());
     // Limits the server enforces are in the document, as the domain states them.
     let create = &schemas["TicketCreate"]["properties"];
-    assert_eq!(create["subject"]["maxLength"], gongdan_domain::ticket::SUBJECT_MAX);
-    assert_eq!(create["description"]["maxLength"], gongdan_domain::ticket::DESCRIPTION_MAX);
+    assert_eq!(create["subject"]["maxLength"], gongdan_domain::tickets::SUBJECT_MAX);
+    assert_eq!(create["description"]["maxLength"], gongdan_domain::tickets::DESCRIPTION_MAX);
     assert_eq!(schemas["CommentIn"]["properties"]["body"]["maxLength"], gongdan_domain::conversation::COMMENT_MAX);
-    assert_eq!(create["tags"]["maxItems"], gongdan_domain::ticket::TAGS_MAX);
+    assert_eq!(create["tags"]["maxItems"], gongdan_domain::tickets::TAGS_MAX);
     assert_eq!(create["tags"]["items"]["$ref"], "#/components/schemas/Tag");
-    assert_eq!(schemas["Tag"]["maxLength"], gongdan_domain::ticket::TAG_MAX);
+    assert_eq!(schemas["Tag"]["maxLength"], gongdan_domain::tickets::TAG_MAX);
     for input in ["UserIn", "GroupIn", "OrgIn", "ViewIn", "MacroIn", "RuleIn", "WebhookIn", "FormIn", "TokenIn"] {
         assert_eq!(schemas[input]["properties"]["name"]["maxLength"], 200, "{input}");
     }

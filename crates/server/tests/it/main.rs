@@ -13,6 +13,5 @@ mod contract;
 mod errors;
 mod flow;
 mod service;
-mod store;
 mod tickets;
 mod ui;

@@ -86,7 +86,7 @@ async fn deadlines_cap_and_sigterm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sqlite_log_stays_bounded() {
     use serde_json::json;
-    let t = std::sync::Arc::new(crate::support::TestApp::sqlite().await);
+    let t = std::sync::Arc::new(<crate::support::TestApp as gongdan_testkit::Harness>::sqlite().await);
     let wal = std::path::PathBuf::from(format!("{}-wal", t.url.trim_start_matches("sqlite://")));
     let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
     // One worker stands in for the server's periodic checkpoint: every few rounds it runs one

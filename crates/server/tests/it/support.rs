@@ -23,71 +23,25 @@ pub struct TestApp {
     pub url: String,
 }
 
-/// The admin URL PostgreSQL tests use; set `GONGDAN_TEST_PG_URL` to point elsewhere.
-pub fn pg_url() -> String {
-    std::env::var("GONGDAN_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+pub use gongdan_testkit::db::{pg_schema_url, temp_dir};
 
-fn unique(prefix: &str) -> String {
-    let mut b = [0u8; 6];
-    getrandom_fill(&mut b);
-    format!("{prefix}_{}_{}", std::process::id(), b.iter().map(|x| format!("{x:02x}")).collect::<String>())
-}
-
-fn getrandom_fill(buf: &mut [u8]) {
-    let secret = gongdan_core::auth::random_secret().unwrap_or_default();
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = secret.as_bytes().get(i).copied().unwrap_or(0);
-    }
-}
-
-/// A fresh PostgreSQL schema, or `None` (with a note) when no server answers and none is
-/// required (`GONGDAN_TEST_REQUIRE_PG=1` makes it a failure).
-pub async fn pg_schema_url() -> Option<String> {
-    use sqlx::Connection;
-    let url = pg_url();
-    match sqlx::PgConnection::connect(&url).await {
-        Ok(mut conn) => {
-            let schema = unique("it").to_lowercase().replace('-', "_");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                .execute(&mut conn)
-                .await
-                .expect("create schema");
-            let sep = if url.contains('?') { '&' } else { '?' };
-            Some(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
-        }
-        Err(e) => {
-            if std::env::var("GONGDAN_TEST_REQUIRE_PG").is_ok_and(|v| v == "1") {
-                panic!("PostgreSQL is required (GONGDAN_TEST_REQUIRE_PG=1) but {url} is unreachable: {e}");
-            }
-            eprintln!("note: PostgreSQL at {url} is unreachable ({e}); skipping the PostgreSQL run of this test");
-            None
-        }
-    }
-}
-
-pub fn temp_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(unique("gongdan-it"));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-impl TestApp {
-    pub async fn sqlite() -> TestApp {
-        let dir = temp_dir();
-        let url = format!("sqlite://{}", dir.join("t.db").display());
+impl gongdan_testkit::Harness for TestApp {
+    async fn sqlite() -> TestApp {
+        let (url, dir) = gongdan_testkit::db::sqlite_url();
         Self::spawn(url, dir, "sqlite").await
     }
 
-    pub async fn postgres() -> Option<TestApp> {
+    async fn postgres() -> Option<TestApp> {
         let url = pg_schema_url().await?;
         Some(Self::spawn(url, temp_dir(), "postgres").await)
     }
+}
 
+impl TestApp {
     async fn spawn(url: String, dir: std::path::PathBuf, backend: &'static str) -> TestApp {
         // The data directory holds this test's attachments.
         let store = gongdan_store::connect(&url, ConnectOptions::default()).await.expect("connect");
-        let clock = Arc::new(ManualClock::new("2026-03-02T01:00:00Z".parse().expect("time")));
+        let clock = Arc::new(ManualClock::new(gongdan_testkit::build::start()));
         let mut settings = Settings::new(dir.clone());
         settings.max_attachment_bytes = 64 * 1024;
         // As behind a proxy on this machine: tests name other clients with X-Forwarded-For.
@@ -193,24 +147,7 @@ impl TestApp {
 #[macro_export]
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::support::TestApp::sqlite().await).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(app) = $crate::support::TestApp::postgres().await {
-                        super::$name(app).await
-                    }
-                }
-            )*
-        }
+        gongdan_testkit::on_both!($crate::support::TestApp => $($name),*);
     };
 }
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use gongdan_domain::category::Category;
 use gongdan_domain::fields::{CustomFieldDef, Form};
 use gongdan_domain::ids::FormId;
-use gongdan_domain::ticket::Status;
+use gongdan_domain::tickets::Status;
 
 use super::Result;
 

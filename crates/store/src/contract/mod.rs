@@ -6,7 +6,7 @@ use crate::StoreError;
 pub use crate::batch::*;
 pub use gongdan_domain::page::Page;
 pub use gongdan_domain::people::UserQuery;
-pub use gongdan_domain::ticket::{TicketQuery, TicketSort, VIEW_COUNT_CAP};
+pub use gongdan_domain::tickets::{TicketQuery, TicketSort, VIEW_COUNT_CAP};
 
 pub(crate) mod auth;
 pub(crate) mod config;

@@ -7,7 +7,7 @@ use gongdan_domain::ids::{GroupId, TicketId, UserId};
 use gongdan_domain::rules::{
     ActionSpec, Automation, ConditionsSpec, FlowInput, Outcome, Prefilter, Requester, RuleKind, RuleSet,
 };
-use gongdan_domain::ticket::Ticket;
+use gongdan_domain::tickets::Ticket;
 use jiff::Timestamp;
 
 use super::Result;

@@ -5,7 +5,7 @@ use gongdan_domain::conversation::{Comment, Event, Link};
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::{CommentId, EventId, LinkId, TicketId};
 use gongdan_domain::page::Page;
-use gongdan_domain::ticket::{Ticket, TicketQuery};
+use gongdan_domain::tickets::{Ticket, TicketQuery};
 
 use super::Result;
 use crate::batch::{NewComment, WriteBatch, WriteResult};

@@ -17,7 +17,7 @@ use gongdan_domain::people::{Group, Identity, IdentityKind, Language, Organizati
 use gongdan_domain::routing::{Assignment, Availability, Member, Roster, language_skill};
 use gongdan_domain::rules::{Anchor, Cmp, NeedRoster, Prefilter, Recipient, Requester, RuleKind};
 use gongdan_domain::template;
-use gongdan_domain::ticket::{Channel, Priority, Status, StatusCategory, StatusRef, Ticket, TicketType};
+use gongdan_domain::tickets::{Channel, Priority, Status, StatusCategory, StatusRef, Ticket, TicketType};
 use jiff::Timestamp;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, FromRow, Pool, QueryBuilder};
@@ -69,7 +69,7 @@ impl SqlStore {
 /// whether it may use `?`).
 macro_rules! bind_ticket {
     ($q:expr, $t:expr, $bind:ident, $cc:expr, $cf:expr) => {{
-        let t: &gongdan_domain::ticket::Ticket = $t;
+        let t: &gongdan_domain::tickets::Ticket = $t;
         let ts = |v: jiff::Timestamp| v.as_microsecond();
         $q.$bind(t.subject.clone())
             .$bind(t.description.clone())

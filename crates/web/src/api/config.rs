@@ -14,7 +14,7 @@ use gongdan_domain::fields::{CustomFieldDef, FieldKind, FieldOption, FieldScope,
 use gongdan_domain::ids::*;
 use gongdan_domain::people::Group;
 use gongdan_domain::routing::Assignment;
-use gongdan_domain::ticket::{Status, StatusCategory};
+use gongdan_domain::tickets::{Status, StatusCategory};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -8,7 +8,7 @@ use gongdan_core::App;
 use gongdan_core::config::Config;
 use gongdan_domain::access::{Principal, Role};
 use gongdan_domain::people::{Language, User};
-use gongdan_domain::ticket::{Priority, StatusCategory};
+use gongdan_domain::tickets::{Priority, StatusCategory};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use std::sync::Arc;

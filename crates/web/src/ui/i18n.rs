@@ -143,7 +143,7 @@ mod tests {
         use gongdan_domain::access::Role;
         use gongdan_domain::event::Via;
         use gongdan_domain::fields::{FieldKind, FieldScope};
-        use gongdan_domain::ticket::{Channel, Priority, StatusCategory, TicketType};
+        use gongdan_domain::tickets::{Channel, Priority, StatusCategory, TicketType};
         let mut k: Vec<String> = Vec::new();
         k.extend(StatusCategory::ALL.iter().map(|c| format!("status-{}", c.as_str())));
         k.extend(Priority::ALL.iter().map(|c| format!("priority-{}", c.as_str())));

@@ -13,6 +13,7 @@ pub mod ctx;
 pub mod form;
 pub mod i18n;
 mod live;
+mod new_ticket;
 mod portal;
 pub mod view;
 

@@ -8,19 +8,20 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use gongdan_core::App;
-use gongdan_core::tickets::{AddComment, CreateTicket, UpdateTicket};
+use gongdan_core::tickets::{AddComment, UpdateTicket};
 use gongdan_domain::access::TicketScope;
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
 use gongdan_domain::progress::StepKind;
-use gongdan_domain::ticket::TicketQuery;
-use gongdan_domain::ticket::{StatusCategory, Ticket};
+use gongdan_domain::tickets::TicketQuery;
+use gongdan_domain::tickets::{StatusCategory, Ticket};
 
-use super::agent::ticket::{comment_entry, form_idempotency, refill, store_files};
+use super::agent::ticket::{comment_entry, form_idempotency, store_files};
 use super::ctx::{Ctx, Viewer};
 use super::form::{FormErrors, UiForm};
-use super::view::{FieldView, category_options, read_ticket_fields, ticket_fields, urlencode, with_errors};
+use super::new_ticket::{self, Submitted};
+use super::view::{FieldView, ticket_fields, urlencode};
 use super::{UiResult, redirect_flash, render};
 
 /// The portal; `uploads` is the body limit of the routes that take files.
@@ -123,32 +124,19 @@ struct NewQuery {
     category_id: Option<i64>,
 }
 
-fn request_fields(ctx: &Ctx, category: Option<i64>) -> (FieldView, Vec<FieldView>) {
-    let cat = FieldView::new(
-        "category_id",
-        ctx.t("field-category"),
-        "tree",
-        category.map(|c| c.to_string()).unwrap_or_default(),
-    )
-    .options(category_options(ctx, &ctx.cfg.categories, None), true);
-    let fields = vec![
-        FieldView::new("subject", ctx.t("field-subject"), "text", "").required(true),
-        FieldView::new("description", ctx.t("field-description"), "textarea", "").required(true),
-    ];
-    (cat, fields)
+fn request_fields(ctx: &Ctx) -> Vec<FieldView> {
+    vec![new_ticket::subject_field(ctx), new_ticket::description_field(ctx, true)]
 }
 
 async fn new_page(v: Viewer, Query(q): Query<NewQuery>) -> UiResult {
     v.customer()?;
     let ctx = v.ctx;
-    let (category, fields) = request_fields(&ctx, q.category_id);
-    let custom = ticket_fields(&ctx, q.category_id, &Default::default(), false);
     let page = NewPage {
-        category: vec![category],
-        fields,
-        custom,
+        category: vec![new_ticket::category_field(&ctx, q.category_id)],
+        fields: request_fields(&ctx),
+        custom: new_ticket::custom_fields(&ctx, q.category_id),
         errors: vec![],
-        idem: gongdan_core::auth::random_secret()?,
+        idem: new_ticket::fresh_key()?,
         ctx,
     };
     render(&page)
@@ -156,28 +144,17 @@ async fn new_page(v: Viewer, Query(q): Query<NewQuery>) -> UiResult {
 
 async fn create(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
     let s = v.customer()?;
-    let category = form.id("category_id").ok().flatten();
+    let sub = Submitted::new(&form);
     let mut errors = FormErrors::default();
-    if form.get("_refresh").is_none() {
-        let mut names: Vec<String> =
-            ["subject", "description", "category_id", "files"].into_iter().map(str::to_owned).collect();
-        names.extend(form.all("_fields").into_iter().map(str::to_owned));
+    if !sub.refreshing() {
+        let names = sub.names(&[]);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let description = form.get("description").unwrap_or_default().to_owned();
         let result = async {
-            if description.trim().is_empty() {
+            if form.get("description").unwrap_or_default().trim().is_empty() {
                 return Err(gongdan_domain::DomainError::required("description").into());
             }
-            let attachment_ids = store_files(&app, s, &form).await?;
-            let input = CreateTicket {
-                subject: form.get("subject").unwrap_or_default().to_owned(),
-                description,
-                category_id: category.map(CategoryId),
-                custom_fields: read_ticket_fields(&v.ctx, category, &form, None),
-                attachment_ids,
-                ..Default::default()
-            };
-            app.create_ticket(&s.principal, input, Via::Web, form_idempotency(&form, "portal create")).await
+            let input = sub.input(&app, s, &v.ctx).await?;
+            app.create_ticket(&s.principal, input, Via::Web, sub.idempotency("portal create")).await
         }
         .await;
         match result {
@@ -186,21 +163,15 @@ async fn create(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
         }
     }
     let ctx = v.ctx;
-    let (cat, fields) = request_fields(&ctx, category);
-    let custom = ticket_fields(&ctx, category, &Default::default(), false);
     let page = NewPage {
-        category: with_errors(refill(vec![cat], &form), &ctx, &errors),
-        fields: with_errors(refill(fields, &form), &ctx, &errors),
-        custom: with_errors(refill(custom, &form), &ctx, &errors),
+        category: sub.refill(vec![new_ticket::category_field(&ctx, sub.category)], &ctx, &errors),
+        fields: sub.refill(request_fields(&ctx), &ctx, &errors),
+        custom: sub.refill(new_ticket::custom_fields(&ctx, sub.category), &ctx, &errors),
         errors: errors.general_texts(&ctx),
-        idem: form.get("_idem").unwrap_or_default().to_owned(),
+        idem: sub.key(),
         ctx,
     };
-    let mut res = render(&page)?;
-    if !errors.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    new_ticket::render_again(&page, &errors)
 }
 
 /// A step of the request's progress, in words.

@@ -5,7 +5,7 @@
 
 use gongdan_domain::fields::{FieldKind, FieldScope};
 use gongdan_domain::rules::{ActionSpec, Anchor, ConditionSpec, Operator, RuleKind, UpdateKind};
-use gongdan_domain::ticket::{StatusCategory, TicketType};
+use gongdan_domain::tickets::{StatusCategory, TicketType};
 use serde_json::{Value, json};
 
 use crate::ui::UiError;

@@ -11,7 +11,7 @@ use gongdan_domain::fields::{CustomFieldDef, FieldKind, FieldOption, FieldScope,
 use gongdan_domain::ids::*;
 use gongdan_domain::people::{Group, Language};
 use gongdan_domain::routing::Assignment;
-use gongdan_domain::ticket::{Status, StatusCategory};
+use gongdan_domain::tickets::{Status, StatusCategory};
 
 use super::{AdminRow, FormPage, ListQuery, allowed, apply_errors, failed, list_view, nav, paged, yes_no};
 use crate::ui::agent::ticket::refill;

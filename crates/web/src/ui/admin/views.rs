@@ -7,8 +7,8 @@ use gongdan_core::App;
 use gongdan_core::views::ViewRow;
 use gongdan_core::views::{COLUMNS, ViewInput};
 use gongdan_domain::ids::GroupId;
-use gongdan_domain::ticket::StatusCategory;
-use gongdan_domain::ticket::TicketSort;
+use gongdan_domain::tickets::StatusCategory;
+use gongdan_domain::tickets::TicketSort;
 use serde_json::{Value, json};
 
 use super::builder::value_text;

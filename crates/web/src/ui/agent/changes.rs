@@ -3,7 +3,7 @@
 
 use gongdan_core::people::UserLabel;
 use gongdan_domain::ids::UserId;
-use gongdan_domain::ticket::Priority;
+use gongdan_domain::tickets::Priority;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 

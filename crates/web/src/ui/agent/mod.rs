@@ -27,8 +27,8 @@ use gongdan_domain::access::Principal;
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
 use gongdan_domain::page::Cursor;
-use gongdan_domain::ticket::TicketSort;
-use gongdan_domain::ticket::{Channel, Priority, Ticket};
+use gongdan_domain::tickets::TicketSort;
+use gongdan_domain::tickets::{Channel, Priority, Ticket};
 
 use super::ctx::{Ctx, Viewer};
 use super::form::UiForm;

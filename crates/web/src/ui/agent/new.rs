@@ -4,19 +4,18 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use gongdan_core::App;
 use gongdan_core::tickets::{CreateTicket, RequesterInput};
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::*;
-use gongdan_domain::ticket::{Channel, Priority, TicketType};
+use gongdan_domain::tickets::{Channel, Priority, TicketType};
 
-use super::ticket::{form_idempotency, refill, store_files};
 use super::{agent_options, channel_options, group_options, priority_options};
 use crate::ui::ctx::{Ctx, Viewer};
 use crate::ui::form::{FormErrors, UiForm};
-use crate::ui::view::{FieldView, Opt, category_options, read_ticket_fields, ticket_fields, with_errors};
+use crate::ui::new_ticket::{self, Submitted};
+use crate::ui::view::{FieldView, Opt};
 use crate::ui::{UiResult, redirect_flash, render};
 
 pub fn router(uploads: axum::extract::DefaultBodyLimit) -> Router<App> {
@@ -51,15 +50,9 @@ fn fields(ctx: &Ctx, agents: Vec<Opt>, category: Option<i64>) -> (Vec<FieldView>
     let main = vec![
         FieldView::new("channel", ctx.t("field-channel"), "select", Channel::Phone.as_str())
             .options(channel_options(ctx), false),
-        FieldView::new("subject", ctx.t("field-subject"), "text", "").required(true),
-        FieldView::new("description", ctx.t("field-description"), "textarea", ""),
-        FieldView::new(
-            "category_id",
-            ctx.t("field-category"),
-            "tree",
-            category.map(|c| c.to_string()).unwrap_or_default(),
-        )
-        .options(category_options(ctx, &ctx.cfg.categories, None), true),
+        new_ticket::subject_field(ctx),
+        new_ticket::description_field(ctx, false),
+        new_ticket::category_field(ctx, category),
         FieldView::new("priority", ctx.t("field-priority"), "select", Priority::Normal.as_str())
             .options(priority_options(ctx), false),
         FieldView::new("type", ctx.t("field-type"), "select", TicketType::Question.as_str()).options(types, false),
@@ -88,7 +81,7 @@ async fn new_page(State(app): State<App>, v: Viewer, Query(q): Query<NewQuery>) 
         main,
         custom: vec![],
         errors: vec![],
-        idem: gongdan_core::auth::random_secret()?,
+        idem: new_ticket::fresh_key()?,
         ctx,
     };
     render(&page)
@@ -96,43 +89,37 @@ async fn new_page(State(app): State<App>, v: Viewer, Query(q): Query<NewQuery>) 
 
 async fn create(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
     let s = v.staff()?;
-    let category = form.id("category_id").ok().flatten();
+    let sub = Submitted::new(&form);
     let mut errors = FormErrors::default();
-    // `_refresh`: the category changed; show its form's fields with everything kept.
-    if form.get("_refresh").is_none() {
-        match build(&app, s, &v.ctx, &form, category).await? {
+    if !sub.refreshing() {
+        match build(&app, s, &v.ctx, &sub).await? {
             Ok(id) => return Ok(redirect_flash(&format!("/agent/tickets/{id}"), "flash-created")),
             Err(e) => errors = e,
         }
     }
     let ctx = v.ctx;
-    let (requester, main) = fields(&ctx, agent_options(&ctx, None), category);
-    let custom = ticket_fields(&ctx, category, &Default::default(), false);
+    let (requester, main) = fields(&ctx, agent_options(&ctx, None), sub.category);
+    let custom = new_ticket::custom_fields(&ctx, sub.category);
     let page = NewPage {
-        requester: with_errors(refill(requester, &form), &ctx, &errors),
+        requester: sub.refill(requester, &ctx, &errors),
         requester_id: form.get("requester_id").unwrap_or_default().to_owned(),
         requester_label: form.get("requester_label").unwrap_or_default().to_owned(),
-        main: with_errors(refill(main, &form), &ctx, &errors),
-        custom: with_errors(refill(custom, &form), &ctx, &errors),
+        main: sub.refill(main, &ctx, &errors),
+        custom: sub.refill(custom, &ctx, &errors),
         errors: errors.general_texts(&ctx),
-        idem: form.get("_idem").unwrap_or_default().to_owned(),
+        idem: sub.key(),
         ctx,
     };
-    let mut res = render(&page)?;
-    if !errors.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    new_ticket::render_again(&page, &errors)
 }
 
 async fn build(
     app: &App,
     s: &crate::ui::ctx::SessionUser,
     ctx: &Ctx,
-    form: &UiForm,
-    category: Option<i64>,
+    sub: &Submitted<'_>,
 ) -> UiResult<Result<i64, FormErrors>> {
-    match parse_and_create(app, s, ctx, form, category).await {
+    match parse_and_create(app, s, ctx, sub).await {
         Ok(id) => Ok(Ok(id)),
         Err(Failure::Form(e)) => Ok(Err(e)),
         Err(Failure::Core(e, names)) => {
@@ -154,13 +141,27 @@ impl From<FormErrors> for Failure {
     }
 }
 
+/// The page's own fields besides the shared ones.
+const OWN: [&str; 10] = [
+    "requester.email",
+    "requester.name",
+    "requester.phone",
+    "requester.id",
+    "group_id",
+    "assignee_id",
+    "tags",
+    "channel",
+    "priority",
+    "type",
+];
+
 async fn parse_and_create(
     app: &App,
     s: &crate::ui::ctx::SessionUser,
     ctx: &Ctx,
-    form: &UiForm,
-    category: Option<i64>,
+    sub: &Submitted<'_>,
 ) -> Result<i64, Failure> {
+    let form = sub.form;
     let bad = |name: &str| FormErrors::one(name, gongdan_domain::Code::InvalidValue.message_key());
     let requester = match form.id("requester_id")? {
         Some(id) => RequesterInput { id: Some(UserId(id)), ..Default::default() },
@@ -171,31 +172,9 @@ async fn parse_and_create(
             ..Default::default()
         },
     };
-    let mut names: Vec<String> = [
-        "requester.email",
-        "requester.name",
-        "requester.phone",
-        "requester.id",
-        "subject",
-        "description",
-        "category_id",
-        "group_id",
-        "assignee_id",
-        "tags",
-        "channel",
-        "priority",
-        "type",
-        "files",
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect();
-    names.extend(form.all("_fields").into_iter().map(str::to_owned));
+    let names = sub.names(&OWN);
     let core = |e| Failure::Core(e, names.clone());
-    let attachment_ids = store_files(app, s, form).await.map_err(core)?;
     let input = CreateTicket {
-        subject: form.get("subject").unwrap_or_default().to_owned(),
-        description: form.get("description").unwrap_or_default().to_owned(),
         requester: Some(requester),
         channel: Some(Channel::parse(form.get("channel").unwrap_or("phone"), "channel").map_err(|_| bad("channel"))?),
         priority: form
@@ -206,7 +185,6 @@ async fn parse_and_create(
         kind: form.text("type").map(|k| TicketType::parse(&k, "type")).transpose().map_err(|_| bad("type"))?,
         group_id: form.id("group_id")?.map(GroupId),
         assignee_id: form.id("assignee_id")?.map(UserId),
-        category_id: category.map(CategoryId),
         tags: form
             .get("tags")
             .unwrap_or_default()
@@ -214,11 +192,8 @@ async fn parse_and_create(
             .filter(|t| !t.is_empty())
             .map(str::to_owned)
             .collect(),
-        custom_fields: read_ticket_fields(ctx, category, form, None),
-        attachment_ids,
-        ..Default::default()
+        ..sub.input(app, s, ctx).await.map_err(core)?
     };
-    let idem = form_idempotency(form, "create");
-    let created = app.create_ticket(&s.principal, input, Via::Web, idem).await.map_err(core)?;
+    let created = app.create_ticket(&s.principal, input, Via::Web, sub.idempotency("create")).await.map_err(core)?;
     Ok(created.value.id.0)
 }

@@ -17,8 +17,8 @@ use gongdan_core::{App, CoreError};
 use gongdan_domain::conversation::{Comment, Event, LinkKind};
 use gongdan_domain::event::{EventKind, Via};
 use gongdan_domain::ids::*;
-use gongdan_domain::ticket::TicketQuery;
-use gongdan_domain::ticket::{Priority, StatusCategory, Ticket, TicketType};
+use gongdan_domain::tickets::TicketQuery;
+use gongdan_domain::tickets::{Priority, StatusCategory, Ticket, TicketType};
 use jiff::Timestamp;
 
 use super::changes::{field_name, field_value};

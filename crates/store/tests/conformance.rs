@@ -1,51 +1,30 @@
-//! The storage conformance suite: the contract's promises, checked directly on each backend.
+//! The storage conformance suite: the contract's promises, checked directly on each engine,
+//! with no server in front (it builds without the web layer).
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
-
-use gongdan_domain::access::TicketScope;
+use gongdan_domain::access::{Role, TicketScope};
 use gongdan_domain::event::{EventKind, NewEvent, Via};
 use gongdan_domain::ids::*;
-use gongdan_domain::ticket::{StatusCategory, StatusRef, Ticket, TicketType};
+use gongdan_domain::tickets::{StatusCategory, StatusRef, Ticket};
 use gongdan_store::{NewComment, StoreError, TicketQuery, TicketRef, TicketSort, TicketWrite, WriteBatch};
+use gongdan_testkit::build::{batch, fresh, ticket};
+use gongdan_testkit::{TestStore, on_both};
 use jiff::Timestamp;
-use serde_json::json;
-
-use crate::on_both;
-use crate::support::TestApp;
-
-fn ticket(requester: UserId, status: StatusRef, at: Timestamp) -> Ticket {
-    Ticket {
-        kind: TicketType::Task,
-        tags: vec!["a".into(), "b".into()],
-        custom_fields: BTreeMap::from([("k".to_owned(), json!(["x", "y"]))]),
-        ..Ticket::new("存储", "d", requester, status, at)
-    }
-}
-
-/// A write that inserts `ticket` and nothing else.
-fn fresh(ticket: Ticket) -> TicketWrite {
-    TicketWrite { ticket, expected_version: None, comment: None, events: vec![] }
-}
 
 /// Inserts a bare ticket and returns it as stored.
 async fn insert(store: &std::sync::Arc<dyn gongdan_store::Store>, ticket: Ticket, at: Timestamp) -> Ticket {
     store.write(batch(at, vec![fresh(ticket)])).await.unwrap().tickets[0].clone()
 }
 
-fn batch(at: Timestamp, writes: Vec<TicketWrite>) -> WriteBatch {
-    WriteBatch { actor: None, via: Via::System, at, writes, ..Default::default() }
+async fn setup(t: &TestStore) -> (UserId, StatusRef, Timestamp) {
+    let user = t.user(Role::Customer, "store@example.com", &[]).await;
+    (user, t.status("new").await, t.at)
 }
 
-async fn setup(t: &TestApp) -> (UserId, StatusRef, Timestamp) {
-    let (user, _) = t.user("customer", "store@example.com", json!({})).await;
-    let cfg = t.app.config().await.unwrap();
-    let new = StatusRef::from(cfg.statuses.iter().find(|s| s.key == "new").unwrap());
-    (user, new, t.app.now())
-}
-
-async fn writes_are_atomic(t: TestApp) {
+async fn writes_are_atomic(t: TestStore) {
     let (user, new, at) = setup(&t).await;
-    let store = &t.app.store;
+    let store = &t.store;
     let first = store.write(batch(at, vec![fresh(ticket(user, new.clone(), at))])).await.unwrap();
     let stored = first.tickets[0].clone();
     assert_eq!(store.get_ticket(stored.id).await.unwrap().as_ref(), Some(&stored), "what is written is what is read");
@@ -92,9 +71,9 @@ async fn writes_are_atomic(t: TestApp) {
     assert_eq!(store.list_links(stored.id).await.unwrap().len(), 1);
 }
 
-async fn keyset_paging_with_equal_keys(t: TestApp) {
+async fn keyset_paging_with_equal_keys(t: TestStore) {
     let (user, new, at) = setup(&t).await;
-    let store = &t.app.store;
+    let store = &t.store;
     let tickets: Vec<Ticket> = (0..25).map(|_| ticket(user, new.clone(), at)).collect();
     store.bulk_import(&tickets, &vec![vec![]; 25], Via::Api).await.unwrap();
     for sort in [TicketSort::UpdatedDesc, TicketSort::CreatedAsc, TicketSort::PriorityDesc, TicketSort::DueAsc] {
@@ -129,9 +108,9 @@ async fn keyset_paging_with_equal_keys(t: TestApp) {
     assert_eq!(store.list_tickets(&q).await.unwrap().total, Some(0), "the scope always applies");
 }
 
-async fn ids_continue_after_bulk_import(t: TestApp) {
+async fn ids_continue_after_bulk_import(t: TestStore) {
     let (user, new, at) = setup(&t).await;
-    let store = &t.app.store;
+    let store = &t.store;
     let tickets: Vec<Ticket> = (0..3).map(|_| ticket(user, new.clone(), at)).collect();
     store.bulk_import(&tickets, &[vec![], vec![], vec![]], Via::Api).await.unwrap();
     let r = store.write(batch(at, vec![fresh(ticket(user, new, at))])).await.unwrap();
@@ -142,9 +121,9 @@ async fn ids_continue_after_bulk_import(t: TestApp) {
 }
 
 /// Concurrent batches (committed together on SQLite) still succeed or fail one by one.
-async fn concurrent_batches_stay_isolated(t: TestApp) {
+async fn concurrent_batches_stay_isolated(t: TestStore) {
     let (user, new, at) = setup(&t).await;
-    let store = t.app.store.clone();
+    let store = t.store.clone();
     let base = insert(&store, ticket(user, new.clone(), at), at).await;
     // Stale updates, creates with a requester that does not exist, and good creates, all at
     // once: on SQLite they share commits (plain creates even share statements).
@@ -176,7 +155,7 @@ async fn concurrent_batches_stay_isolated(t: TestApp) {
             store.write(batch(at, vec![w])).await
         })
     });
-    let results: Vec<_> = futures::future::join_all(writes).await.into_iter().map(|r| r.unwrap()).collect();
+    let results: Vec<_> = futures_util::future::join_all(writes).await.into_iter().map(|r| r.unwrap()).collect();
     let ok: Vec<&gongdan_store::WriteResult> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
     let conflicts = results.iter().filter(|r| matches!(r, Err(StoreError::VersionConflict))).count();
     assert_eq!((ok.len(), conflicts), (40, 10), "{results:?}");
@@ -196,14 +175,14 @@ async fn concurrent_batches_stay_isolated(t: TestApp) {
 
 /// Queue totals come from counters kept in the same transactions as the tickets; they must
 /// equal a real count whatever happened to the tickets.
-async fn queue_totals_match_a_real_count(t: TestApp) {
+async fn queue_totals_match_a_real_count(t: TestStore) {
     let (user, _, at) = setup(&t).await;
     let g1 = t.group("g1", 1).await;
     let g2 = t.group("g2", 2).await;
-    let (a1, _) = t.user("agent", "a1@desk.example", json!({"group_ids": [g1.0]})).await;
-    let (a2, _) = t.user("agent", "a2@desk.example", json!({"group_ids": [g2.0]})).await;
-    let cfg = t.app.config().await.unwrap();
-    let status = |k: &str| StatusRef::from(cfg.statuses.iter().find(|s| s.key == k).unwrap());
+    let a1 = t.user(Role::Agent, "a1@desk.example", &[g1]).await;
+    let a2 = t.user(Role::Agent, "a2@desk.example", &[g2]).await;
+    let cfg = t.store.list_statuses().await.unwrap();
+    let status = |k: &str| StatusRef::from(cfg.iter().find(|s| s.key == k).unwrap());
     let keys = ["new", "open", "pending", "open", "on_hold"];
     let shape = |i: usize, mut x: Ticket| {
         x.status = status(keys[i % keys.len()]);
@@ -211,7 +190,7 @@ async fn queue_totals_match_a_real_count(t: TestApp) {
         x.assignee_id = [None, Some(a1), Some(a2), None][i % 4];
         x
     };
-    let store = t.app.store.clone();
+    let store = t.store.clone();
     // One by one, concurrently (grouped on SQLite), and in bulk.
     let mut ids = Vec::new();
     for i in 0..12 {
@@ -221,7 +200,7 @@ async fn queue_totals_match_a_real_count(t: TestApp) {
         let (store, x) = (store.clone(), shape(i, ticket(user, status("new"), at)));
         tokio::spawn(async move { store.write(batch(at, vec![fresh(x)])).await })
     });
-    for r in futures::future::join_all(concurrent).await {
+    for r in futures_util::future::join_all(concurrent).await {
         ids.push(r.unwrap().unwrap().tickets[0].clone());
     }
     let bulk: Vec<Ticket> = (40..70).map(|i| shape(i, ticket(user, status("new"), at))).collect();
@@ -275,7 +254,7 @@ async fn queue_totals_match_a_real_count(t: TestApp) {
         assert!(b.unwrap() > 0 || name.ends_with(" 0"), "[{}] {name} counts something", t.backend);
     }
     // Counters that went wrong (here: wiped) are rebuilt by `optimize`.
-    wipe_counts(&t.url).await;
+    gongdan_testkit::db::execute(&t.url, &["DELETE FROM ticket_counts"]).await;
     let mut q = TicketQuery::new(TicketScope::All);
     q.status_categories = vec![StatusCategory::Open];
     assert_eq!(store.list_tickets(&q).await.unwrap().total, Some(0), "wiped");
@@ -285,24 +264,13 @@ async fn queue_totals_match_a_real_count(t: TestApp) {
     assert_eq!(fast, store.list_tickets(&q).await.unwrap().total, "rebuilt");
 }
 
-async fn wipe_counts(url: &str) {
-    use sqlx::Connection;
-    if url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query("DELETE FROM ticket_counts").execute(&mut conn).await.unwrap();
-    } else {
-        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query("DELETE FROM ticket_counts").execute(&mut conn).await.unwrap();
-    }
-}
-
 /// Tickets in one counter shard moved in opposite directions at once: counter rows are locked
 /// in one order, so nothing deadlocks into an error; every write lands or is a clean conflict.
-async fn opposite_moves_do_not_deadlock(t: TestApp) {
+async fn opposite_moves_do_not_deadlock(t: TestStore) {
     let (user, _, at) = setup(&t).await;
-    let cfg = t.app.config().await.unwrap();
-    let status = |k: &str| StatusRef::from(cfg.statuses.iter().find(|s| s.key == k).unwrap());
-    let store = t.app.store.clone();
+    let cfg = t.store.list_statuses().await.unwrap();
+    let status = |k: &str| StatusRef::from(cfg.iter().find(|s| s.key == k).unwrap());
+    let store = t.store.clone();
     let mut same_shard = Vec::new();
     while same_shard.len() < 4 {
         let made = insert(&store, ticket(user, status("open"), at), at).await;
@@ -335,7 +303,7 @@ async fn opposite_moves_do_not_deadlock(t: TestApp) {
                     .await
             })
         });
-        for r in futures::future::join_all(moves).await {
+        for r in futures_util::future::join_all(moves).await {
             match r.unwrap() {
                 Ok(_) | Err(StoreError::VersionConflict) => {}
                 Err(e) => panic!("[{}] a concurrent move failed: {e}", t.backend),
@@ -351,11 +319,11 @@ async fn opposite_moves_do_not_deadlock(t: TestApp) {
 
 /// A listing over several categories and groups is merged from per-slice index reads; it must
 /// page exactly like one sorted list, ties and cursors included, with the same total.
-async fn merged_slices_page_like_one_list(t: TestApp) {
+async fn merged_slices_page_like_one_list(t: TestStore) {
     let (user, _, at) = setup(&t).await;
-    let store = &t.app.store;
-    let cfg = t.app.config().await.unwrap();
-    let status = |k: &str| StatusRef::from(cfg.statuses.iter().find(|s| s.key == k).unwrap());
+    let store = &t.store;
+    let cfg = t.store.list_statuses().await.unwrap();
+    let status = |k: &str| StatusRef::from(cfg.iter().find(|s| s.key == k).unwrap());
     let (g1, g2, g3) = (t.group("g1", 1).await, t.group("g2", 1).await, t.group("g3", 1).await);
     let mut tickets = Vec::new();
     for i in 0..60i64 {
@@ -439,6 +407,7 @@ async fn merged_slices_page_like_one_list(t: TestApp) {
 }
 
 on_both!(
+    TestStore =>
     merged_slices_page_like_one_list,
     opposite_moves_do_not_deadlock,
     queue_totals_match_a_real_count,
@@ -454,7 +423,7 @@ on_both!(
 async fn upgrade_keeps_data(url: String, backend: &str) {
     use sqlx::Connection;
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../store/migrations").join(backend);
-    let only_first = crate::support::temp_dir().join("migrations");
+    let only_first = gongdan_testkit::db::temp_dir().join("migrations");
     std::fs::create_dir_all(&only_first).unwrap();
     std::fs::copy(src.join("0001_core.sql"), only_first.join("0001_core.sql")).unwrap();
     let old = sqlx::migrate::Migrator::new(only_first.as_path()).await.unwrap();
@@ -512,13 +481,13 @@ async fn upgrade_keeps_data(url: String, backend: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrade_keeps_data_sqlite() {
-    let dir = crate::support::temp_dir();
+    let dir = gongdan_testkit::db::temp_dir();
     upgrade_keeps_data(format!("sqlite://{}", dir.join("old.db").display()), "sqlite").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrade_keeps_data_postgres() {
-    if let Some(url) = crate::support::pg_schema_url().await {
+    if let Some(url) = gongdan_testkit::db::pg_schema_url().await {
         upgrade_keeps_data(url, "postgres").await;
     }
 }

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use crate::access::TicketScope;
 use crate::ids::{CategoryId, GroupId, OrganizationId, StatusId, UserId};
 use crate::page::Cursor;
-use crate::ticket::{Channel, Priority, StatusCategory};
+use crate::tickets::{Channel, Priority, StatusCategory};
 
 /// View totals the counters cannot answer stop at this (more reads as one more).
 pub const VIEW_COUNT_CAP: i64 = 10_000;
