@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod live;
 mod locks;
 pub mod macros;
+pub mod mail;
 pub mod notifications;
 pub mod people;
 pub mod routing;
@@ -43,6 +44,10 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     /// Private addresses webhooks may call besides public ones.
     pub webhook_allow: Vec<IpNet>,
+    /// The mark before a ticket's number in mail subjects: `[#10001]`.
+    pub mail_token_prefix: String,
+    /// The largest message the desk takes in; larger ones are quarantined.
+    pub max_mail_bytes: u64,
 }
 
 /// Makes ring the process's TLS provider for every HTTP client in it (webhooks, and tools in
@@ -99,6 +104,8 @@ impl Settings {
             default_time_zone: "Asia/Shanghai".into(),
             trusted_proxies: vec![],
             webhook_allow: vec![],
+            mail_token_prefix: "#".into(),
+            max_mail_bytes: 25 * 1024 * 1024,
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct CreateTicket {
     pub category_id: Option<CategoryId>,
     pub custom_fields: BTreeMap<String, Value>,
     pub attachment_ids: Vec<AttachmentId>,
+    /// The mail the ticket came from, stored with it (the email channel sets it).
+    pub mail: Option<MailRecord>,
 }
 
 /// A partial update as the client sent it; `Some(None)` clears.
@@ -116,6 +118,8 @@ pub struct AddComment {
     pub html_body: Option<String>,
     pub public: bool,
     pub attachment_ids: Vec<AttachmentId>,
+    /// The mail the comment came from, stored with it (the email channel sets it).
+    pub mail: Option<MailRecord>,
 }
 
 /// How a create or reply went: `replayed` when an idempotency key returned an earlier result.
@@ -146,8 +150,9 @@ pub fn sanitize_html(html: &str) -> String {
     ammonia::clean(html)
 }
 
+/// Customers act through the web (portal or API), or by mail, which only the email channel says.
 fn via_for(p: &Principal, via: Via) -> Via {
-    if p.is_staff() { via } else { Via::Web }
+    if p.is_staff() || via == Via::Email { via } else { Via::Web }
 }
 
 /// A reply's events on `next` (the comment, then what replying does to the ticket) and
@@ -188,7 +193,7 @@ impl App {
         }
     }
 
-    fn check_category(cfg: &Config, id: CategoryId, field: &str) -> Result<()> {
+    pub(crate) fn check_category(cfg: &Config, id: CategoryId, field: &str) -> Result<()> {
         match cfg.categories.iter().find(|c| c.id == id) {
             Some(c) if c.active => Ok(()),
             _ => Err(DomainError::invalid(field, Code::MissingReference, "no such active category").into()),
@@ -391,6 +396,7 @@ impl App {
                 request_hash: i.request_hash,
                 resource: ClaimedResource::Ticket(0),
             }),
+            mail: input.mail.clone(),
             ..Default::default()
         };
         self.run_triggers(&cfg, &mut batch, None, Some(opening), Some(actor)).await?;
@@ -591,7 +597,9 @@ impl App {
                 // A note belongs to its ticket; a follow-up would show it to the requester.
                 return Err(DomainError::TicketClosed.into());
             }
-            return self.follow_up(actor, &target, comment, via, claim(ClaimedResource::Comment(0))).await;
+            return self
+                .follow_up(actor, &target, comment, via, claim(ClaimedResource::Comment(0)), input.mail.clone())
+                .await;
         }
         // A reply must not fail because the ticket moved meanwhile (another node, an
         // automation): re-read and retry.
@@ -612,6 +620,7 @@ impl App {
                     events,
                 }],
                 idempotency: claim(ClaimedResource::Comment(0)),
+                mail: input.mail.clone(),
                 ..Default::default()
             };
             let said = Some((input.public, by_customer, input.body.clone()));
@@ -633,7 +642,16 @@ impl App {
                         if !input.public {
                             return Err(DomainError::TicketClosed.into());
                         }
-                        return self.follow_up(actor, &target, comment, via, claim(ClaimedResource::Comment(0))).await;
+                        return self
+                            .follow_up(
+                                actor,
+                                &target,
+                                comment,
+                                via,
+                                claim(ClaimedResource::Comment(0)),
+                                input.mail.clone(),
+                            )
+                            .await;
                     }
                 }
                 Err(StoreError::IdempotencyReplay) => return self.replayed_comment(actor, idem.as_ref()).await,
@@ -679,6 +697,7 @@ impl App {
         comment: NewComment,
         via: Via,
         idempotency: Option<IdempotencyClaim>,
+        mail: Option<MailRecord>,
     ) -> Result<Created<CommentOutcome>> {
         let cfg = self.config().await?;
         let now = self.now();
@@ -726,6 +745,7 @@ impl App {
                 kind: LinkKind::FollowUp,
             }],
             idempotency: idempotency.clone(),
+            mail,
             ..Default::default()
         };
         self.run_triggers(&cfg, &mut batch, None, Some(said), Some(actor)).await?;

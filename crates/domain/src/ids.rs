@@ -29,6 +29,7 @@ id_type!(
     EventId,
     LinkId,
     TokenId,
+    MailboxId,
 );
 
 /// The author of what rules write (internal notes): user 0, a row that never signs in and

@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod fields;
 pub mod ids;
+pub mod mail;
 pub mod page;
 pub mod password;
 pub mod people;

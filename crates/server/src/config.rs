@@ -43,7 +43,7 @@ pub struct Key {
     /// What it does, and the default when that is worked out.
     pub doc: &'static str,
     /// Its name at the top of the file before settings had sections; still read, with a warning.
-    pub legacy: &'static str,
+    pub legacy: Option<&'static str>,
 }
 
 impl Key {
@@ -53,7 +53,7 @@ impl Key {
 }
 
 const fn key(section: &'static str, name: &'static str, env: &'static str, default: Option<&'static str>) -> Key {
-    Key { section, name, env, flag: None, default, list: false, doc: "", legacy: name }
+    Key { section, name, env, flag: None, default, list: false, doc: "", legacy: Some(name) }
 }
 
 impl Key {
@@ -70,7 +70,12 @@ impl Key {
         self
     }
     const fn legacy(mut self, legacy: &'static str) -> Self {
-        self.legacy = legacy;
+        self.legacy = Some(legacy);
+        self
+    }
+    /// A setting that came after sections: it has no name at the top of the file.
+    const fn sectioned(mut self) -> Self {
+        self.legacy = None;
         self
     }
 }
@@ -109,6 +114,13 @@ pub static WEBHOOK_ALLOW: Key = key("notifications", "webhook_allow", "GONGDAN_W
     .list()
     .doc("private addresses webhooks may call (addresses or CIDR ranges); none: public addresses only");
 
+pub static MAIL_TOKEN_PREFIX: Key = key("mail", "token_prefix", "GONGDAN_MAIL_TOKEN_PREFIX", Some("#"))
+    .sectioned()
+    .doc("the mark before a ticket's number in mail subjects: `[#10001]`");
+pub static MAIL_MAX_MESSAGE_MB: Key = key("mail", "max_message_mb", "GONGDAN_MAIL_MAX_MESSAGE_MB", Some("25"))
+    .sectioned()
+    .doc("largest message taken in, in MiB; a larger one is quarantined");
+
 /// Every setting, in the order `gongdan config` and the README list them.
 pub static KEYS: &[&Key] = &[
     &LISTEN,
@@ -124,6 +136,8 @@ pub static KEYS: &[&Key] = &[
     &DEFAULT_LANGUAGE,
     &DEFAULT_TIME_ZONE,
     &WEBHOOK_ALLOW,
+    &MAIL_TOKEN_PREFIX,
+    &MAIL_MAX_MESSAGE_MB,
 ];
 
 #[derive(Debug, Clone)]
@@ -142,6 +156,8 @@ pub struct Resolved {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub webhook_allow: Vec<gongdan_core::IpNet>,
+    pub mail_token_prefix: String,
+    pub max_mail_bytes: u64,
     /// Where each setting's value came from, in [`KEYS`] order, for `gongdan config`.
     pub sources: Vec<(&'static Key, String, Origin)>,
     /// Said once logging is up: legacy keys that still work.
@@ -207,7 +223,7 @@ fn parse_file(text: &str) -> anyhow::Result<FileValues> {
                 };
                 out.values.push((key, file_text(key, value)?));
             }
-        } else if let Some(key) = KEYS.iter().copied().find(|k| k.legacy == name) {
+        } else if let Some(key) = KEYS.iter().copied().find(|k| k.legacy == Some(name.as_str())) {
             if table.get(key.section).and_then(|s| s.get(key.name)).is_some() {
                 bail!("`{name}` is set twice: at the top and as `{}`", key.path());
             }
@@ -345,6 +361,14 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
     jiff::tz::TimeZone::get(&default_time_zone)
         .with_context(|| format!("{}: unknown time zone {default_time_zone}", DEFAULT_TIME_ZONE.path()))?;
     let webhook_allow = l.networks(&WEBHOOK_ALLOW)?;
+    let mail_token_prefix = l.text(&MAIL_TOKEN_PREFIX, None).unwrap_or_default();
+    if mail_token_prefix.is_empty() || mail_token_prefix.len() > 16 || mail_token_prefix.contains([']', '[', ' ']) {
+        bail!(
+            "{}: `{mail_token_prefix}` must be 1 to 16 characters without brackets or spaces",
+            MAIL_TOKEN_PREFIX.path()
+        );
+    }
+    let mail_mb: u64 = l.parse(&MAIL_MAX_MESSAGE_MB, 25)?;
     let mut sources = l.sources;
     sources.sort_by_key(|(k, _, _)| KEYS.iter().position(|x| x.env == k.env));
     Ok(Resolved {
@@ -361,6 +385,8 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         header_timeout,
         body_timeout,
         webhook_allow,
+        mail_token_prefix,
+        max_mail_bytes: mail_mb.saturating_mul(1024 * 1024),
         sources,
         warnings,
     })
@@ -468,7 +494,10 @@ mod tests {
     fn unknown_sections_keys_and_types_are_errors_that_name_them() {
         let err = |text: &str| format!("{:#}", resolve(&with_file("bad", text), None).unwrap_err());
         assert!(err("bogus = 1\n").contains("unknown key `bogus`"));
-        assert!(err("[mail]\nhost = \"x\"\n").contains("unknown section [mail]"));
+        assert!(err("[sms]\nhost = \"x\"\n").contains("unknown section [sms]"));
+        assert!(err("[mail]\nhost = \"x\"\n").contains("unknown key `host` in [mail]"));
+        assert!(err("token_prefix = \"#\"\n").contains("unknown key `token_prefix`"), "new keys live in sections only");
+        assert!(err("[mail]\ntoken_prefix = \"[x\"\n").contains("mail.token_prefix"));
         assert!(err("[server]\nlisen = \"x\"\n").contains("unknown key `lisen` in [server]"));
         assert!(err("[files]\nmax_attachment_mb = true\n").contains("`files.max_attachment_mb` must be"));
         assert!(err("[server]\nheader_timeout_secs = 0\n").contains("server.header_timeout_secs"));
@@ -490,7 +519,7 @@ mod tests {
         for (i, a) in KEYS.iter().enumerate() {
             for b in &KEYS[i + 1..] {
                 assert!(
-                    a.path() != b.path() && a.env != b.env && a.legacy != b.legacy,
+                    a.path() != b.path() && a.env != b.env && (a.legacy.is_none() || a.legacy != b.legacy),
                     "{} and {}",
                     a.path(),
                     b.path()

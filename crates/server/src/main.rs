@@ -58,6 +58,11 @@ enum Command {
     },
     /// Seed a large database and measure the HTTP API against it.
     Bench(bench::BenchArgs),
+    /// The email channel.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Print the settings in effect, as a configuration file would hold them, and where each
     /// came from (default, file, environment or flag).
     Config,
@@ -76,6 +81,19 @@ enum UserCommand {
         /// Also read from GONGDAN_USER_PASSWORD.
         #[arg(long, env = "GONGDAN_USER_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// Take one raw message in from standard input, as an MTA's pipe hands it over
+    /// (Postfix: `gongdan mail ingest`). Exits 75 (EX_TEMPFAIL) when the database cannot be
+    /// reached, so the MTA tries again later; 0 once the message is the desk's, whatever became
+    /// of it (the outcome is printed).
+    Ingest {
+        /// The mailbox it was received at (else the one it is addressed to).
+        #[arg(long)]
+        mailbox: Option<i64>,
     },
 }
 
@@ -107,7 +125,44 @@ async fn open_app(cfg: &config::Resolved) -> anyhow::Result<App> {
     settings.default_time_zone = cfg.default_time_zone.clone();
     settings.trusted_proxies = cfg.trusted_proxies.clone();
     settings.webhook_allow = cfg.webhook_allow.clone();
+    settings.mail_token_prefix = cfg.mail_token_prefix.clone();
+    settings.max_mail_bytes = cfg.max_mail_bytes;
     Ok(App::new(store, Arc::new(SystemClock), settings))
+}
+
+/// `mail ingest`: sysexits' EX_TEMPFAIL tells an MTA to keep the message and retry.
+async fn mail_ingest(cfg: &config::Resolved, mailbox: Option<i64>) -> anyhow::Result<()> {
+    const TEMPFAIL: i32 = 75;
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut raw).context("reading the message from standard input")?;
+    let app = match open_app(cfg).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("gongdan mail ingest: {e:#}; the message was not taken in (try again later)");
+            std::process::exit(TEMPFAIL);
+        }
+    };
+    // The operator of the machine hands mail in, as an admin of the desk.
+    let operator = gongdan_domain::access::Principal {
+        user_id: gongdan_domain::ids::SYSTEM_USER,
+        role: Role::Admin,
+        group_ids: vec![],
+        restricted_to_groups: false,
+        organization_id: None,
+        org_access: false,
+    };
+    match app.ingest_mail(&operator, &raw, mailbox.map(gongdan_domain::ids::MailboxId)).await {
+        Ok(done) => {
+            let ticket = done.ticket_id.map(|t| format!(" ticket {t}")).unwrap_or_default();
+            println!("{}{ticket}: {}", done.outcome.as_str(), done.reasons.join("; "));
+            Ok(())
+        }
+        Err(gongdan_core::CoreError::Store(e)) => {
+            eprintln!("gongdan mail ingest: the database failed ({e}); the message was not taken in (try again later)");
+            std::process::exit(TEMPFAIL);
+        }
+        Err(e) => bail!("{e}"),
+    }
 }
 
 /// On an empty database, creates the first admin from the environment or with a generated
@@ -270,6 +325,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => bench::run(cfg, args).await,
+        Command::Mail { command: MailCommand::Ingest { mailbox } } => mail_ingest(&cfg, mailbox).await,
         Command::Config => {
             print!("{}", config::describe(&cfg, redact));
             Ok(())

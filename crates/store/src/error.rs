@@ -52,6 +52,8 @@ impl From<sqlx::Error> for StoreError {
                 "ticket_links",
                 "automation_firings",
                 "views",
+                "mail_messages",
+                "mailboxes",
             ]
             .iter()
             .find(|k| text.contains(*k))
@@ -63,6 +65,8 @@ impl From<sqlx::Error> for StoreError {
                 "ticket_links" => "link",
                 "automation_firings" => "firing",
                 "views" => "key",
+                "mail_messages" => "message_id",
+                "mailboxes" => "address",
                 _ => "name",
             })
             .unwrap_or("value");

@@ -408,6 +408,7 @@ async fn merged_slices_page_like_one_list(t: TestStore) {
 
 on_both!(
     TestStore =>
+    a_message_id_is_stored_once,
     merged_slices_page_like_one_list,
     opposite_moves_do_not_deadlock,
     queue_totals_match_a_real_count,
@@ -490,4 +491,54 @@ async fn upgrade_keeps_data_postgres() {
     if let Some(url) = gongdan_testkit::db::pg_schema_url().await {
         upgrade_keeps_data(url, "postgres").await;
     }
+}
+
+/// A Message-ID is stored with its comment in one transaction: the same one again fails the
+/// whole second write, which leaves nothing behind.
+async fn a_message_id_is_stored_once(t: TestStore) {
+    let (user, new, at) = setup(&t).await;
+    let store = &t.store;
+    let mail = |id: &str| gongdan_store::MailRecord {
+        message_id: id.into(),
+        mailbox_id: None,
+        direction: "in",
+        reasons: vec!["nothing ties it to a ticket".into()],
+    };
+    let with_comment = |tk: Ticket| TicketWrite {
+        comment: Some(NewComment {
+            author_id: user,
+            public: true,
+            body: "hi".into(),
+            html_body: "<p>hi</p>".into(),
+            attachment_ids: vec![],
+        }),
+        ..fresh(tk)
+    };
+    let first = WriteBatch { mail: Some(mail("m1@x")), ..batch(at, vec![with_comment(ticket(user, new.clone(), at))]) };
+    let written = store.write(first).await.unwrap();
+    let stored = store.mail_messages(&["m1@x", "other@x"]).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].ticket_id, written.tickets[0].id);
+    assert_eq!(stored[0].comment_id, written.comments[0].as_ref().map(|c| c.id));
+    assert_eq!(stored[0].reasons, ["nothing ties it to a ticket"]);
+    let again = WriteBatch { mail: Some(mail("m1@x")), ..batch(at, vec![with_comment(ticket(user, new, at))]) };
+    match store.write(again).await {
+        Err(StoreError::Duplicate { what }) => assert_eq!(what, "message_id"),
+        other => panic!("[{}] expected a duplicate, got {other:?}", t.backend),
+    }
+    let all = store.list_tickets(&TicketQuery::new(TicketScope::All)).await.unwrap();
+    assert_eq!(all.total, Some(1), "[{}] the second ticket was not written", t.backend);
+    let q = gongdan_store::Quarantined {
+        id: 0,
+        mailbox_id: None,
+        message_id: String::new(),
+        sender: String::new(),
+        subject: "x".into(),
+        reason: "not a mail message".into(),
+        size: 0,
+        received_at: at,
+    };
+    let held = store.quarantine(&q, b"\x00raw\xff").await.unwrap();
+    let (back, raw) = store.quarantined_raw(held.id).await.unwrap().unwrap();
+    assert_eq!((back.size, raw.as_slice()), (5, b"\x00raw\xff".as_slice()));
 }

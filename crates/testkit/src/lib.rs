@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod db;
+pub mod mail;
 mod store;
 
 pub use store::TestStore;

@@ -44,6 +44,21 @@ fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     ApiError::at(Code::InvalidValue, &field, detail)
 }
 
+/// A raw body (an upload, a mail message), or the problem of one too large (`limit`
+/// explains the limit) or cut off.
+pub fn raw_body(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    limit: impl FnOnce() -> String,
+) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(Code::PayloadTooLarge, limit()).field("body")
+        } else {
+            ApiError::at(Code::UnreadableBody, "body", e.body_text())
+        }
+    })
+}
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, then shape: serde_json reports some type mismatches (a number where an
     // enum belongs) as syntax errors when deserialising straight from bytes.

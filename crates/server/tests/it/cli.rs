@@ -174,3 +174,34 @@ async fn config_shows_each_setting_and_its_origin() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown key `listen_on` in [server]"));
 }
+
+/// `gongdan mail ingest` as an MTA's pipe: the message from standard input becomes a ticket
+/// (exit 0, the outcome printed); with the database unreachable it exits 75 so the MTA retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_ingest_takes_a_piped_message() {
+    use tokio::io::AsyncWriteExt;
+    let dir = temp_dir();
+    let url = format!("sqlite://{}", dir.join("mail.db").display());
+    let raw = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail/02-big5.eml")).unwrap();
+    let pipe = |url: String, dir: std::path::PathBuf, raw: Vec<u8>| async move {
+        let mut child = gongdan(&dir, &url)
+            .args(["mail", "ingest"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&raw).await.unwrap();
+        drop(stdin);
+        child.wait_with_output().await.unwrap()
+    };
+    let out = pipe(url.clone(), dir.clone(), raw.clone()).await;
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.starts_with("created ticket 10001"), "{said}");
+    let again = pipe(url, dir.clone(), raw.clone()).await;
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("ignored ticket 10001"), "delivered twice: one ticket");
+    let down = pipe("postgres://nobody@127.0.0.1:1/none".into(), dir, raw).await;
+    assert_eq!(down.status.code(), Some(75), "{}", String::from_utf8_lossy(&down.stderr));
+}

@@ -68,6 +68,8 @@ async fn the_document_is_a_contract(t: TestApp) {
     let admin = gongdan_domain::ids::UserId(me["id"].as_i64().unwrap_or_default());
     let dir = temp_dir();
     let doc = dir.join("openapi.json");
+    let hooks = dir.join("st_hooks.py");
+    std::fs::write(&hooks, include_str!("st_hooks.py")).unwrap();
     std::fs::write(&doc, t.get("/api/v1/openapi.json", "").await.1.to_string()).unwrap();
 
     for (who, token) in [("admin", None), ("customer", Some(ctoken.clone()))] {
@@ -91,7 +93,8 @@ async fn the_document_is_a_contract(t: TestApp) {
             .args(["--max-examples", "20", "--seed", "20261202", "--workers", "1", "--no-shrink"])
             .args(["--request-timeout", "10"])
             .args(["--report-dir", &dir.join(format!("report-{who}")).display().to_string()])
-            .env("NO_COLOR", "1");
+            .env("NO_COLOR", "1")
+            .env("SCHEMATHESIS_HOOKS", &hooks);
         run(c, &format!("[{}] schemathesis as {who}", t.backend)).await;
     }
 

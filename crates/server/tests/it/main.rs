@@ -12,6 +12,7 @@ mod config;
 mod contract;
 mod errors;
 mod flow;
+mod mail;
 mod service;
 mod tickets;
 mod ui;

@@ -13,6 +13,7 @@ pub(crate) mod config;
 pub(crate) mod files;
 pub(crate) mod jobs;
 pub(crate) mod macros;
+pub(crate) mod mail;
 pub(crate) mod notifications;
 pub(crate) mod people;
 pub(crate) mod rules;
@@ -24,6 +25,7 @@ pub use config::*;
 pub use files::*;
 pub use jobs::*;
 pub use macros::*;
+pub use mail::*;
 pub use notifications::*;
 pub use people::*;
 pub use rules::*;
@@ -50,6 +52,7 @@ pub trait Store:
     + ViewStore
     + NotificationStore
     + JobStore
+    + MailStore
 {
     fn backend(&self) -> Backend;
     async fn migrate(&self) -> Result<()>;

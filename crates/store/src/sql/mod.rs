@@ -252,6 +252,7 @@ mod group_commit;
 mod jobs;
 mod listing;
 mod macros;
+mod mail;
 mod notifications;
 mod people;
 mod routing;

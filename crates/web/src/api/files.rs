@@ -14,7 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiPath as Path, Auth, QueryPairs};
+use crate::extract::{ApiPath as Path, Auth, QueryPairs, raw_body};
 
 pub fn router(max_bytes: u64) -> OpenApiRouter<App> {
     // Room for the largest allowed file; the use case checks the exact limit.
@@ -36,17 +36,7 @@ async fn upload(
     q.only(&["filename"])?;
     let filename =
         q.get("filename").ok_or_else(|| ApiError::at(Code::InvalidQuery, "filename", "name the file: ?filename=…"))?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                Code::PayloadTooLarge,
-                format!("files are limited to {} bytes", app.settings.max_attachment_bytes),
-            )
-            .field("body")
-        } else {
-            ApiError::at(Code::UnreadableBody, "body", e.body_text())
-        }
-    })?;
+    let body = raw_body(body, || format!("files are limited to {} bytes", app.settings.max_attachment_bytes))?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let a = app.upload(&p, filename, content_type, &body).await?;
     Ok((StatusCode::CREATED, Json(a)))

@@ -5,6 +5,7 @@ pub mod config;
 pub mod files;
 pub mod jobs;
 pub mod macros;
+pub mod mail;
 pub mod notifications;
 pub mod people;
 pub mod routing;

@@ -94,6 +94,7 @@ async fn create_ticket(
         category_id: b.category_id,
         custom_fields: b.custom_fields,
         attachment_ids: b.attachment_ids,
+        mail: None,
     };
     let c = app.create_ticket(&p, input, Via::Api, idem).await?;
     Ok(created(c.replayed, TicketOut::view(c.value, &p)))
@@ -307,7 +308,13 @@ async fn add_comment(
 ) -> ApiResult<axum::response::Response> {
     let idem = idempotency(key, &format!("POST /api/v1/tickets/{id}/comments"), &body.hash);
     let b = body.value;
-    let input = AddComment { body: b.body, html_body: b.html_body, public: b.public, attachment_ids: b.attachment_ids };
+    let input = AddComment {
+        body: b.body,
+        html_body: b.html_body,
+        public: b.public,
+        attachment_ids: b.attachment_ids,
+        mail: None,
+    };
     let c = app.add_comment(&p, TicketId(id), input, Via::Api, idem).await?;
     let out = c.value;
     Ok(created(

@@ -308,7 +308,7 @@ async fn reply(State(app): State<App>, v: Viewer, Path(id): Path<i64>, form: UiF
     let body = form.get("body").unwrap_or_default().to_owned();
     let result = async {
         let attachment_ids = store_files(&app, s, &form).await?;
-        let input = AddComment { body: body.clone(), html_body: None, public: true, attachment_ids };
+        let input = AddComment { body: body.clone(), html_body: None, public: true, attachment_ids, mail: None };
         app.add_comment(
             &s.principal,
             TicketId(id),

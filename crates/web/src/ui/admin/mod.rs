@@ -7,6 +7,7 @@
 pub(crate) mod builder;
 mod config;
 mod macros;
+mod mail;
 mod notifications;
 mod people;
 mod rules;
@@ -34,6 +35,7 @@ pub fn router() -> Router<App> {
         .merge(macros::router())
         .merge(views::router())
         .merge(notifications::router())
+        .merge(mail::router())
 }
 
 /// The console's first page: agents for those who may manage people.
@@ -43,7 +45,7 @@ async fn home(v: Viewer) -> UiResult {
 }
 
 /// The sections, in menu order: (path, label key, admins only).
-const SECTIONS: [(&str, &str, bool); 15] = [
+const SECTIONS: [(&str, &str, bool); 17] = [
     ("agents", "admin-agents", false),
     ("groups", "admin-groups", true),
     ("triggers", "admin-triggers", true),
@@ -51,6 +53,8 @@ const SECTIONS: [(&str, &str, bool); 15] = [
     ("macros", "admin-macros", false),
     ("views", "admin-views", false),
     ("webhooks", "admin-webhooks", true),
+    ("mailboxes", "admin-mailboxes", true),
+    ("quarantine", "admin-quarantine", true),
     ("customers", "admin-customers", false),
     ("organizations", "admin-organizations", false),
     ("categories", "admin-categories", true),

@@ -500,7 +500,7 @@ async fn reply(State(app): State<App>, v: Viewer, Path(id): Path<i64>, form: UiF
             return page(&app, v, id, failed(errors)).await;
         }
     };
-    let input = AddComment { body: body.clone(), html_body: None, public, attachment_ids };
+    let input = AddComment { body: body.clone(), html_body: None, public, attachment_ids, mail: None };
     let idem = form_idempotency(&form, &format!("reply {id}"));
     let outcome = match app.add_comment(&s.principal, TicketId(id), input, Via::Web, idem).await {
         Ok(o) => o.value,

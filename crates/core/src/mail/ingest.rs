@@ -1,0 +1,385 @@
+//! Taking one message in: read it, set noise aside, find its ticket (the domain's `thread`
+//! decides, with reasons), then write it as a new ticket or a comment by its sender, with its
+//! Message-ID in the same transaction — a message taken in twice is one comment. What cannot be
+//! read or stored is quarantined with its raw source; only a database that cannot be reached
+//! is an error, so the caller (an MTA, a fetcher) tries again later.
+
+use gongdan_domain::access::{Principal, Role};
+use gongdan_domain::conversation::{COMMENT_MAX, LinkKind};
+use gongdan_domain::event::Via;
+use gongdan_domain::ids::{AttachmentId, CommentId, MailboxId, SYSTEM_USER, TicketId};
+use gongdan_domain::mail::thread::{self, ByReference, Candidate, Decision, Findings, Standing};
+use gongdan_domain::mail::{Address, Envelope, Mailbox, noise};
+use gongdan_domain::people::{IdentityKind, User};
+use gongdan_domain::tickets::{Channel, DESCRIPTION_MAX, SUBJECT_MAX, Ticket};
+use gongdan_store::{MailRecord, Quarantined};
+
+use super::parse::{self, Parsed};
+use crate::access::require_admin;
+use crate::tickets::{AddComment, CreateTicket, RequesterInput};
+use crate::{App, CoreError, Result};
+
+/// What became of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new ticket (also a follow-up of a closed one, or one linked to a ticket the sender may
+    /// not join).
+    Created,
+    /// A comment on the ticket it answers.
+    Appended,
+    /// A loop, a delivery report, or a message taken in before.
+    Ignored,
+    /// Kept whole for an admin to look at.
+    Quarantined,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Appended => "appended",
+            Outcome::Ignored => "ignored",
+            Outcome::Quarantined => "quarantined",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub outcome: Outcome,
+    pub ticket_id: Option<TicketId>,
+    pub comment_id: Option<CommentId>,
+    pub quarantine_id: Option<i64>,
+    /// Each decision's reason, in the order they were made.
+    pub reasons: Vec<String>,
+}
+
+impl Ingested {
+    fn ignored(reasons: Vec<String>) -> Self {
+        Ingested { outcome: Outcome::Ignored, ticket_id: None, comment_id: None, quarantine_id: None, reasons }
+    }
+}
+
+/// An agent's emailed reply that starts with this line is an internal note.
+pub const NOTE_MARKER: &str = "#note";
+/// New customers a message's `To`/`Cc` may add as CCs of its ticket, at most.
+const CC_MAX: usize = 20;
+
+/// Who writes what the channel creates: user 0, the desk itself, as an unrestricted agent.
+fn desk_principal() -> Principal {
+    Principal {
+        user_id: SYSTEM_USER,
+        role: Role::Agent,
+        group_ids: vec![],
+        restricted_to_groups: false,
+        organization_id: None,
+        org_access: false,
+    }
+}
+
+impl App {
+    /// Takes a raw message in, for the mailbox `mailbox` (else the one it was sent to).
+    pub async fn ingest_mail(&self, actor: &Principal, raw: &[u8], mailbox: Option<MailboxId>) -> Result<Ingested> {
+        require_admin(actor)?;
+        let mailboxes = self.store.list_mailboxes().await?;
+        let hinted = match mailbox {
+            Some(id) => Some(mailboxes.iter().find(|m| m.id == id).cloned().ok_or(CoreError::NotFound("mailbox"))?),
+            None => None,
+        };
+        if raw.len() as u64 > self.settings.max_mail_bytes {
+            let mb = self.settings.max_mail_bytes / (1024 * 1024);
+            return self.hold(raw, hinted.as_ref(), None, format!("larger than the {mb} MB a message may be")).await;
+        }
+        let owned = raw.to_vec();
+        // Off the async threads: a large message takes a while, and a parser bug must not take
+        // the server down with it.
+        let parsed = match tokio::task::spawn_blocking(move || parse::parse(&owned)).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return self.hold(raw, hinted.as_ref(), None, "not a mail message".into()).await,
+            Err(_) => return self.hold(raw, hinted.as_ref(), None, "the message could not be read".into()).await,
+        };
+        let e = &parsed.envelope;
+        let mailbox = hinted.or_else(|| addressed_to(e, &mailboxes));
+        let mut reasons = Vec::new();
+        if let Some(m) = &mailbox {
+            reasons.push(format!("received at {}", m.address));
+        }
+        let desk: Vec<String> = mailboxes.iter().map(|m| m.address.clone()).collect();
+        let noise = noise::classify(e, &desk);
+        if let Some(n) = &noise {
+            reasons.push(n.reason());
+            if n.ignored() {
+                return Ok(Ingested::ignored(reasons));
+            }
+        }
+        if let Some(seen) = self.seen(&e.message_id, reasons.clone()).await? {
+            return Ok(seen);
+        }
+        let Some(sender) = e.from.clone().or_else(|| e.reply_to.clone()) else {
+            return self.hold(raw, mailbox.as_ref(), Some(e), "it names no sender (From)".into()).await;
+        };
+        if gongdan_domain::people::normalize_email(&sender.email, "from").is_err() {
+            let why = format!("the sender address `{}` is not one the desk can answer", sender.email);
+            return self.hold(raw, mailbox.as_ref(), Some(e), why).await;
+        }
+        let user = self.store.find_user_by_identity(IdentityKind::Email, &sender.email).await?;
+        let findings = self.findings(e, user.as_ref()).await?;
+        let (decision, why) = thread::decide(&findings);
+        reasons.extend(why);
+        let record = MailRecord {
+            message_id: e.message_id.clone(),
+            mailbox_id: mailbox.as_ref().map(|m| m.id),
+            direction: "in",
+            reasons: reasons.clone(),
+        };
+        let written = match (decision, user) {
+            (Decision::Append(ticket), Some(user)) => self.append(&parsed, &user, ticket, record, &mut reasons).await,
+            (Decision::Append(_), None) => Err(CoreError::Internal("an append needs the sender".into())),
+            (Decision::Create { related }, _) => {
+                self.create(&parsed, &sender, mailbox.as_ref(), &desk, related, record, &mut reasons).await
+            }
+        };
+        match written {
+            Ok(done) => Ok(done),
+            // The same message, taken in a moment ago by another fetch or node.
+            Err(CoreError::Duplicate { field }) if field == "message_id" => {
+                self.seen(&e.message_id, reasons).await?.ok_or(CoreError::Internal("a duplicate vanished".into()))
+            }
+            // The database is unreachable or failing: nothing is lost by trying again later.
+            Err(e @ CoreError::Store(_)) => Err(e),
+            Err(err) => {
+                let why = format!("it could not be stored: {err}");
+                self.hold(raw, mailbox.as_ref(), Some(&parsed.envelope), why).await
+            }
+        }
+    }
+
+    /// The earlier result when this Message-ID was taken in before.
+    async fn seen(&self, message_id: &str, mut reasons: Vec<String>) -> Result<Option<Ingested>> {
+        let Some(m) = self.store.mail_messages(&[message_id]).await?.into_iter().next() else { return Ok(None) };
+        reasons.push(format!("<{message_id}> was taken in before, on ticket {}", m.ticket_id));
+        Ok(Some(Ingested { ticket_id: Some(m.ticket_id), comment_id: m.comment_id, ..Ingested::ignored(reasons) }))
+    }
+
+    /// What threading looks at: the tickets of the Message-IDs the message answers, and the
+    /// ticket its subject names, each with how the sender stands to it.
+    async fn findings(&self, e: &Envelope, sender: Option<&User>) -> Result<Findings> {
+        let answered = e.answered_ids();
+        let known = self.store.mail_messages(&answered).await?;
+        let mut f = Findings::default();
+        let nearest = answered.iter().find_map(|id| known.iter().find(|k| k.message_id == *id));
+        if let Some(k) = nearest {
+            if let Some(t) = self.store.get_ticket(k.ticket_id).await? {
+                let candidate = Candidate { ticket: t.id, sender: standing(&t, sender) };
+                f.by_reference = Some(ByReference { message_id: k.message_id.clone(), candidate });
+            }
+        } else {
+            f.unknown_references = answered.len();
+        }
+        if let Some(n) = thread::subject_token(&e.subject, &self.settings.mail_token_prefix) {
+            let t = self.store.get_ticket(TicketId(n)).await?;
+            f.token = Some((n, t.map(|t| Candidate { ticket: t.id, sender: standing(&t, sender) })));
+        }
+        Ok(f)
+    }
+
+    /// The message as a comment by its sender on `ticket` (a closed ticket gets a follow-up).
+    async fn append(
+        &self,
+        parsed: &Parsed,
+        user: &User,
+        ticket: TicketId,
+        mut record: MailRecord,
+        reasons: &mut Vec<String>,
+    ) -> Result<Ingested> {
+        if !user.active {
+            return Err(CoreError::forbidden("the sender's account is deactivated"));
+        }
+        let actor = self.principal_for(user).await?;
+        let (mut body, mut public) = (parsed.text.trim().to_owned(), true);
+        if actor.is_staff()
+            && let Some(rest) = body.strip_prefix(NOTE_MARKER)
+        {
+            body = rest.trim_start().to_owned();
+            public = false;
+            reasons.push(format!("an agent's reply starting with {NOTE_MARKER}: an internal note"));
+        }
+        let attachment_ids = self.store_parts(&actor, parsed).await?;
+        record.reasons = reasons.clone();
+        let input = AddComment {
+            body: fit(&body, COMMENT_MAX, parsed),
+            // The text already says the note is one; the HTML would still show the marker.
+            html_body: if public { mail_html(parsed, &attachment_ids) } else { None },
+            public,
+            attachment_ids,
+            mail: Some(record),
+        };
+        let done = self.add_comment(&actor, ticket, input, Via::Email, None).await?.value;
+        let outcome = match done.follow_up_of {
+            Some(closed) => {
+                reasons.push(format!("ticket {closed} is closed: the reply opened follow-up {}", done.ticket.id));
+                Outcome::Created
+            }
+            None => Outcome::Appended,
+        };
+        Ok(Ingested {
+            outcome,
+            ticket_id: Some(done.ticket.id),
+            comment_id: Some(done.comment.id),
+            quarantine_id: None,
+            reasons: reasons.clone(),
+        })
+    }
+
+    /// The message as a new ticket from its sender, for the mailbox's group, copying the other
+    /// people it was sent to.
+    #[allow(clippy::too_many_arguments)]
+    async fn create(
+        &self,
+        parsed: &Parsed,
+        sender: &Address,
+        mailbox: Option<&Mailbox>,
+        desk: &[String],
+        related: Option<TicketId>,
+        mut record: MailRecord,
+        reasons: &mut Vec<String>,
+    ) -> Result<Ingested> {
+        let actor = desk_principal();
+        let e = &parsed.envelope;
+        let mut cc_ids = Vec::new();
+        let others = e.to.iter().chain(&e.cc).filter(|a| a.email != sender.email && !desk.contains(&a.email));
+        for a in others.take(CC_MAX) {
+            match self.requester_by_email(&a.email, a.name.as_deref(), None).await {
+                Ok(b) => cc_ids.push(b.id),
+                Err(e @ CoreError::Store(_)) => return Err(e),
+                // An address that is no address is left out, said in the reasons.
+                Err(_) => reasons.push(format!("`{}` was not copied: not a usable address", a.email)),
+            }
+        }
+        if !cc_ids.is_empty() {
+            reasons.push(format!("{} other recipient(s) copied on the ticket", cc_ids.len()));
+        }
+        let attachment_ids = self.store_parts(&actor, parsed).await?;
+        let subject = if e.subject.trim().is_empty() { "(no subject)".to_owned() } else { e.subject.clone() };
+        record.reasons = reasons.clone();
+        let input = CreateTicket {
+            subject: subject.chars().take(SUBJECT_MAX).collect(),
+            description: fit(parsed.text.trim(), DESCRIPTION_MAX, parsed),
+            html_description: mail_html(parsed, &attachment_ids),
+            requester: Some(RequesterInput {
+                email: Some(sender.email.clone()),
+                name: sender.name.clone(),
+                ..Default::default()
+            }),
+            cc_ids,
+            group_id: mailbox.and_then(|m| m.group_id),
+            category_id: mailbox.and_then(|m| m.category_id),
+            priority: mailbox.and_then(|m| m.priority),
+            channel: Some(Channel::Email),
+            attachment_ids,
+            mail: Some(record),
+            ..Default::default()
+        };
+        let t = self.create_ticket(&actor, input, Via::Email, None).await?.value;
+        if let Some(r) = related {
+            self.link(&actor, t.id, r, LinkKind::Related, Via::Email).await?;
+        }
+        let comment_id =
+            self.store.mail_messages(&[&e.message_id]).await?.into_iter().next().and_then(|m| m.comment_id);
+        Ok(Ingested {
+            outcome: Outcome::Created,
+            ticket_id: Some(t.id),
+            comment_id,
+            quarantine_id: None,
+            reasons: reasons.clone(),
+        })
+    }
+
+    /// Stores the message's files as uploads of `actor`, who then attaches them.
+    async fn store_parts(&self, actor: &Principal, parsed: &Parsed) -> Result<Vec<AttachmentId>> {
+        let mut ids = Vec::with_capacity(parsed.parts.len());
+        for p in &parsed.parts {
+            ids.push(self.upload(actor, &p.filename, &p.content_type, &p.bytes).await?.id);
+        }
+        Ok(ids)
+    }
+
+    /// Keeps a message whole, with why.
+    async fn hold(
+        &self,
+        raw: &[u8],
+        mailbox: Option<&Mailbox>,
+        e: Option<&Envelope>,
+        reason: String,
+    ) -> Result<Ingested> {
+        let q = Quarantined {
+            id: 0,
+            mailbox_id: mailbox.map(|m| m.id),
+            message_id: e.map(|e| e.message_id.clone()).unwrap_or_default(),
+            sender: e.and_then(|e| e.from.as_ref()).map(|a| a.email.clone()).unwrap_or_default(),
+            subject: e.map(|e| e.subject.chars().take(SUBJECT_MAX).collect()).unwrap_or_default(),
+            reason: reason.clone(),
+            size: raw.len() as i64,
+            received_at: self.now(),
+        };
+        let q = self.store.quarantine(&q, raw).await?;
+        Ok(Ingested {
+            outcome: Outcome::Quarantined,
+            ticket_id: None,
+            comment_id: None,
+            quarantine_id: Some(q.id),
+            reasons: vec![reason],
+        })
+    }
+}
+
+/// The message's HTML, safe to show: no script or handlers (ammonia), inline `cid:` images
+/// pointing at their stored files, and remote images left out, so opening a ticket tells no
+/// tracker that it was read.
+fn mail_html(parsed: &Parsed, stored: &[AttachmentId]) -> Option<String> {
+    let html = parsed.html.as_deref()?;
+    let inline: Vec<(String, AttachmentId)> =
+        parsed.parts.iter().zip(stored).filter_map(|(p, id)| p.content_id.clone().map(|c| (c, *id))).collect();
+    let clean = ammonia::Builder::default()
+        .add_url_schemes(["cid"])
+        .attribute_filter(move |element, attribute, value| {
+            if element == "img" && attribute == "src" {
+                let cid = value.strip_prefix("cid:")?;
+                let (_, id) = inline.iter().find(|(c, _)| c == cid)?;
+                return Some(format!("/api/v1/attachments/{id}").into());
+            }
+            Some(value.into())
+        })
+        .clean(html)
+        .to_string();
+    Some(clean)
+}
+
+/// The mailbox a message was sent to (`To`, then `Cc`).
+fn addressed_to(e: &Envelope, mailboxes: &[Mailbox]) -> Option<Mailbox> {
+    e.to.iter().chain(&e.cc).find_map(|a| mailboxes.iter().find(|m| m.active && m.address == a.email)).cloned()
+}
+
+fn standing(t: &Ticket, sender: Option<&User>) -> Standing {
+    match sender {
+        Some(u) if u.role.is_staff() => Standing::Staff,
+        Some(u) if t.requester_id == u.id => Standing::Requester,
+        Some(u) if t.cc_ids.contains(&u.id) => Standing::Cc,
+        _ => Standing::Stranger,
+    }
+}
+
+/// A text that fits `max` characters; an empty one says what the message carried instead.
+fn fit(text: &str, max: usize, parsed: &Parsed) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        return if parsed.parts.is_empty() { "(no text)".into() } else { "(attachments only)".into() };
+    }
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    // The whole message stays in the HTML version and the files; the text is cut with a note.
+    let note = "\n\n[…the rest of this message was too long to show as text]";
+    let keep = max.saturating_sub(note.chars().count());
+    text.chars().take(keep).collect::<String>() + note
+}

@@ -1,0 +1,183 @@
+//! Mailboxes, stored Message-IDs and quarantined mail.
+
+use gongdan_domain::mail::Mailbox;
+
+use super::*;
+
+type MessageRow = (String, i64, Option<i64>, Option<i64>, String, String, i64);
+
+fn message(r: MessageRow) -> Result<MailMessage> {
+    let (message_id, ticket, comment, mailbox, direction, reasons, created) = r;
+    Ok(MailMessage {
+        message_id,
+        ticket_id: TicketId(ticket),
+        comment_id: comment.map(CommentId),
+        mailbox_id: mailbox.map(MailboxId),
+        direction,
+        reasons: json(&reasons)?,
+        created_at: from_ts(created)?,
+    })
+}
+
+const MESSAGE_COLS: &str = "message_id, ticket_id, comment_id, mailbox_id, direction, reasons, created_at";
+
+type QuarantineRow = (i64, Option<i64>, String, String, String, String, i64, i64);
+
+fn quarantined(r: QuarantineRow) -> Result<Quarantined> {
+    let (id, mailbox, message_id, sender, subject, reason, size, received) = r;
+    Ok(Quarantined {
+        id,
+        mailbox_id: mailbox.map(MailboxId),
+        message_id,
+        sender,
+        subject,
+        reason,
+        size,
+        received_at: from_ts(received)?,
+    })
+}
+
+const QUARANTINE_COLS: &str =
+    "id, mailbox_id, message_id, sender, subject, reason, CAST(LENGTH(raw) AS BIGINT), received_at";
+
+impl SqlStore {
+    /// Stores the Message-ID of the batch's mail with the first write's ticket and comment.
+    pub(super) async fn insert_mail(
+        tx: &mut Conn,
+        m: &MailRecord,
+        ticket: TicketId,
+        comment: Option<CommentId>,
+        at: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mail_messages (message_id, ticket_id, comment_id, mailbox_id, direction, reasons, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&m.message_id)
+        .bind(ticket.0)
+        .bind(comment.map(|c| c.0))
+        .bind(m.mailbox_id.map(|b| b.0))
+        .bind(m.direction)
+        .bind(to_json(&m.reasons)?)
+        .bind(ts(at))
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MailStore for SqlStore {
+    async fn list_mailboxes(&self) -> Result<Vec<Mailbox>> {
+        type Row = (i64, String, String, Option<i64>, Option<i64>, Option<String>, bool, i64, i64);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, address, name, group_id, category_id, priority, active, created_at, updated_at \
+             FROM mailboxes ORDER BY id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|(id, address, name, group, category, priority, active, created, updated)| {
+                Ok(Mailbox {
+                    id: MailboxId(id),
+                    address,
+                    name,
+                    group_id: group.map(GroupId),
+                    category_id: category.map(CategoryId),
+                    priority: priority.map(|p| Priority::parse(&p, "priority")).transpose().map_err(corrupt)?,
+                    active,
+                    created_at: from_ts(created)?,
+                    updated_at: from_ts(updated)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn save_mailbox(&self, m: &Mailbox) -> Result<Mailbox> {
+        let cols = ["address", "name", "group_id", "category_id", "priority", "active", "created_at", "updated_at"];
+        let id = upsert(self, "mailboxes", &cols, m.id.0, |q| {
+            q.bind(m.address.clone())
+                .bind(m.name.clone())
+                .bind(m.group_id.map(|g| g.0))
+                .bind(m.category_id.map(|c| c.0))
+                .bind(m.priority.map(|p| p.as_str()))
+                .bind(m.active)
+                .bind(ts(m.created_at))
+                .bind(ts(m.updated_at))
+        })
+        .await?;
+        Ok(Mailbox { id: MailboxId(id), ..m.clone() })
+    }
+
+    async fn delete_mailbox(&self, id: MailboxId) -> Result<()> {
+        // The messages it received keep their tickets; they just no longer name it.
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE mail_messages SET mailbox_id = NULL WHERE mailbox_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM mailboxes WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
+        matched(done)?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn mail_messages(&self, ids: &[&str]) -> Result<Vec<MailMessage>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql =
+            format!("SELECT {MESSAGE_COLS} FROM mail_messages WHERE message_id IN ({})", placeholders(1, ids.len()));
+        let mut q = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(&self.read).await?.into_iter().map(message).collect()
+    }
+
+    async fn comment_mail(&self, comment: CommentId) -> Result<Option<MailMessage>> {
+        let sql = format!("SELECT {MESSAGE_COLS} FROM mail_messages WHERE comment_id = $1 ORDER BY created_at LIMIT 1");
+        let row: Option<MessageRow> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(comment.0).fetch_optional(&self.read).await?;
+        row.map(message).transpose()
+    }
+
+    async fn quarantine(&self, q: &Quarantined, raw: &[u8]) -> Result<Quarantined> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO mail_quarantine (mailbox_id, message_id, sender, subject, reason, raw, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(q.mailbox_id.map(|m| m.0))
+        .bind(&q.message_id)
+        .bind(&q.sender)
+        .bind(&q.subject)
+        .bind(&q.reason)
+        .bind(raw)
+        .bind(ts(q.received_at))
+        .fetch_one(&self.write)
+        .await?;
+        Ok(Quarantined { id, size: raw.len() as i64, ..q.clone() })
+    }
+
+    async fn list_quarantine(&self, limit: i64) -> Result<Vec<Quarantined>> {
+        let sql = format!("SELECT {QUARANTINE_COLS} FROM mail_quarantine ORDER BY received_at DESC, id DESC LIMIT $1");
+        let rows: Vec<QuarantineRow> = sqlx::query_as(AssertSqlSafe(sql)).bind(limit).fetch_all(&self.read).await?;
+        rows.into_iter().map(quarantined).collect()
+    }
+
+    async fn quarantined_raw(&self, id: i64) -> Result<Option<(Quarantined, Vec<u8>)>> {
+        let sql = format!("SELECT {QUARANTINE_COLS}, raw FROM mail_quarantine WHERE id = $1");
+        let row: Option<(i64, Option<i64>, String, String, String, String, i64, i64, Vec<u8>)> =
+            sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(&self.read).await?;
+        match row {
+            Some((id, mailbox, message_id, sender, subject, reason, size, received, raw)) => {
+                Ok(Some((quarantined((id, mailbox, message_id, sender, subject, reason, size, received))?, raw)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn delete_quarantined(&self, id: i64) -> Result<()> {
+        delete_row(self, "mail_quarantine", id).await
+    }
+}
