@@ -22,6 +22,7 @@ use crate::config::Resolved;
 use crate::seed::Rng;
 
 mod flow;
+mod mail;
 mod measure;
 mod mixed;
 
@@ -53,6 +54,9 @@ pub struct BenchArgs {
     /// Seconds of the mixed load (creates, queues, pages, replies, updates) at --concurrency.
     #[arg(long, default_value_t = 60)]
     pub mixed_secs: u64,
+    /// Messages handed in through the inbound mail endpoint (half new, half replies).
+    #[arg(long, default_value_t = 4_000)]
+    pub mails: usize,
     /// Seconds of the soak that reads the server's memory at start, middle and end (0: none).
     #[arg(long, default_value_t = 600)]
     pub soak_secs: u64,
@@ -473,6 +477,7 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     let flow = flow::http_scenarios(&client, &base, &admin_auth, &auth, &probe, &all_groups, &fx.customers, args.reads)
         .await?;
     drop(probe);
+    let mail = mail::inbound(&client, &base, &admin_auth, args.mails).await?;
     let rss = peak_rss_mb(pid);
 
     // A desk at work, then the same load for long: memory and the log must stay flat.
@@ -540,7 +545,19 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
     row("browser: ticket page, 50 comments + timeline + side panel (concurrency 4)", &ticket_html);
     row("… queue page, server's own time (Server-Timing)", &queue_server);
     row("… ticket page, server's own time (Server-Timing)", &ticket_server);
+    row(
+        &format!(
+            "mail in: POST /mail/inbound, {:.1} KB messages, half new, half replies (concurrency {})",
+            mail.bytes as f64 / 1024.0,
+            mail::CONCURRENCY
+        ),
+        &mail.stats,
+    );
     println!();
+    println!(
+        "- mail in: {} messages made {} tickets, the others joined them as replies; {} quarantined",
+        args.mails, mail.tickets, mail.quarantined
+    );
     println!(
         "- page weight without images: queue {:.0} KB, ticket {:.0} KB, plus {:.0} KB of stylesheet and script (cached)",
         queue_bytes as f64 / 1024.0,
