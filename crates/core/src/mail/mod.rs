@@ -21,14 +21,20 @@ impl App {
         Ok(self.store.list_mailboxes().await?)
     }
 
+    /// One mailbox (there are few: the list is the lookup).
+    pub async fn get_mailbox(&self, actor: &Principal, id: MailboxId) -> Result<Mailbox> {
+        require_admin(actor)?;
+        let all = self.store.list_mailboxes().await?;
+        all.into_iter().find(|m| m.id == id).ok_or(CoreError::NotFound("mailbox"))
+    }
+
     /// Creates (`id` 0) or replaces a mailbox; its group and category must exist.
     pub async fn save_mailbox(&self, actor: &Principal, m: Mailbox) -> Result<Mailbox> {
         require_admin(actor)?;
         let now = self.now();
-        let existing = self.store.list_mailboxes().await?;
         let created_at = match m.id.0 {
             0 => now,
-            _ => existing.iter().find(|x| x.id == m.id).ok_or(CoreError::NotFound("mailbox"))?.created_at,
+            _ => self.get_mailbox(actor, m.id).await?.created_at,
         };
         let m = Mailbox { created_at, updated_at: now, ..m }.validated()?;
         let cfg = self.config().await?;

@@ -48,6 +48,9 @@ impl Mailbox {
 
     /// Normalises the address and the name (the address's local part when none is given).
     pub fn validated(mut self) -> Result<Self, DomainError> {
+        if self.address.trim().is_empty() {
+            return Err(DomainError::required("address"));
+        }
         self.address = crate::people::normalize_email(&self.address, "address")?;
         let name = self.name.trim();
         self.name = if name.is_empty() {
@@ -129,5 +132,7 @@ mod tests {
         assert_eq!((m.address.as_str(), m.name.as_str()), ("support@acme.test", "support"));
         let bad = Mailbox { address: "nope".into(), ..Mailbox::blank(Timestamp::UNIX_EPOCH) };
         assert!(matches!(bad.validated(), Err(DomainError::Invalid { field, .. }) if field == "address"));
+        let empty = Mailbox { address: " ".into(), ..Mailbox::blank(Timestamp::UNIX_EPOCH) };
+        assert!(matches!(empty.validated(), Err(DomainError::Invalid { code: crate::Code::Required, .. })));
     }
 }

@@ -111,12 +111,7 @@ async fn update_mailbox(
     Path(id): Path<i64>,
     body: ApiJson<MailboxIn>,
 ) -> ApiResult<Json<Mailbox>> {
-    let current = app
-        .list_mailboxes(&p)
-        .await?
-        .into_iter()
-        .find(|m| m.id == MailboxId(id))
-        .ok_or(gongdan_core::CoreError::NotFound("mailbox"))?;
+    let current = app.get_mailbox(&p, MailboxId(id)).await?;
     Ok(Json(app.save_mailbox(&p, body.value.apply(current)).await?))
 }
 

@@ -16,7 +16,7 @@ use crate::ui::agent::{group_options, priority_options};
 use crate::ui::ctx::{Ctx, Viewer};
 use crate::ui::form::{FormErrors, UiForm};
 use crate::ui::view::{FieldView, category_options};
-use crate::ui::{UiError, UiResult, redirect_flash, render};
+use crate::ui::{UiResult, redirect_flash, render};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -108,10 +108,7 @@ fn page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<String>) 
 async fn edit(State(app): State<App>, v: Viewer, id: Option<i64>) -> UiResult {
     let s = allowed(&v, "mailboxes")?;
     let m = match id {
-        Some(id) => {
-            let all = app.list_mailboxes(&s.principal).await?;
-            Some(all.into_iter().find(|m| m.id.0 == id).ok_or(UiError::NotFound)?)
-        }
+        Some(id) => Some(app.get_mailbox(&s.principal, MailboxId(id)).await?),
         None => None,
     };
     let fields = fields(&v.ctx, m.as_ref());
