@@ -30,7 +30,7 @@ fn sanitize_filename(name: &str) -> Result<String> {
 }
 
 impl App {
-    fn blob_path(&self, sha: &str) -> PathBuf {
+    pub(crate) fn blob_path(&self, sha: &str) -> PathBuf {
         let (a, b) = (sha.get(0..2).unwrap_or("00"), sha.get(2..4).unwrap_or("00"));
         self.settings.data_dir.join("attachments").join(a).join(b).join(sha)
     }

@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod people;
 pub mod routing;
 pub mod rules;
+pub mod secrets;
 mod snapshot;
 pub mod tickets;
 pub mod views;
@@ -48,6 +49,11 @@ pub struct Settings {
     pub mail_token_prefix: String,
     /// The largest message the desk takes in; larger ones are quarantined.
     pub max_mail_bytes: u64,
+    /// The desk-wide SMTP server replies go out through (a mailbox may name its own); none
+    /// and no mailbox's own: the desk mails nothing.
+    pub smtp: Option<gongdan_domain::mail::servers::Smtp>,
+    /// Seals stored secrets; none: the data directory's `secret.key`.
+    pub secret_key: Option<secrets::SecretKey>,
 }
 
 /// Makes ring the process's TLS provider for every HTTP client in it (webhooks, and tools in
@@ -106,6 +112,8 @@ impl Settings {
             webhook_allow: vec![],
             mail_token_prefix: "#".into(),
             max_mail_bytes: 25 * 1024 * 1024,
+            smtp: None,
+            secret_key: None,
         }
     }
 }
@@ -126,6 +134,9 @@ pub struct App {
     http: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Unversioned writes to one ticket queue here (`locks`).
     ticket_locks: Arc<locks::KeyedLocks>,
+    secret_key: Arc<std::sync::OnceLock<secrets::SecretKey>>,
+    /// SMTP connections, pooled per server (`mail::send`).
+    smtp: Arc<mail::send::Transports>,
 }
 
 impl App {
@@ -142,6 +153,8 @@ impl App {
             node: format!("{node}-{}", std::process::id()).into(),
             http: Arc::default(),
             ticket_locks: Arc::default(),
+            secret_key: Arc::default(),
+            smtp: Arc::default(),
         }
     }
 

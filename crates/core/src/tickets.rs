@@ -396,7 +396,7 @@ impl App {
                 request_hash: i.request_hash,
                 resource: ClaimedResource::Ticket(0),
             }),
-            mail: input.mail.clone(),
+            mail: input.mail.iter().cloned().collect(),
             ..Default::default()
         };
         self.run_triggers(&cfg, &mut batch, None, Some(opening), Some(actor)).await?;
@@ -576,6 +576,11 @@ impl App {
             target = self.follow_merges(actor, target).await?;
         }
         let _guard = guard;
+        // A public reply by the desk is mailed to the customer: queued with it.
+        let outbound = match input.public && actor.is_staff() {
+            true => self.outbound_reply(&target).await?,
+            false => None,
+        };
         let comment = NewComment {
             author_id: actor.user_id,
             public: input.public,
@@ -620,7 +625,8 @@ impl App {
                     events,
                 }],
                 idempotency: claim(ClaimedResource::Comment(0)),
-                mail: input.mail.clone(),
+                mail: input.mail.iter().cloned().chain(outbound.as_ref().map(|o| o.record.clone())).collect(),
+                jobs: outbound.iter().map(|o| o.job.clone()).collect(),
                 ..Default::default()
             };
             let said = Some((input.public, by_customer, input.body.clone()));
@@ -745,7 +751,7 @@ impl App {
                 kind: LinkKind::FollowUp,
             }],
             idempotency: idempotency.clone(),
-            mail,
+            mail: mail.into_iter().collect(),
             ..Default::default()
         };
         self.run_triggers(&cfg, &mut batch, None, Some(said), Some(actor)).await?;

@@ -44,6 +44,8 @@ pub struct Key {
     pub doc: &'static str,
     /// Its name at the top of the file before settings had sections; still read, with a warning.
     pub legacy: Option<&'static str>,
+    /// Holds a password or key: `gongdan config` says only that it is set.
+    pub secret: bool,
 }
 
 impl Key {
@@ -53,7 +55,7 @@ impl Key {
 }
 
 const fn key(section: &'static str, name: &'static str, env: &'static str, default: Option<&'static str>) -> Key {
-    Key { section, name, env, flag: None, default, list: false, doc: "", legacy: Some(name) }
+    Key { section, name, env, flag: None, default, list: false, doc: "", legacy: Some(name), secret: false }
 }
 
 impl Key {
@@ -71,6 +73,10 @@ impl Key {
     }
     const fn legacy(mut self, legacy: &'static str) -> Self {
         self.legacy = Some(legacy);
+        self
+    }
+    const fn secret(mut self) -> Self {
+        self.secret = true;
         self
     }
     /// A setting that came after sections: it has no name at the top of the file.
@@ -120,6 +126,13 @@ pub static MAIL_TOKEN_PREFIX: Key = key("mail", "token_prefix", "GONGDAN_MAIL_TO
 pub static MAIL_MAX_MESSAGE_MB: Key = key("mail", "max_message_mb", "GONGDAN_MAIL_MAX_MESSAGE_MB", Some("25"))
     .sectioned()
     .doc("largest message taken in, in MiB; a larger one is quarantined");
+pub static MAIL_SMTP: Key = key("mail", "smtp", "GONGDAN_MAIL_SMTP", None).sectioned().secret().doc(
+    "the desk's SMTP server for replies, `smtp://` (no TLS), `smtp+starttls://` or `smtps://` `[user:password@]host[:port]`; a mailbox may set its own; none and none of its own: no mail is sent",
+);
+pub static SECRET_KEY: Key = key("server", "secret_key", "GONGDAN_SECRET_KEY", None)
+    .sectioned()
+    .secret()
+    .doc("64 hex digits that seal stored mail server passwords; none: `<data_dir>/secret.key`, made on first use");
 
 /// Every setting, in the order `gongdan config` and the README list them.
 pub static KEYS: &[&Key] = &[
@@ -129,6 +142,7 @@ pub static KEYS: &[&Key] = &[
     &HEADER_TIMEOUT,
     &BODY_TIMEOUT,
     &TRUSTED_PROXIES,
+    &SECRET_KEY,
     &DATA_DIR,
     &DATABASE_URL,
     &DB_POOL,
@@ -138,6 +152,7 @@ pub static KEYS: &[&Key] = &[
     &WEBHOOK_ALLOW,
     &MAIL_TOKEN_PREFIX,
     &MAIL_MAX_MESSAGE_MB,
+    &MAIL_SMTP,
 ];
 
 #[derive(Debug, Clone)]
@@ -158,6 +173,8 @@ pub struct Resolved {
     pub webhook_allow: Vec<gongdan_core::IpNet>,
     pub mail_token_prefix: String,
     pub max_mail_bytes: u64,
+    pub smtp: Option<gongdan_domain::mail::servers::Smtp>,
+    pub secret_key: Option<gongdan_core::secrets::SecretKey>,
     /// Where each setting's value came from, in [`KEYS`] order, for `gongdan config`.
     pub sources: Vec<(&'static Key, String, Origin)>,
     /// Said once logging is up: legacy keys that still work.
@@ -369,6 +386,14 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         );
     }
     let mail_mb: u64 = l.parse(&MAIL_MAX_MESSAGE_MB, 25)?;
+    let smtp = l.text(&MAIL_SMTP, None).filter(|u| !u.trim().is_empty()).map(|u| smtp_url(&u)).transpose()?;
+    let secret_key = match l.text(&SECRET_KEY, None).filter(|k| !k.trim().is_empty()) {
+        Some(k) => Some(
+            gongdan_core::secrets::SecretKey::from_hex(&k)
+                .with_context(|| format!("{}: not 64 hex digits", SECRET_KEY.path()))?,
+        ),
+        None => None,
+    };
     let mut sources = l.sources;
     sources.sort_by_key(|(k, _, _)| KEYS.iter().position(|x| x.env == k.env));
     Ok(Resolved {
@@ -387,9 +412,53 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         webhook_allow,
         mail_token_prefix,
         max_mail_bytes: mail_mb.saturating_mul(1024 * 1024),
+        smtp,
+        secret_key,
         sources,
         warnings,
     })
+}
+
+/// The desk's SMTP server from `smtp[s|+starttls]://[user:password@]host[:port]`.
+fn smtp_url(text: &str) -> anyhow::Result<gongdan_domain::mail::servers::Smtp> {
+    use gongdan_domain::mail::servers::{Smtp, Tls};
+    let bad = || anyhow::anyhow!("{}: expected smtp://, smtp+starttls:// or smtps:// with a host", MAIL_SMTP.path());
+    let u = url::Url::parse(text.trim()).map_err(|_| bad())?;
+    let (tls, port) = match u.scheme() {
+        "smtp" => (Tls::None, 25),
+        "smtp+starttls" => (Tls::Starttls, 587),
+        "smtps" => (Tls::Implicit, 465),
+        _ => return Err(bad()),
+    };
+    // The URL keeps user and password %-encoded.
+    let decode = |s: &str| -> Option<String> {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let hex = (b[i] == b'%').then(|| s.get(i + 1..i + 3)).flatten();
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(v) => {
+                    out.push(v);
+                    i += 3;
+                }
+                None => {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8(out).ok()
+    };
+    let smtp = Smtp {
+        host: u.host_str().ok_or_else(bad)?.to_owned(),
+        port: u.port().unwrap_or(port),
+        tls,
+        username: decode(u.username()).unwrap_or_default(),
+        password: u.password().and_then(decode).unwrap_or_default(),
+        password_set: u.password().is_some(),
+    };
+    smtp.validated().map_err(|e| anyhow::anyhow!("{}: {e}", MAIL_SMTP.path()))
 }
 
 /// Read connections by default. SQLite: one per core and one more (at most 8). Each is a
@@ -423,6 +492,11 @@ pub fn describe(cfg: &Resolved, redact: impl Fn(&str) -> String) -> String {
             None => ("", "default"),
         };
         let value = if key.env == DATABASE_URL.env { redact(value) } else { value.to_owned() };
+        if key.secret && !value.is_empty() {
+            // Set, and not printed: the line stays a comment so the output still reads back.
+            out.push_str(&format!("# {} = (set, not shown)  # {origin}, {}\n", key.name, key.env));
+            continue;
+        }
         let shown = if key.list {
             let items: Vec<String> =
                 value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| format!("{s:?}")).collect();
@@ -488,6 +562,29 @@ mod tests {
         assert!(shown.contains("max_attachment_mb = 5  # file, GONGDAN_MAX_ATTACHMENT_MB"), "{shown}");
         assert!(shown.contains("pool = 16  # default, GONGDAN_DB_POOL"), "{shown}");
         assert!(shown.contains("webhook_allow = [\"10.0.0.0/8\"]  # file"), "{shown}");
+    }
+
+    #[test]
+    fn the_desks_smtp_server_is_a_url_and_secrets_are_not_shown() {
+        let text = "[mail]\nsmtp = \"smtp+starttls://desk%40acme.test:p%25ss@mail.acme.test\"\n\
+                    [server]\nsecret_key = \"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\"\n";
+        let r = resolve(&with_file("smtp", text), None).unwrap();
+        let s = r.smtp.clone().unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.tls),
+            ("mail.acme.test", 587, gongdan_domain::mail::servers::Tls::Starttls)
+        );
+        assert_eq!((s.username.as_str(), s.password.as_str()), ("desk@acme.test", "p%ss"));
+        assert!(r.secret_key.is_some());
+        let shown = describe(&r, |u| u.to_owned());
+        assert!(!shown.contains("p%25ss") && !shown.contains("00112233"), "{shown}");
+        assert!(shown.contains("# smtp = (set, not shown)  # file, GONGDAN_MAIL_SMTP"), "{shown}");
+        let err = |text: &str| format!("{:#}", resolve(&with_file("smtp-bad", text), None).unwrap_err());
+        assert!(err("[mail]\nsmtp = \"http://x\"\n").contains("mail.smtp"));
+        assert!(err("[server]\nsecret_key = \"short\"\n").contains("server.secret_key"));
+        let r = resolve(&with_file("smtp-plain", "[mail]\nsmtp = \"smtp://127.0.0.1:2525\"\n"), None).unwrap();
+        let s = r.smtp.unwrap();
+        assert_eq!((s.port, s.username.as_str(), s.password_set), (2525, "", false));
     }
 
     #[test]

@@ -127,6 +127,8 @@ async fn open_app(cfg: &config::Resolved) -> anyhow::Result<App> {
     settings.webhook_allow = cfg.webhook_allow.clone();
     settings.mail_token_prefix = cfg.mail_token_prefix.clone();
     settings.max_mail_bytes = cfg.max_mail_bytes;
+    settings.smtp = cfg.smtp.clone();
+    settings.secret_key = cfg.secret_key.clone();
     Ok(App::new(store, Arc::new(SystemClock), settings))
 }
 
@@ -143,14 +145,7 @@ async fn mail_ingest(cfg: &config::Resolved, mailbox: Option<i64>) -> anyhow::Re
         }
     };
     // The operator of the machine hands mail in, as an admin of the desk.
-    let operator = gongdan_domain::access::Principal {
-        user_id: gongdan_domain::ids::SYSTEM_USER,
-        role: Role::Admin,
-        group_ids: vec![],
-        restricted_to_groups: false,
-        organization_id: None,
-        org_access: false,
-    };
+    let operator = gongdan_core::mail::fetch::operator();
     match app.ingest_mail(&operator, &raw, mailbox.map(gongdan_domain::ids::MailboxId)).await {
         Ok(done) => {
             let ticket = done.ticket_id.map(|t| format!(" ticket {t}")).unwrap_or_default();

@@ -102,9 +102,9 @@ pub struct WriteBatch {
     pub firings: Vec<Firing>,
     /// An automatic assignment made by the rules: (group, agent), for the group's turn order.
     pub assigned: Option<(GroupId, UserId)>,
-    /// The mail the first write's comment came from (or went out as), stored with it: a
+    /// The mail the first write's comment came from and goes out as, stored with it: a
     /// Message-ID seen before fails the whole batch (`Duplicate { what: "message_id" }`).
-    pub mail: Option<crate::contract::mail::MailRecord>,
+    pub mail: Vec<crate::contract::mail::MailRecord>,
 }
 
 impl Default for WriteBatch {
@@ -123,7 +123,7 @@ impl Default for WriteBatch {
             jobs: vec![],
             firings: vec![],
             assigned: None,
-            mail: None,
+            mail: vec![],
         }
     }
 }
@@ -183,6 +183,6 @@ impl WriteBatch {
             || !self.notices.is_empty()
             || !self.jobs.is_empty()
             || !self.firings.is_empty()
-            || self.mail.is_some()
+            || !self.mail.is_empty()
     }
 }

@@ -503,6 +503,7 @@ async fn a_message_id_is_stored_once(t: TestStore) {
         mailbox_id: None,
         direction: "in",
         reasons: vec!["nothing ties it to a ticket".into()],
+        status: "",
     };
     let with_comment = |tk: Ticket| TicketWrite {
         comment: Some(NewComment {
@@ -514,14 +515,14 @@ async fn a_message_id_is_stored_once(t: TestStore) {
         }),
         ..fresh(tk)
     };
-    let first = WriteBatch { mail: Some(mail("m1@x")), ..batch(at, vec![with_comment(ticket(user, new.clone(), at))]) };
+    let first = WriteBatch { mail: vec![mail("m1@x")], ..batch(at, vec![with_comment(ticket(user, new.clone(), at))]) };
     let written = store.write(first).await.unwrap();
     let stored = store.mail_messages(&["m1@x", "other@x"]).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].ticket_id, written.tickets[0].id);
     assert_eq!(stored[0].comment_id, written.comments[0].as_ref().map(|c| c.id));
     assert_eq!(stored[0].reasons, ["nothing ties it to a ticket"]);
-    let again = WriteBatch { mail: Some(mail("m1@x")), ..batch(at, vec![with_comment(ticket(user, new, at))]) };
+    let again = WriteBatch { mail: vec![mail("m1@x")], ..batch(at, vec![with_comment(ticket(user, new, at))]) };
     match store.write(again).await {
         Err(StoreError::Duplicate { what }) => assert_eq!(what, "message_id"),
         other => panic!("[{}] expected a duplicate, got {other:?}", t.backend),

@@ -9,6 +9,7 @@
 pub mod build;
 pub mod db;
 pub mod mail;
+pub mod mailservers;
 mod store;
 
 pub use store::TestStore;

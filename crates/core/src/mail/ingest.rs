@@ -131,6 +131,7 @@ impl App {
             mailbox_id: mailbox.as_ref().map(|m| m.id),
             direction: "in",
             reasons: reasons.clone(),
+            status: "",
         };
         let written = match (decision, user) {
             (Decision::Append(ticket), Some(user)) => self.append(&parsed, &user, ticket, record, &mut reasons).await,

@@ -2,41 +2,62 @@
 //! HTTP endpoint and the MTA pipe both land there), and the quarantine of mail that could not
 //! be taken in.
 
+pub mod fetch;
 mod ingest;
 pub mod parse;
+pub mod send;
 
 use gongdan_domain::access::Principal;
 use gongdan_domain::ids::MailboxId;
 use gongdan_domain::mail::Mailbox;
 
-pub use gongdan_store::Quarantined;
+pub use gongdan_store::{MailMessage, Quarantined};
 pub use ingest::{Ingested, NOTE_MARKER, Outcome};
 
 use crate::access::require_admin;
 use crate::{App, CoreError, Result};
 
 impl App {
+    /// The mailboxes, their passwords left out (`password_set` says whether one is kept).
     pub async fn list_mailboxes(&self, actor: &Principal) -> Result<Vec<Mailbox>> {
         require_admin(actor)?;
-        Ok(self.store.list_mailboxes().await?)
+        Ok(self.store.list_mailboxes().await?.into_iter().map(without_passwords).collect())
     }
 
     /// One mailbox (there are few: the list is the lookup).
     pub async fn get_mailbox(&self, actor: &Principal, id: MailboxId) -> Result<Mailbox> {
-        require_admin(actor)?;
-        let all = self.store.list_mailboxes().await?;
-        all.into_iter().find(|m| m.id == id).ok_or(CoreError::NotFound("mailbox"))
+        self.list_mailboxes(actor).await?.into_iter().find(|m| m.id == id).ok_or(CoreError::NotFound("mailbox"))
     }
 
-    /// Creates (`id` 0) or replaces a mailbox; its group and category must exist.
+    /// Creates (`id` 0) or replaces a mailbox; its group and category must exist. A password
+    /// given is sealed; an empty one keeps the one stored.
     pub async fn save_mailbox(&self, actor: &Principal, m: Mailbox) -> Result<Mailbox> {
         require_admin(actor)?;
         let now = self.now();
-        let created_at = match m.id.0 {
-            0 => now,
-            _ => self.get_mailbox(actor, m.id).await?.created_at,
+        let current = match m.id.0 {
+            0 => None,
+            _ => Some(
+                self.store
+                    .list_mailboxes()
+                    .await?
+                    .into_iter()
+                    .find(|x| x.id == m.id)
+                    .ok_or(CoreError::NotFound("mailbox"))?,
+            ),
         };
-        let m = Mailbox { created_at, updated_at: now, ..m }.validated()?;
+        let created_at = current.as_ref().map_or(now, |c| c.created_at);
+        let mut m = Mailbox { created_at, updated_at: now, ..m }.validated()?;
+        if let Some(i) = &mut m.imap {
+            let kept = current.as_ref().and_then(|c| c.imap.as_ref()).map(|c| c.password.as_str());
+            i.password = self.sealed(&i.password, kept, "imap.password")?;
+            if i.password.is_empty() {
+                return Err(gongdan_domain::DomainError::required("imap.password").into());
+            }
+        }
+        if let Some(s) = &mut m.smtp {
+            let kept = current.as_ref().and_then(|c| c.smtp.as_ref()).map(|c| c.password.as_str());
+            s.password = self.sealed(&s.password, kept, "smtp.password")?;
+        }
         let cfg = self.config().await?;
         if let Some(g) = m.group_id
             && cfg.group(g).is_none()
@@ -46,10 +67,28 @@ impl App {
         if let Some(c) = m.category_id {
             Self::check_category(&cfg, c, "category_id")?;
         }
-        match self.store.save_mailbox(&m).await {
-            Err(gongdan_store::StoreError::Duplicate { .. }) => Err(CoreError::Duplicate { field: "address".into() }),
-            other => Ok(other?),
+        let saved = match self.store.save_mailbox(&m).await {
+            Err(gongdan_store::StoreError::Duplicate { .. }) => {
+                return Err(CoreError::Duplicate { field: "address".into() });
+            }
+            other => other?,
+        };
+        if saved.imap.is_some() {
+            self.schedule_fetch().await?;
         }
+        Ok(without_passwords(saved))
+    }
+
+    /// A password as stored: a new one sealed, else the one kept.
+    fn sealed(&self, given: &str, kept: Option<&str>, field: &str) -> Result<String> {
+        if given.is_empty() {
+            return Ok(kept.unwrap_or_default().to_owned());
+        }
+        if given.len() > 1000 || given.chars().any(char::is_control) {
+            let why = "at most 1000 characters, no control characters";
+            return Err(gongdan_domain::DomainError::invalid(field, gongdan_domain::Code::InvalidValue, why).into());
+        }
+        self.secret_key()?.seal(given)
     }
 
     pub async fn delete_mailbox(&self, actor: &Principal, id: MailboxId) -> Result<()> {
@@ -58,6 +97,22 @@ impl App {
             Err(gongdan_store::StoreError::NotFound) => Err(CoreError::NotFound("mailbox")),
             other => Ok(other?),
         }
+    }
+
+    /// A ticket's mail, oldest first, for the desk's staff.
+    pub async fn ticket_mail(
+        &self,
+        actor: &Principal,
+        ticket: gongdan_domain::ids::TicketId,
+    ) -> Result<Vec<gongdan_store::MailMessage>> {
+        if !actor.is_staff() {
+            return Err(CoreError::forbidden("the mail of a ticket is for the desk's staff"));
+        }
+        let t = self.store.get_ticket(ticket).await?.ok_or(CoreError::NotFound("ticket"))?;
+        if !actor.can_view(&t) {
+            return Err(CoreError::NotFound("ticket"));
+        }
+        Ok(self.store.ticket_mail(ticket).await?)
     }
 
     /// Quarantined mail, newest first.
@@ -88,6 +143,19 @@ impl App {
             other => Ok(other?),
         }
     }
+}
+
+/// A mailbox as it leaves the core: sealed passwords stay inside.
+fn without_passwords(mut m: Mailbox) -> Mailbox {
+    if let Some(i) = &mut m.imap {
+        i.password_set = !i.password.is_empty();
+        i.password.clear();
+    }
+    if let Some(s) = &mut m.smtp {
+        s.password_set = !s.password.is_empty();
+        s.password.clear();
+    }
+    m
 }
 
 fn missing(field: &str, message: &str) -> CoreError {

@@ -2,7 +2,9 @@
 //! noise (loops, auto-replies, delivery reports), and which ticket a message belongs to
 //! (`thread`), each decision with the reasons that made it.
 
+pub mod compose;
 pub mod noise;
+pub mod servers;
 pub mod thread;
 
 use jiff::Timestamp;
@@ -25,6 +27,17 @@ pub struct Mailbox {
     pub category_id: Option<CategoryId>,
     pub priority: Option<Priority>,
     pub active: bool,
+    /// Where the desk fetches this mailbox's mail; none when an MTA or a mail service hands
+    /// it in (`POST /api/v1/mail/inbound`, `gongdan mail ingest`).
+    pub imap: Option<servers::Imap>,
+    /// The server its replies go out through; none: the desk-wide one (`[mail] smtp_*`).
+    pub smtp: Option<servers::Smtp>,
+    /// When the last fetch ended (read-only).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, read_only))]
+    pub last_fetch_at: Option<Timestamp>,
+    /// What went wrong in the last fetch or send, cleared by the next that works (read-only).
+    #[cfg_attr(feature = "openapi", schema(read_only))]
+    pub last_error: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -41,6 +54,10 @@ impl Mailbox {
             category_id: None,
             priority: None,
             active: true,
+            imap: None,
+            smtp: None,
+            last_fetch_at: None,
+            last_error: None,
             created_at: now,
             updated_at: now,
         }
@@ -58,6 +75,8 @@ impl Mailbox {
         } else {
             crate::people::validate_name(name, "name")?
         };
+        self.imap = self.imap.map(servers::Imap::validated).transpose()?;
+        self.smtp = self.smtp.map(servers::Smtp::validated).transpose()?;
         Ok(self)
     }
 }

@@ -472,7 +472,78 @@ async fn a_trigger_built_in_the_console_routes_a_portal_request(t: TestApp) {
     agent.close().await;
 }
 
+/// Email end to end: a customer mails the Dovecot mailbox, the ticket appears, the agent replies
+/// in the browser, the reply reaches the SMTP server threaded, and the customer's answer (to
+/// the IMAP mailbox, `In-Reply-To` the reply) lands on the same ticket, live.
+async fn a_mailed_request_is_answered_in_the_browser_and_by_mail(t: TestApp) {
+    use gongdan_testkit::mailservers::{Dovecot, SmtpSink};
+    let d = desk(&t).await;
+    let Some(imap) = Dovecot::start("support", "imap-pw-2").await else { return };
+    let Some(smtp) = SmtpSink::start().await else { return };
+    let (s, mb) = t
+        .post(
+            "/api/v1/mailboxes",
+            &t.admin,
+            json!({"address": "support@acme.test", "name": "Acme 客服", "group_id": d.group,
+                   "imap": {"host": "127.0.0.1", "port": imap.port, "tls": "none", "username": "support", "password": imap.password},
+                   "smtp": {"host": "127.0.0.1", "port": smtp.port, "tls": "none"}}),
+        )
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{mb}");
+    imap.deliver(
+        "From: 赵敏 <zhao.min@kehu.test>\r\nTo: support@acme.test\r\nSubject: 发票抬头写错了\r\n\
+         Message-ID: <e2e-1@kehu.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n抬头应为“华星科技”。\r\n"
+            .as_bytes(),
+    );
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    let (_, list) = t.get("/api/v1/tickets", &t.admin).await;
+    let id = list["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(list["items"][0]["subject"], "发票抬头写错了");
+
+    let Some(agent) = Chrome::open(&t, false).await else { return };
+    agent.sign_in("agent@desk.example", "agent-password").await;
+    agent.go(&format!("/agent/tickets/{id}")).await;
+    agent.wait_text("#timeline", "华星科技").await;
+    agent.wait_text("#timeline .mail-line", "通过邮件收到").await;
+    agent.typ("#reply-body", "已为您更正抬头，新发票稍后寄出。").await;
+    agent.click("#reply-submit").await;
+    agent.wait_text("#flash", "已发送").await;
+    agent.wait_text("#timeline", "正在发送邮件给客户").await;
+
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    let got = smtp.wait_for(1).await;
+    let sent = mail_parser::MessageParser::default().parse(&got[0]).unwrap();
+    assert_eq!(sent.subject(), Some(format!("Re: 发票抬头写错了 [#{id}]").as_str()));
+    assert_eq!(sent.in_reply_to().as_text(), Some("e2e-1@kehu.test"));
+    assert_eq!(sent.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("zhao.min@kehu.test"));
+    assert!(sent.body_text(0).unwrap().contains("已为您更正抬头"));
+    let ours = sent.message_id().unwrap().to_owned();
+    agent.go(&format!("/agent/tickets/{id}")).await;
+    agent.wait_text("#timeline", "发邮件给客户").await;
+
+    // The customer answers from their mail program.
+    agent.js("window.__stayed = true").await;
+    imap.deliver(
+        format!(
+            "From: 赵敏 <zhao.min@kehu.test>\r\nTo: support@acme.test\r\nSubject: Re: 发票抬头写错了 [#{id}]\r\n\
+             Message-ID: <e2e-2@kehu.test>\r\nIn-Reply-To: <{ours}>\r\nReferences: <e2e-1@kehu.test> <{ours}>\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n收到，谢谢！\r\n"
+        )
+        .as_bytes(),
+    );
+    t.clock.advance(jiff::SignedDuration::from_secs(31));
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    agent.wait_text("#timeline", "收到，谢谢！").await;
+    assert_eq!(agent.js("return window.__stayed === true").await, json!(true), "it arrived live");
+    let (_, c) = t.get(&format!("/api/v1/tickets/{id}/comments"), &t.admin).await;
+    assert_eq!(c["items"].as_array().unwrap().len(), 3, "{c}");
+    let (_, all) = t.get("/api/v1/tickets", &t.admin).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1, "no second ticket");
+    agent.close().await;
+}
+
 on_both!(
+    a_mailed_request_is_answered_in_the_browser_and_by_mail,
     a_trigger_built_in_the_console_routes_a_portal_request,
     agent_and_customer_work_a_ticket,
     portal_request_lands_in_the_queue,

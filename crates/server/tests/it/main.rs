@@ -13,6 +13,7 @@ mod contract;
 mod errors;
 mod flow;
 mod mail;
+mod mail_servers;
 mod service;
 mod tickets;
 mod ui;

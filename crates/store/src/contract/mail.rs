@@ -17,6 +17,8 @@ pub struct MailRecord {
     pub direction: &'static str,
     /// Why it went where it went.
     pub reasons: Vec<String>,
+    /// `""` for received mail; `queued` for a reply the desk is to send.
+    pub status: &'static str,
 }
 
 /// A stored Message-ID and where it went.
@@ -28,7 +30,20 @@ pub struct MailMessage {
     pub mailbox_id: Option<MailboxId>,
     pub direction: String,
     pub reasons: Vec<String>,
+    /// The delivery of the desk's own mail: `queued`, `retrying`, `sent`, `failed` (`""` for
+    /// received mail), the server's last answer, and how often it was tried.
+    pub status: String,
+    pub detail: String,
+    pub attempts: i64,
+    pub sent_at: Option<Timestamp>,
     pub created_at: Timestamp,
+}
+
+/// Where a mailbox's IMAP fetch stands: the folder's UIDVALIDITY and the last UID taken in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchPosition {
+    pub uid_validity: i64,
+    pub last_uid: i64,
 }
 
 /// Mail that could not be taken in, kept whole.
@@ -53,8 +68,27 @@ pub trait MailStore: Send + Sync {
     async fn delete_mailbox(&self, id: MailboxId) -> Result<()>;
     /// The stored messages among `ids`, in no particular order.
     async fn mail_messages(&self, ids: &[&str]) -> Result<Vec<MailMessage>>;
-    /// The messages a comment came from or went out as.
-    async fn comment_mail(&self, comment: CommentId) -> Result<Option<MailMessage>>;
+    /// The messages these comments came from or went out as.
+    async fn comments_mail(&self, comments: &[CommentId]) -> Result<Vec<MailMessage>>;
+    /// A ticket's messages, oldest first.
+    async fn ticket_mail(&self, ticket: TicketId) -> Result<Vec<MailMessage>>;
+    /// Records a delivery attempt of the desk's own message (one more attempt).
+    async fn set_delivery(
+        &self,
+        message_id: &str,
+        status: &str,
+        detail: &str,
+        sent_at: Option<Timestamp>,
+    ) -> Result<()>;
+    async fn fetch_position(&self, mailbox: MailboxId) -> Result<FetchPosition>;
+    async fn set_fetch_position(&self, mailbox: MailboxId, at: FetchPosition) -> Result<()>;
+    /// The status line: when a fetch last ended and what last failed (`None`: nothing).
+    async fn set_mailbox_status(
+        &self,
+        mailbox: MailboxId,
+        fetched_at: Option<Timestamp>,
+        error: Option<&str>,
+    ) -> Result<()>;
     async fn quarantine(&self, q: &Quarantined, raw: &[u8]) -> Result<Quarantined>;
     /// Newest first.
     async fn list_quarantine(&self, limit: i64) -> Result<Vec<Quarantined>>;

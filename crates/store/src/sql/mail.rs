@@ -1,13 +1,14 @@
 //! Mailboxes, stored Message-IDs and quarantined mail.
 
 use gongdan_domain::mail::Mailbox;
+use gongdan_domain::mail::servers::{Imap, Smtp};
 
 use super::*;
 
-type MessageRow = (String, i64, Option<i64>, Option<i64>, String, String, i64);
+type MessageRow = (String, i64, Option<i64>, Option<i64>, String, String, String, String, i64, Option<i64>, i64);
 
 fn message(r: MessageRow) -> Result<MailMessage> {
-    let (message_id, ticket, comment, mailbox, direction, reasons, created) = r;
+    let (message_id, ticket, comment, mailbox, direction, reasons, status, detail, attempts, sent, created) = r;
     Ok(MailMessage {
         message_id,
         ticket_id: TicketId(ticket),
@@ -15,11 +16,28 @@ fn message(r: MessageRow) -> Result<MailMessage> {
         mailbox_id: mailbox.map(MailboxId),
         direction,
         reasons: json(&reasons)?,
+        status,
+        detail,
+        attempts,
+        sent_at: sent.map(from_ts).transpose()?,
         created_at: from_ts(created)?,
     })
 }
 
-const MESSAGE_COLS: &str = "message_id, ticket_id, comment_id, mailbox_id, direction, reasons, created_at";
+const MESSAGE_COLS: &str =
+    "message_id, ticket_id, comment_id, mailbox_id, direction, reasons, status, detail, attempts, sent_at, created_at";
+
+/// A server's settings as stored: the JSON without the password, the password (sealed) apart.
+fn settings<T: serde::de::DeserializeOwned>(
+    json_text: Option<String>,
+    secret: String,
+    fill: impl FnOnce(&mut T, String),
+) -> Result<Option<T>> {
+    let Some(text) = json_text else { return Ok(None) };
+    let mut v: T = json(&text)?;
+    fill(&mut v, secret);
+    Ok(Some(v))
+}
 
 type QuarantineRow = (i64, Option<i64>, String, String, String, String, i64, i64);
 
@@ -50,8 +68,8 @@ impl SqlStore {
         at: Timestamp,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO mail_messages (message_id, ticket_id, comment_id, mailbox_id, direction, reasons, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO mail_messages (message_id, ticket_id, comment_id, mailbox_id, direction, reasons, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&m.message_id)
         .bind(ticket.0)
@@ -59,6 +77,7 @@ impl SqlStore {
         .bind(m.mailbox_id.map(|b| b.0))
         .bind(m.direction)
         .bind(to_json(&m.reasons)?)
+        .bind(m.status)
         .bind(ts(at))
         .execute(&mut *tx)
         .await?;
@@ -69,15 +88,35 @@ impl SqlStore {
 #[async_trait]
 impl MailStore for SqlStore {
     async fn list_mailboxes(&self) -> Result<Vec<Mailbox>> {
-        type Row = (i64, String, String, Option<i64>, Option<i64>, Option<String>, bool, i64, i64);
+        type Row = (
+            i64,
+            String,
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            bool,
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+            Option<i64>,
+            Option<String>,
+            i64,
+            i64,
+        );
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, address, name, group_id, category_id, priority, active, created_at, updated_at \
-             FROM mailboxes ORDER BY id",
+            "SELECT id, address, name, group_id, category_id, priority, active, imap, imap_secret, smtp, smtp_secret, \
+             last_fetch_at, last_error, created_at, updated_at FROM mailboxes ORDER BY id",
         )
         .fetch_all(&self.read)
         .await?;
         rows.into_iter()
-            .map(|(id, address, name, group, category, priority, active, created, updated)| {
+            .map(|row| {
+                let (id, address, name, group, category, priority, active) =
+                    (row.0, row.1, row.2, row.3, row.4, row.5, row.6);
+                let (imap, imap_secret, smtp, smtp_secret, fetched, error, created, updated) =
+                    (row.7, row.8, row.9, row.10, row.11, row.12, row.13, row.14);
                 Ok(Mailbox {
                     id: MailboxId(id),
                     address,
@@ -86,6 +125,16 @@ impl MailStore for SqlStore {
                     category_id: category.map(CategoryId),
                     priority: priority.map(|p| Priority::parse(&p, "priority")).transpose().map_err(corrupt)?,
                     active,
+                    imap: settings(imap, imap_secret, |i: &mut Imap, s| {
+                        i.password_set = !s.is_empty();
+                        i.password = s;
+                    })?,
+                    smtp: settings(smtp, smtp_secret, |i: &mut Smtp, s| {
+                        i.password_set = !s.is_empty();
+                        i.password = s;
+                    })?,
+                    last_fetch_at: fetched.map(from_ts).transpose()?,
+                    last_error: error,
                     created_at: from_ts(created)?,
                     updated_at: from_ts(updated)?,
                 })
@@ -94,7 +143,22 @@ impl MailStore for SqlStore {
     }
 
     async fn save_mailbox(&self, m: &Mailbox) -> Result<Mailbox> {
-        let cols = ["address", "name", "group_id", "category_id", "priority", "active", "created_at", "updated_at"];
+        let cols = [
+            "address",
+            "name",
+            "group_id",
+            "category_id",
+            "priority",
+            "active",
+            "imap",
+            "imap_secret",
+            "smtp",
+            "smtp_secret",
+            "created_at",
+            "updated_at",
+        ];
+        let imap = m.imap.as_ref().map(to_json).transpose()?;
+        let smtp = m.smtp.as_ref().map(to_json).transpose()?;
         let id = upsert(self, "mailboxes", &cols, m.id.0, |q| {
             q.bind(m.address.clone())
                 .bind(m.name.clone())
@@ -102,6 +166,10 @@ impl MailStore for SqlStore {
                 .bind(m.category_id.map(|c| c.0))
                 .bind(m.priority.map(|p| p.as_str()))
                 .bind(m.active)
+                .bind(imap.clone())
+                .bind(m.imap.as_ref().map(|i| i.password.clone()).unwrap_or_default())
+                .bind(smtp.clone())
+                .bind(m.smtp.as_ref().map(|i| i.password.clone()).unwrap_or_default())
                 .bind(ts(m.created_at))
                 .bind(ts(m.updated_at))
         })
@@ -135,11 +203,81 @@ impl MailStore for SqlStore {
         q.fetch_all(&self.read).await?.into_iter().map(message).collect()
     }
 
-    async fn comment_mail(&self, comment: CommentId) -> Result<Option<MailMessage>> {
-        let sql = format!("SELECT {MESSAGE_COLS} FROM mail_messages WHERE comment_id = $1 ORDER BY created_at LIMIT 1");
-        let row: Option<MessageRow> =
-            sqlx::query_as(AssertSqlSafe(sql)).bind(comment.0).fetch_optional(&self.read).await?;
-        row.map(message).transpose()
+    async fn comments_mail(&self, comments: &[CommentId]) -> Result<Vec<MailMessage>> {
+        if comments.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM mail_messages WHERE comment_id IN ({}) ORDER BY created_at",
+            placeholders(1, comments.len())
+        );
+        let mut q = sqlx::query_as::<_, MessageRow>(AssertSqlSafe(sql));
+        for c in comments {
+            q = q.bind(c.0);
+        }
+        q.fetch_all(&self.read).await?.into_iter().map(message).collect()
+    }
+
+    async fn ticket_mail(&self, ticket: TicketId) -> Result<Vec<MailMessage>> {
+        let sql =
+            format!("SELECT {MESSAGE_COLS} FROM mail_messages WHERE ticket_id = $1 ORDER BY created_at, comment_id");
+        let rows: Vec<MessageRow> = sqlx::query_as(AssertSqlSafe(sql)).bind(ticket.0).fetch_all(&self.read).await?;
+        rows.into_iter().map(message).collect()
+    }
+
+    async fn set_delivery(
+        &self,
+        message_id: &str,
+        status: &str,
+        detail: &str,
+        sent_at: Option<Timestamp>,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE mail_messages SET status = $1, detail = $2, attempts = attempts + 1, sent_at = $3 \
+             WHERE message_id = $4",
+        )
+        .bind(status)
+        .bind(detail)
+        .bind(sent_at.map(ts))
+        .bind(message_id)
+        .execute(&self.write)
+        .await?;
+        matched(done)
+    }
+
+    async fn fetch_position(&self, mailbox: MailboxId) -> Result<FetchPosition> {
+        let row: Option<(i64, i64)> = sqlx::query_as("SELECT uid_validity, last_uid FROM mailboxes WHERE id = $1")
+            .bind(mailbox.0)
+            .fetch_optional(&self.read)
+            .await?;
+        let (uid_validity, last_uid) = row.ok_or(StoreError::NotFound)?;
+        Ok(FetchPosition { uid_validity, last_uid })
+    }
+
+    async fn set_fetch_position(&self, mailbox: MailboxId, at: FetchPosition) -> Result<()> {
+        let done = sqlx::query("UPDATE mailboxes SET uid_validity = $1, last_uid = $2 WHERE id = $3")
+            .bind(at.uid_validity)
+            .bind(at.last_uid)
+            .bind(mailbox.0)
+            .execute(&self.write)
+            .await?;
+        matched(done)
+    }
+
+    async fn set_mailbox_status(
+        &self,
+        mailbox: MailboxId,
+        fetched_at: Option<Timestamp>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        // A send's error leaves the last fetch time as it was.
+        sqlx::query("UPDATE mailboxes SET last_fetch_at = COALESCE($1, last_fetch_at), last_error = $2 WHERE id = $3")
+            .bind(fetched_at.map(ts))
+            .bind(error)
+            .bind(mailbox.0)
+            .execute(&self.write)
+            .await?;
+        Ok(())
     }
 
     async fn quarantine(&self, q: &Quarantined, raw: &[u8]) -> Result<Quarantined> {

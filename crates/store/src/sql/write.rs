@@ -382,9 +382,11 @@ impl SqlStore {
             let id = id.ok_or_else(|| StoreError::Invalid("idempotency claim names nothing in the batch".into()))?;
             Self::insert_claim(tx, claim, kind, id, batch.at).await?;
         }
-        if let (Some(m), Some(t)) = (&batch.mail, tickets.first()) {
+        if let Some(t) = tickets.first() {
             let comment = comments.first().and_then(|c| c.as_ref()).map(|c| c.id);
-            Self::insert_mail(tx, m, t.id, comment, batch.at).await?;
+            for m in &batch.mail {
+                Self::insert_mail(tx, m, t.id, comment, batch.at).await?;
+            }
         }
         Self::write_extras(tx, batch, &tickets).await?;
         Ok(WriteResult { tickets, comments, links })

@@ -30,6 +30,12 @@ bulk-merge-hint = Merge every selected ticket into this one.
 ## Ticket
 ticket-created-at = created { $time }
 ticket-merged-into = merged into #{ $ticket }
+mail-in = Received by mail.
+mail-why = Why it landed here
+mail-out-queued = Being mailed to the customer…
+mail-out-sent = Mailed to the customer { $at }.
+mail-out-retrying = Not mailed yet; trying again. The mail server said: { $detail }
+mail-out-failed = Could not be mailed: { $detail }
 comment-internal = Internal note
 comment-public = Public reply
 comment-from-merged = from #{ $ticket }

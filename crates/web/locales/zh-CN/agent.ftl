@@ -30,6 +30,12 @@ bulk-merge-hint = 把所选工单都合并到这个工单。
 ## 工单
 ticket-created-at = 创建于 { $time }
 ticket-merged-into = 已合并到 #{ $ticket }
+mail-in = 通过邮件收到。
+mail-why = 归入此工单的原因
+mail-out-queued = 正在发送邮件给客户…
+mail-out-sent = 已于 { $at } 发邮件给客户。
+mail-out-retrying = 邮件尚未发出，稍后重试。邮件服务器答复：{ $detail }
+mail-out-failed = 邮件发送失败：{ $detail }
 comment-internal = 内部备注
 comment-public = 公开回复
 comment-from-merged = 来自 #{ $ticket }

@@ -9,9 +9,11 @@ use axum::response::IntoResponse;
 use gongdan_core::App;
 use gongdan_core::mail::Ingested;
 use gongdan_core::mail::Quarantined;
+use gongdan_core::mail::fetch::Reached;
 use gongdan_domain::Code;
 use gongdan_domain::ids::*;
 use gongdan_domain::mail::Mailbox;
+use gongdan_domain::mail::servers::{Imap, Smtp};
 use gongdan_domain::tickets::Priority;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,9 @@ pub fn router(max_bytes: u64, json_limit: usize) -> OpenApiRouter<App> {
         OpenApiRouter::new()
             .routes(routes!(create_mailbox, list_mailboxes))
             .routes(routes!(update_mailbox, delete_mailbox))
+            .routes(routes!(fetch_mailbox))
+            .routes(routes!(test_mailbox))
+            .routes(routes!(ticket_mail))
             .routes(routes!(list_quarantine))
             .routes(routes!(quarantined_source, discard_quarantined))
             .routes(routes!(reprocess_quarantined))
@@ -58,6 +63,15 @@ pub struct MailboxIn {
     #[schema(value_type = Option<Priority>)]
     pub priority: Option<Option<Priority>>,
     pub active: Option<bool>,
+    /// Fetch this mailbox over IMAP; `null` stops fetching. A change without `password` keeps
+    /// the stored one.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Imap>)]
+    pub imap: Option<Option<Imap>>,
+    /// Send this mailbox's replies through its own SMTP server; `null`: the desk's.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Smtp>)]
+    pub smtp: Option<Option<Smtp>>,
 }
 
 impl MailboxIn {
@@ -79,6 +93,12 @@ impl MailboxIn {
         }
         if let Some(a) = self.active {
             m.active = a;
+        }
+        if let Some(i) = self.imap {
+            m.imap = i;
+        }
+        if let Some(x) = self.smtp {
+            m.smtp = x;
         }
         m
     }
@@ -121,6 +141,129 @@ async fn update_mailbox(
 async fn delete_mailbox(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     app.delete_mailbox(&p, MailboxId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FetchOut {
+    /// Messages taken in (new tickets, comments, quarantined); ignored ones not counted.
+    pub taken: usize,
+    /// More wait than one round takes: the next round follows at once.
+    pub more: bool,
+    /// What the mail server answered when the fetch failed.
+    pub error: Option<String>,
+}
+
+/// Fetches the mailbox over IMAP now, as the job does every 30 seconds.
+#[utoipa::path(post, path = "/api/v1/mailboxes/{id}/fetch", tag = "mail", params(("id" = i64, Path)),
+    responses((status = 200, body = FetchOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn fetch_mailbox(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<Json<FetchOut>> {
+    Ok(Json(match app.fetch_now(&p, MailboxId(id)).await? {
+        Ok(f) => FetchOut { taken: f.taken, more: f.more, error: None },
+        Err(e) => FetchOut { taken: 0, more: false, error: Some(e) },
+    }))
+}
+
+/// One server's answer to a connection test.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Check {
+    /// `imap` or `smtp`.
+    pub server: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Logs in to the mailbox's IMAP server (when it has one) and connects to the SMTP server its
+/// replies go through, saying what each answered.
+#[utoipa::path(post, path = "/api/v1/mailboxes/{id}/test", tag = "mail", params(("id" = i64, Path)),
+    responses((status = 200, body = Items<Check>), (status = 404, body = Problem)))]
+async fn test_mailbox(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<Json<Items<Check>>> {
+    let items = app.test_mailbox(&p, MailboxId(id)).await?;
+    Ok(Json(Items {
+        items: items
+            .into_iter()
+            .map(|(server, r)| match r {
+                Ok(Reached::Imap { folder, messages }) => Check {
+                    server: server.into(),
+                    ok: true,
+                    detail: format!("signed in; {messages} messages in {folder}"),
+                },
+                Ok(Reached::Smtp { server: at }) => {
+                    Check { server: server.into(), ok: true, detail: format!("{at} accepts mail") }
+                }
+                Err(detail) => Check { server: server.into(), ok: false, detail },
+            })
+            .collect(),
+    }))
+}
+
+/// A message of a ticket's mail thread.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketMailOut {
+    /// Without angle brackets.
+    pub message_id: String,
+    pub comment_id: Option<CommentId>,
+    pub mailbox_id: Option<MailboxId>,
+    pub direction: MailDirection,
+    /// The desk's own mail: where its delivery stands.
+    pub status: Option<DeliveryStatus>,
+    /// The mail server's last answer (`250 …`, `550 …`, why it could not be sent).
+    pub detail: String,
+    pub attempts: i64,
+    pub sent_at: Option<Timestamp>,
+    /// Why received mail went where it went.
+    pub reasons: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MailDirection {
+    In,
+    Out,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Queued,
+    Retrying,
+    Sent,
+    Failed,
+}
+
+/// The ticket's mail, oldest first: each received message with why it landed here, each reply
+/// the desk mailed with its delivery. Staff only.
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/mail", tag = "mail", params(("id" = i64, Path)),
+    responses((status = 200, body = Items<TicketMailOut>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn ticket_mail(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Items<TicketMailOut>>> {
+    let items = app.ticket_mail(&p, TicketId(id)).await?;
+    Ok(Json(Items {
+        items: items
+            .into_iter()
+            .map(|m| TicketMailOut {
+                status: match m.status.as_str() {
+                    "queued" => Some(DeliveryStatus::Queued),
+                    "retrying" => Some(DeliveryStatus::Retrying),
+                    "sent" => Some(DeliveryStatus::Sent),
+                    "failed" => Some(DeliveryStatus::Failed),
+                    _ => None,
+                },
+                direction: if m.direction == "out" { MailDirection::Out } else { MailDirection::In },
+                message_id: m.message_id,
+                comment_id: m.comment_id,
+                mailbox_id: m.mailbox_id,
+                detail: m.detail,
+                attempts: m.attempts,
+                sent_at: m.sent_at,
+                reasons: m.reasons,
+                created_at: m.created_at,
+            })
+            .collect(),
+    }))
 }
 
 /// A raw message as a mail server hands it over (RFC 5322): any bytes.

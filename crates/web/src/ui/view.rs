@@ -38,7 +38,8 @@ pub struct FieldView {
     pub name: String,
     pub label: String,
     /// text, email, password, textarea, number, decimal, date, datetime, checkbox, select,
-    /// multi, tree (a select of a flattened tree), hidden
+    /// multi, tree (a select of a flattened tree), hidden; secret (a password the desk keeps for
+    /// others: never filled in by the browser), static (shown, not sent), heading (a section)
     pub kind: &'static str,
     pub value: String,
     pub values: Vec<String>,
@@ -89,7 +90,7 @@ impl FieldView {
     pub fn input_type(&self) -> &'static str {
         match self.kind {
             "email" => "email",
-            "password" => "password",
+            "password" | "secret" => "password",
             "number" => "number",
             "date" => "date",
             "datetime" => "datetime-local",

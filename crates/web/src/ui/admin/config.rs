@@ -81,6 +81,8 @@ fn form_page(
         secret: None,
         below: vec![],
         below_columns: vec![],
+        actions: vec![],
+        notices: vec![],
         ctx,
     }
 }

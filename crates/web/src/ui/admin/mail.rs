@@ -6,16 +6,18 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use gongdan_core::App;
+use gongdan_core::mail::fetch::Reached;
 use gongdan_domain::ids::*;
 use gongdan_domain::mail::Mailbox;
+use gongdan_domain::mail::servers::{AfterImport, Imap, Smtp, Tls};
 use gongdan_domain::tickets::Priority;
 
-use super::{AdminRow, FormPage, ListQuery, allowed, apply_errors, failed, list_view, nav, paged, yes_no};
+use super::{AdminRow, FormAction, FormPage, ListQuery, allowed, apply_errors, failed, list_view, nav, paged, yes_no};
 use crate::ui::agent::ticket::refill;
 use crate::ui::agent::{group_options, priority_options};
 use crate::ui::ctx::{Ctx, Viewer};
 use crate::ui::form::{FormErrors, UiForm};
-use crate::ui::view::{FieldView, category_options};
+use crate::ui::view::{FieldView, Opt, category_options};
 use crate::ui::{UiResult, redirect_flash, render};
 
 pub fn router() -> Router<App> {
@@ -28,6 +30,8 @@ pub fn router() -> Router<App> {
                 .post(|s, v, Path(id): Path<i64>, f| save(s, v, Some(id), f)),
         )
         .route("/admin/mailboxes/{id}/delete", post(delete))
+        .route("/admin/mailboxes/{id}/test", post(test))
+        .route("/admin/mailboxes/{id}/fetch", post(fetch))
         .route("/admin/quarantine", get(quarantine))
         .route("/admin/quarantine/{id}/reprocess", post(reprocess))
         .route("/admin/quarantine/{id}/discard", post(discard))
@@ -56,7 +60,7 @@ async fn list_mailboxes(State(app): State<App>, v: Viewer, Query(q): Query<ListQ
 }
 
 fn fields(ctx: &Ctx, m: Option<&Mailbox>) -> Vec<FieldView> {
-    vec![
+    let mut out = vec![
         FieldView::new("address", ctx.t("field-address"), "email", m.map(|m| m.address.clone()).unwrap_or_default())
             .required(true)
             .hint(ctx.t("hint-mailbox-address")),
@@ -85,7 +89,101 @@ fn fields(ctx: &Ctx, m: Option<&Mailbox>) -> Vec<FieldView> {
         )
         .options(priority_options(ctx), true),
         FieldView::new("active", ctx.t("field-active"), "checkbox", m.is_none_or(|m| m.active).to_string()),
-    ]
+    ];
+    let imap = m.and_then(|m| m.imap.as_ref());
+    let smtp = m.and_then(|m| m.smtp.as_ref());
+    let text = |v: Option<String>| v.unwrap_or_default();
+    out.push(FieldView::new("imap", ctx.t("mailbox-imap"), "heading", "").hint(ctx.t("hint-mailbox-imap")));
+    if let Some(m) = m.filter(|m| m.imap.is_some()) {
+        let fetched = m.last_fetch_at.map(|t| ctx.dt(&t)).unwrap_or_else(|| ctx.t("mail-never-fetched"));
+        let status = match &m.last_error {
+            Some(e) => ctx.t2("mail-status-error", "at", fetched, "error", e),
+            None => ctx.t1("mail-status-ok", "at", fetched),
+        };
+        out.push(FieldView::new("status", ctx.t("field-mail-status"), "static", status));
+    }
+    out.extend([
+        FieldView::new("imap.host", ctx.t("field-mail-host"), "text", text(imap.map(|i| i.host.clone()))),
+        FieldView::new("imap.port", ctx.t("field-mail-port"), "number", text(imap.map(|i| i.port.to_string())))
+            .hint(ctx.t("hint-imap-port")),
+        FieldView::new("imap.tls", ctx.t("field-mail-tls"), "select", imap.map_or("implicit", |i| tls_key(i.tls)))
+            .options(tls_options(ctx), false)
+            .hint(ctx.t("hint-mail-tls")),
+        FieldView::new("imap.username", ctx.t("field-mail-username"), "text", text(imap.map(|i| i.username.clone()))),
+        secret_field(ctx, "imap.password", imap.is_some_and(|i| i.password_set)),
+        FieldView::new(
+            "imap.folder",
+            ctx.t("field-mail-folder"),
+            "text",
+            imap.map_or("INBOX".into(), |i| i.folder.clone()),
+        ),
+        FieldView::new(
+            "imap.after_import",
+            ctx.t("field-mail-after"),
+            "select",
+            imap.map_or("seen", |i| match i.after_import {
+                AfterImport::Seen => "seen",
+                AfterImport::Move => "move",
+                AfterImport::Delete => "delete",
+            }),
+        )
+        .options(
+            ["seen", "move", "delete"].iter().map(|k| Opt::new(*k, ctx.t(&format!("mail-after-{k}")))).collect(),
+            false,
+        ),
+        FieldView::new("imap.move_to", ctx.t("field-mail-move-to"), "text", text(imap.map(|i| i.move_to.clone())))
+            .hint(ctx.t("hint-mail-move-to")),
+        FieldView::new("smtp", ctx.t("mailbox-smtp"), "heading", "").hint(ctx.t("hint-mailbox-smtp")),
+        FieldView::new("smtp.host", ctx.t("field-mail-host"), "text", text(smtp.map(|s| s.host.clone()))),
+        FieldView::new("smtp.port", ctx.t("field-mail-port"), "number", text(smtp.map(|s| s.port.to_string())))
+            .hint(ctx.t("hint-smtp-port")),
+        FieldView::new("smtp.tls", ctx.t("field-mail-tls"), "select", smtp.map_or("starttls", |s| tls_key(s.tls)))
+            .options(tls_options(ctx), false)
+            .hint(ctx.t("hint-mail-tls")),
+        FieldView::new("smtp.username", ctx.t("field-mail-username"), "text", text(smtp.map(|s| s.username.clone())))
+            .hint(ctx.t("hint-smtp-username")),
+        secret_field(ctx, "smtp.password", smtp.is_some_and(|s| s.password_set)),
+    ]);
+    out
+}
+
+fn tls_key(t: Tls) -> &'static str {
+    match t {
+        Tls::Implicit => "implicit",
+        Tls::Starttls => "starttls",
+        Tls::None => "none",
+    }
+}
+
+fn tls_options(ctx: &Ctx) -> Vec<Opt> {
+    ["implicit", "starttls", "none"].iter().map(|k| Opt::new(*k, ctx.t(&format!("mail-tls-{k}")))).collect()
+}
+
+fn secret_field(ctx: &Ctx, name: &str, set: bool) -> FieldView {
+    let hint = if set { "hint-mail-password-kept" } else { "hint-mail-password" };
+    FieldView::new(name, ctx.t("field-mail-password"), "secret", "").hint(ctx.t(hint))
+}
+
+/// The server settings a form gives: none when its host is empty.
+fn server_form(form: &UiForm, p: &str) -> (Option<String>, u16, Tls, String, String) {
+    let host = form.text(&format!("{p}.host"));
+    // A port that is no number is 0, which the domain refuses by its field.
+    let port = form.text(&format!("{p}.port")).map(|v| v.trim().parse().unwrap_or(0));
+    let tls = match form.get(&format!("{p}.tls")).unwrap_or_default() {
+        "starttls" => Tls::Starttls,
+        "none" => Tls::None,
+        _ => Tls::Implicit,
+    };
+    let default_port = match (p, tls) {
+        ("imap", Tls::Implicit) => 993,
+        ("imap", _) => 143,
+        (_, Tls::Implicit) => 465,
+        (_, Tls::Starttls) => 587,
+        _ => 25,
+    };
+    let user = form.get(&format!("{p}.username")).unwrap_or_default().to_owned();
+    let password = form.get(&format!("{p}.password")).unwrap_or_default().to_owned();
+    (host, port.unwrap_or(default_port), tls, user, password)
 }
 
 fn page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<String>) -> FormPage {
@@ -101,6 +199,23 @@ fn page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<String>) 
         secret: None,
         below: vec![],
         below_columns: vec![],
+        actions: id
+            .map(|i| {
+                vec![
+                    FormAction {
+                        id: "mailbox-test".into(),
+                        label: ctx.t("mailbox-test"),
+                        href: format!("/admin/mailboxes/{i}/test"),
+                    },
+                    FormAction {
+                        id: "mailbox-fetch".into(),
+                        label: ctx.t("mailbox-fetch"),
+                        href: format!("/admin/mailboxes/{i}/fetch"),
+                    },
+                ]
+            })
+            .unwrap_or_default(),
+        notices: vec![],
         ctx,
     }
 }
@@ -125,6 +240,30 @@ async fn save(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) 
         category_id: form.text("category_id").and_then(|c| c.parse().ok()).map(CategoryId),
         priority: form.text("priority").and_then(|p| Priority::parse(&p, "priority").ok()),
         active: form.checked("active"),
+        imap: match server_form(&form, "imap") {
+            (Some(host), port, tls, username, password) => Some(Imap {
+                host,
+                port,
+                tls,
+                username,
+                password,
+                password_set: false,
+                folder: form.get("imap.folder").unwrap_or_default().to_owned(),
+                after_import: match form.get("imap.after_import").unwrap_or_default() {
+                    "move" => AfterImport::Move,
+                    "delete" => AfterImport::Delete,
+                    _ => AfterImport::Seen,
+                },
+                move_to: form.get("imap.move_to").unwrap_or_default().to_owned(),
+            }),
+            (None, ..) => None,
+        },
+        smtp: match server_form(&form, "smtp") {
+            (Some(host), port, tls, username, password) => {
+                Some(Smtp { host, port, tls, username, password, password_set: false })
+            }
+            (None, ..) => None,
+        },
         ..Mailbox::blank(app.now())
     };
     match app.save_mailbox(&s.principal, m).await {
@@ -138,6 +277,40 @@ async fn save(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) 
             failed(page(v.ctx, id, shown, general))
         }
     }
+}
+
+/// Logs in to the mailbox's servers and shows what each answered above its form.
+async fn test(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {
+    let s = allowed(&v, "mailboxes")?;
+    let checks = app.test_mailbox(&s.principal, MailboxId(id)).await?;
+    let notices = checks
+        .into_iter()
+        .map(|(server, r)| match r {
+            Ok(Reached::Imap { folder, messages }) => v.ctx.t2("mail-check-imap", "folder", folder, "count", messages),
+            Ok(Reached::Smtp { server }) => v.ctx.t1("mail-check-smtp", "server", server),
+            Err(e) => v.ctx.t2("mail-check-failed", "server", server.to_uppercase(), "detail", e),
+        })
+        .collect();
+    shown_with(&app, v, id, notices).await
+}
+
+/// Fetches the mailbox now and says what came of it.
+async fn fetch(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {
+    let s = allowed(&v, "mailboxes")?;
+    let notice = match app.fetch_now(&s.principal, MailboxId(id)).await? {
+        Ok(f) => v.ctx.t1("mail-fetched", "count", f.taken),
+        Err(e) => v.ctx.t1("mail-fetch-failed", "error", e),
+    };
+    shown_with(&app, v, id, vec![notice]).await
+}
+
+async fn shown_with(app: &App, v: Viewer, id: i64, notices: Vec<String>) -> UiResult {
+    let s = allowed(&v, "mailboxes")?;
+    let m = app.get_mailbox(&s.principal, MailboxId(id)).await?;
+    let fields = fields(&v.ctx, Some(&m));
+    let mut p = page(v.ctx, Some(id), fields, vec![]);
+    p.notices = notices;
+    render(&p)
 }
 
 async fn delete(State(app): State<App>, v: Viewer, Path(id): Path<i64>, _form: UiForm) -> UiResult {

@@ -126,6 +126,17 @@ pub struct FormPage {
     pub secret: Option<String>,
     pub below: Vec<AdminRow>,
     pub below_columns: Vec<String>,
+    /// Buttons that post to a URL of their own beside the form (test a connection, fetch now).
+    pub actions: Vec<FormAction>,
+    /// What such an action came to, shown above the form.
+    pub notices: Vec<String>,
+}
+
+/// A button beside a form that posts on its own.
+pub struct FormAction {
+    pub id: String,
+    pub label: String,
+    pub href: String,
 }
 
 #[derive(serde::Deserialize, Default)]

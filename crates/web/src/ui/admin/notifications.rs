@@ -70,6 +70,8 @@ fn webhook_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<S
         secret: None,
         below: vec![],
         below_columns: vec![],
+        actions: vec![],
+        notices: vec![],
         ctx,
     }
 }

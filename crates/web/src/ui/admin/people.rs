@@ -297,6 +297,8 @@ fn user_page(ctx: Ctx, agents: bool, id: Option<i64>, fields: Vec<FieldView>, er
         secret: None,
         below: vec![],
         below_columns: vec![],
+        actions: vec![],
+        notices: vec![],
         ctx,
     }
 }
@@ -495,6 +497,8 @@ fn org_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<Strin
         secret: None,
         below: vec![],
         below_columns: vec![],
+        actions: vec![],
+        notices: vec![],
         ctx,
     }
 }
@@ -619,6 +623,8 @@ async fn token_page(
             ctx.t("field-expires"),
             ctx.t("field-revoked"),
         ],
+        actions: vec![],
+        notices: vec![],
         ctx,
     };
     if errors.is_empty() { render(&page) } else { failed(page) }

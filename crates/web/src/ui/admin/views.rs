@@ -163,6 +163,8 @@ fn view_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<Stri
         secret: None,
         below: vec![],
         below_columns: vec![],
+        actions: vec![],
+        notices: vec![],
         ctx,
     }
 }

@@ -53,6 +53,29 @@ pub struct Entry {
     /// A comment that came from a ticket merged into this one.
     pub from_ticket: Option<i64>,
     pub via: String,
+    /// The mail the comment came from or went out as (the desk's timeline only).
+    pub mail: Option<MailLine>,
+}
+
+/// A comment's mail on the desk's timeline: its delivery, or why received mail landed here.
+pub struct MailLine {
+    /// `queued`, `retrying`, `sent`, `failed` or `in`.
+    pub class: &'static str,
+    pub text: String,
+    pub reasons: Vec<String>,
+}
+
+fn mail_line(ctx: &Ctx, m: &gongdan_core::mail::MailMessage) -> MailLine {
+    if m.direction != "out" {
+        return MailLine { class: "in", text: ctx.t("mail-in"), reasons: m.reasons.clone() };
+    }
+    let (class, text) = match m.status.as_str() {
+        "sent" => ("sent", ctx.t1("mail-out-sent", "at", m.sent_at.map(|t| ctx.dt(&t)).unwrap_or_default())),
+        "retrying" => ("retrying", ctx.t1("mail-out-retrying", "detail", &m.detail)),
+        "failed" => ("failed", ctx.t1("mail-out-failed", "detail", &m.detail)),
+        _ => ("queued", ctx.t("mail-out-queued")),
+    };
+    MailLine { class, text, reasons: vec![] }
 }
 
 fn size_text(n: i64) -> String {
@@ -73,6 +96,7 @@ pub fn comment_entry(ctx: &Ctx, c: &Comment, ticket: TicketId, names: &BTreeMap<
         attachments: c.attachments.iter().map(|a| (a.id.0, a.filename.clone(), size_text(a.size))).collect(),
         from_ticket: (c.ticket_id != ticket).then_some(c.ticket_id.0),
         via: ctx.t(&format!("via-{}", c.via.as_str())),
+        mail: None,
     }
 }
 
@@ -155,6 +179,7 @@ pub fn event_entry(ctx: &Ctx, e: &Event, names: &BTreeMap<UserId, UserLabel>) ->
         attachments: vec![],
         from_ticket: None,
         via: ctx.t(&format!("via-{}", e.via.as_str())),
+        mail: None,
     })
 }
 
@@ -179,11 +204,17 @@ pub fn timeline(
     comments: &[Comment],
     events: &[Event],
     names: &BTreeMap<UserId, UserLabel>,
+    mail: &[gongdan_core::mail::MailMessage],
 ) -> Vec<Entry> {
     // At the same moment: the ticket's creation, then the comment, then what changed with it.
     let mut keyed: Vec<(Timestamp, u8, i64, Entry)> = Vec::new();
     for c in comments {
-        keyed.push((c.created_at, 1, c.id.0, comment_entry(ctx, c, ticket, names)));
+        let mut entry = comment_entry(ctx, c, ticket, names);
+        // The desk's own reply is the line that matters when a comment has both (an agent's
+        // mailed reply, mailed on to the customer).
+        let own = mail.iter().filter(|m| m.comment_id == Some(c.id)).max_by_key(|m| m.direction == "out");
+        entry.mail = own.map(|m| mail_line(ctx, m));
+        keyed.push((c.created_at, 1, c.id.0, entry));
     }
     for e in events {
         if let Some(entry) = event_entry(ctx, e, names) {
@@ -337,6 +368,7 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
     let t = app.get_ticket(p, TicketId(id)).await?;
     let comments = app.list_comments(p, t.id, None, 500).await?;
     let events = app.list_events(p, t.id, None, 1000).await?;
+    let mail = app.ticket_mail(p, t.id).await?;
     let links = app.list_links(p, t.id).await?;
     let requester = app.get_user(p, t.requester_id).await?;
     let mut oq = TicketQuery::new(p.scope());
@@ -400,7 +432,7 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
     };
     let page = TicketPage {
         t: head(&ctx, &t),
-        entries: timeline(&ctx, t.id, &comments, &events, &names),
+        entries: timeline(&ctx, t.id, &comments, &events, &names, &mail),
         panel,
         custom,
         requester: requester_card,
@@ -457,8 +489,9 @@ async fn show(
         let comments = app.list_comments(p, t.id, None, 500).await?;
         let events = app.list_events(p, t.id, None, 1000).await?;
         let names = app.user_labels(timeline_people(&comments, &events)).await?;
+        let mail = app.ticket_mail(p, t.id).await?;
         let ctx = v.ctx;
-        let entries = timeline(&ctx, t.id, &comments, &events, &names);
+        let entries = timeline(&ctx, t.id, &comments, &events, &names, &mail);
         return render(&TimelineFragment { t: head(&ctx, &t), entries, ctx });
     }
     page(&app, v, id, Draft { public: true, preview: q.preview, ..Default::default() }).await

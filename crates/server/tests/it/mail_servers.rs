@@ -1,0 +1,259 @@
+//! The email channel against real mail servers: replies mailed through aiosmtpd, threaded
+//! and recorded; mailboxes fetched from Dovecot over IMAP, marked, and never taken in twice.
+
+use gongdan_testkit::mailservers::{Dovecot, SmtpSink};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::on_both;
+use crate::support::TestApp;
+
+fn mail(from: &str, subject: &str, id: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: Acme <support@acme.test>\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n{extra}\
+         Date: Tue, 01 Dec 2026 10:00:00 +0800\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+async fn inbound(t: &TestApp, raw: Vec<u8>) -> Value {
+    let res = t
+        .req(reqwest::Method::POST, "/api/v1/mail/inbound", &t.admin)
+        .header("content-type", "message/rfc822")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json().await.unwrap()
+}
+
+/// A header's value in a raw message (unfolded).
+fn header(raw: &[u8], name: &str) -> Option<String> {
+    let m = mail_parser::MessageParser::default().parse(raw)?;
+    m.header_raw(name).map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+async fn ticket_mail(t: &TestApp, ticket: &Value) -> Vec<Value> {
+    let (s, v) = t.get(&format!("/api/v1/tickets/{ticket}/mail"), &t.admin).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["items"].as_array().unwrap().clone()
+}
+
+async fn replies_are_mailed_threaded_and_their_delivery_recorded(t: TestApp) {
+    let Some(smtp) = SmtpSink::start().await else { return };
+    let (s, mb) = t
+        .post(
+            "/api/v1/mailboxes",
+            &t.admin,
+            json!({"address": "support@acme.test", "name": "Acme 客服",
+                   "smtp": {"host": "127.0.0.1", "port": smtp.port, "tls": "none"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{mb}");
+    assert_eq!(mb["smtp"]["password_set"], false);
+    let first = inbound(&t, mail("李雷 <li.lei@kehu.test>", "发票没收到", "c1@kehu.test", "", "请补开发票。")).await;
+    let id = first["ticket_id"].clone();
+
+    // An internal note is never mailed; a public reply is, once.
+    let (s, _) =
+        t.post(&format!("/api/v1/tickets/{id}/comments"), &t.admin, json!({"body": "先查订单", "public": false})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, reply) = t
+        .post(
+            &format!("/api/v1/tickets/{id}/comments"),
+            &t.admin,
+            json!({"body": "已为您补开，请查收。", "public": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{reply}");
+    let queued = ticket_mail(&t, &id).await;
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert_eq!((queued[1]["direction"].as_str(), queued[1]["status"].as_str()), (Some("out"), Some("queued")));
+    assert_eq!(queued[1]["comment_id"], reply["id"]);
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    let got = smtp.wait_for(1).await;
+    assert_eq!(got.len(), 1);
+    let sent = &got[0];
+    let ours = queued[1]["message_id"].as_str().unwrap().to_owned();
+    assert_eq!(header(sent, "Message-ID").as_deref(), Some(format!("<{ours}>").as_str()));
+    assert_eq!(header(sent, "In-Reply-To").as_deref(), Some("<c1@kehu.test>"));
+    assert_eq!(header(sent, "References").as_deref(), Some("<c1@kehu.test>"));
+    let parsed = mail_parser::MessageParser::default().parse(sent).unwrap();
+    assert_eq!(parsed.subject(), Some(format!("Re: 发票没收到 [#{id}]").as_str()));
+    assert_eq!(parsed.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("li.lei@kehu.test"));
+    let from = parsed.from().and_then(|a| a.first()).unwrap();
+    assert_eq!((from.address(), from.name()), (Some("support@acme.test"), Some("Admin (Acme 客服)")));
+    assert!(parsed.body_text(0).unwrap().contains("已为您补开"), "{:?}", parsed.body_text(0));
+    assert!(parsed.body_html(0).unwrap().contains("已为您补开"));
+    let after = ticket_mail(&t, &id).await;
+    assert_eq!(after[1]["status"], "sent", "{after:?}");
+    assert!(after[1]["detail"].as_str().unwrap().starts_with("250"), "{after:?}");
+    assert_eq!(after[1]["attempts"], 1);
+
+    // The customer answers the mailed reply: its In-Reply-To finds the ticket.
+    let answer =
+        mail("李雷 <li.lei@kehu.test>", "Re: 收到了", "c2@kehu.test", &format!("In-Reply-To: <{ours}>\r\n"), "谢谢");
+    let back = inbound(&t, answer).await;
+    assert_eq!((back["outcome"].as_str(), &back["ticket_id"]), (Some("appended"), &id), "{back}");
+
+    // The server away: the reply waits, says why, and goes out once it is back.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = down.local_addr().unwrap().port();
+    drop(down);
+    let mbid = mb["id"].as_i64().unwrap();
+    let (s, _) = t
+        .patch(
+            &format!("/api/v1/mailboxes/{mbid}"),
+            &t.admin,
+            json!({"smtp": {"host": "127.0.0.1", "port": port, "tls": "none"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = t
+        .post(&format!("/api/v1/tickets/{id}/comments"), &t.admin, json!({"body": "还有别的问题吗？", "public": true}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    t.app.run_due_jobs().await.unwrap();
+    let waiting = ticket_mail(&t, &id).await;
+    let last = waiting.last().unwrap();
+    assert_eq!(last["status"], "retrying", "{waiting:?}");
+    assert!(last["detail"].as_str().unwrap().contains(&format!("127.0.0.1:{port}")), "{last}");
+    let (s, _) = t
+        .patch(
+            &format!("/api/v1/mailboxes/{mbid}"),
+            &t.admin,
+            json!({"smtp": {"host": "127.0.0.1", "port": smtp.port, "tls": "none"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    t.clock.advance(jiff::SignedDuration::from_secs(31));
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    let got = smtp.wait_for(2).await;
+    assert_eq!(got.len(), 2, "sent once, after the retry");
+    let done = ticket_mail(&t, &id).await;
+    assert_eq!(
+        (done.last().unwrap()["status"].as_str(), done.last().unwrap()["attempts"].as_i64()),
+        (Some("sent"), Some(2))
+    );
+    // Its references run through the whole thread.
+    let refs = header(&got[1], "References").unwrap();
+    assert_eq!(refs, format!("<c1@kehu.test> <{ours}> <c2@kehu.test>"));
+    assert_eq!(header(&got[1], "In-Reply-To").as_deref(), Some("<c2@kehu.test>"));
+
+    // Staff only.
+    let (_, cust) = t.user("customer", "li.lei2@kehu.test", json!({})).await;
+    let (s, _) = t.get(&format!("/api/v1/tickets/{id}/mail"), &cust).await;
+    assert!(s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND, "{s}");
+}
+
+async fn mailboxes_are_fetched_over_imap_once(t: TestApp) {
+    let Some(imap) = Dovecot::start("support", "imap-pw-1").await else { return };
+    let (s, mb) = t
+        .post(
+            "/api/v1/mailboxes",
+            &t.admin,
+            json!({"address": "support@acme.test",
+                   "imap": {"host": "127.0.0.1", "port": imap.port, "tls": "none", "username": "support",
+                            "password": imap.password, "after_import": "move", "move_to": "Done"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{mb}");
+    let id = mb["id"].as_i64().unwrap();
+    // The password is kept sealed and never shown.
+    assert_eq!((mb["imap"]["password_set"].as_bool(), mb["imap"].get("password")), (Some(true), None));
+    let stored: Vec<_> = t.app.store.list_mailboxes().await.unwrap();
+    let sealed = &stored[0].imap.as_ref().unwrap().password;
+    assert!(sealed.starts_with("v1:") && !sealed.contains("imap-pw-1"), "{sealed}");
+    let (s, checks) = t.post(&format!("/api/v1/mailboxes/{id}/test"), &t.admin, json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (checks["items"][0]["server"].as_str(), checks["items"][0]["ok"].as_bool()),
+        (Some("imap"), Some(true)),
+        "{checks}"
+    );
+
+    imap.deliver(&mail("王芳 <wang@kehu.test>", "无法登录", "f1@kehu.test", "", "登录时提示密码错误。"));
+    imap.deliver(&mail("赵六 <zhao@kehu.test>", "退款", "f2@kehu.test", "", "申请退款。"));
+    let (s, f) = t.post(&format!("/api/v1/mailboxes/{id}/fetch"), &t.admin, json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((f["taken"].as_i64(), &f["error"]), (Some(2), &Value::Null), "{f}");
+    assert_eq!(imap.folder("INBOX").len(), 0, "moved out of the inbox");
+    assert_eq!(imap.folder("Done").len(), 2);
+    let (_, list) = t.get("/api/v1/tickets", &t.admin).await;
+    let subjects: Vec<&str> =
+        list["items"].as_array().unwrap().iter().map(|x| x["subject"].as_str().unwrap()).collect();
+    assert!(subjects.contains(&"无法登录") && subjects.contains(&"退款"), "{subjects:?}");
+    let (_, boxes) = t.get("/api/v1/mailboxes", &t.admin).await;
+    assert!(boxes["items"][0]["last_fetch_at"].is_string() && boxes["items"][0]["last_error"].is_null(), "{boxes}");
+
+    // A crash before the move (simulated: the folder's position forgotten, the message back
+    // in the inbox) fetches a message again: it is one comment still.
+    let (s, mb2) = t
+        .patch(
+            &format!("/api/v1/mailboxes/{id}"),
+            &t.admin,
+            json!({"imap": {"host": "127.0.0.1", "port": imap.port, "tls": "none", "username": "support", "after_import": "seen"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "a change without the password keeps it: {mb2}");
+    imap.deliver(&mail("王芳 <wang@kehu.test>", "无法登录", "f1@kehu.test", "", "登录时提示密码错误。"));
+    let (_, f) = t.post(&format!("/api/v1/mailboxes/{id}/fetch"), &t.admin, json!({})).await;
+    assert_eq!((f["taken"].as_i64(), &f["error"]), (Some(0), &Value::Null), "{f}");
+    let (_, again) = t.get("/api/v1/tickets", &t.admin).await;
+    assert_eq!(again["items"].as_array().unwrap().len(), 2, "no second ticket");
+    // Marked seen, left in place, and not fetched again.
+    let inbox = imap.folder("INBOX");
+    assert_eq!(inbox.len(), 1);
+    assert!(inbox[0].0.contains('S'), "flags {:?}", inbox[0].0);
+    let (_, f) = t.post(&format!("/api/v1/mailboxes/{id}/fetch"), &t.admin, json!({})).await;
+    assert_eq!(f["taken"], 0);
+
+    // The job fetches too: a reply by reference lands on its ticket.
+    imap.deliver(&mail(
+        "王芳 <wang@kehu.test>",
+        "Re: 无法登录",
+        "f3@kehu.test",
+        "In-Reply-To: <f1@kehu.test>\r\n",
+        "好了",
+    ));
+    t.clock.advance(jiff::SignedDuration::from_secs(31));
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    let (_, all) = t.get("/api/v1/tickets", &t.admin).await;
+    let tid = all["items"].as_array().unwrap().iter().find(|x| x["subject"] == "无法登录").unwrap()["id"].clone();
+    let (_, c) = t.get(&format!("/api/v1/tickets/{tid}/comments"), &t.admin).await;
+    assert_eq!(c["items"].as_array().unwrap().len(), 2, "{c}");
+
+    // A wrong password is on the status line and in the answer, and fetching goes on later.
+    let (s, _) = t
+        .patch(
+            &format!("/api/v1/mailboxes/{id}"),
+            &t.admin,
+            json!({"imap": {"host": "127.0.0.1", "port": imap.port, "tls": "none", "username": "support", "password": "wrong"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, f) = t.post(&format!("/api/v1/mailboxes/{id}/fetch"), &t.admin, json!({})).await;
+    assert!(f["error"].as_str().unwrap().contains("refused the login"), "{f}");
+    let (_, boxes) = t.get("/api/v1/mailboxes", &t.admin).await;
+    assert!(boxes["items"][0]["last_error"].as_str().unwrap().contains("refused the login"), "{boxes}");
+    // Settings are checked field by field.
+    let (s, e) = t
+        .patch(
+            &format!("/api/v1/mailboxes/{id}"),
+            &t.admin,
+            json!({"imap": {"host": "a b", "port": 0, "tls": "none", "username": "x"}}),
+        )
+        .await;
+    assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("imap.host")), "{e}");
+    let (s, e) = t
+        .patch(
+            &format!("/api/v1/mailboxes/{id}"),
+            &t.admin,
+            json!({"imap": {"host": "h.test", "port": 993, "tls": "ssl", "username": "x"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+}
+
+on_both!(replies_are_mailed_threaded_and_their_delivery_recorded, mailboxes_are_fetched_over_imap_once);
