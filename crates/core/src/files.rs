@@ -72,7 +72,14 @@ impl App {
             let dir = path.parent().map(PathBuf::from).unwrap_or_default();
             tokio::fs::create_dir_all(&dir).await.map_err(|e| CoreError::Internal(format!("attachment dir: {e}")))?;
             let tmp = dir.join(format!(".{}.tmp", random_secret()?));
-            tokio::fs::write(&tmp, bytes).await.map_err(|e| CoreError::Internal(format!("attachment write: {e}")))?;
+            // Not `tokio::fs::write`, which copies the whole file into a buffer of its own first.
+            let write = async {
+                use tokio::io::AsyncWriteExt;
+                let mut f = tokio::fs::File::create(&tmp).await?;
+                f.write_all(bytes).await?;
+                f.flush().await
+            };
+            write.await.map_err(|e| CoreError::Internal(format!("attachment write: {e}")))?;
             tokio::fs::rename(&tmp, &path).await.map_err(|e| CoreError::Internal(format!("attachment rename: {e}")))?;
         }
         let content_type =

@@ -49,6 +49,8 @@ pub struct Settings {
     pub mail_token_prefix: String,
     /// The largest message the desk takes in; larger ones are quarantined.
     pub max_mail_bytes: u64,
+    /// Messages one sender may send within an hour before the rest is quarantined (0: any).
+    pub mail_sender_limit: u32,
     /// The desk-wide SMTP server replies go out through (a mailbox may name its own); none
     /// and no mailbox's own: the desk mails nothing.
     pub smtp: Option<gongdan_domain::mail::servers::Smtp>,
@@ -112,6 +114,7 @@ impl Settings {
             webhook_allow: vec![],
             mail_token_prefix: "#".into(),
             max_mail_bytes: 25 * 1024 * 1024,
+            mail_sender_limit: 30,
             smtp: None,
             secret_key: None,
         }
@@ -136,7 +139,9 @@ pub struct App {
     ticket_locks: Arc<locks::KeyedLocks>,
     secret_key: Arc<std::sync::OnceLock<secrets::SecretKey>>,
     /// SMTP connections, pooled per server (`mail::send`).
-    smtp: Arc<mail::send::Transports>,
+    smtp: Arc<mail::Transports>,
+    /// Senders' recent mail, for the per-sender limit (`mail::ingest`).
+    mail_storms: Arc<mail::Storms>,
 }
 
 impl App {
@@ -155,14 +160,19 @@ impl App {
             ticket_locks: Arc::default(),
             secret_key: Arc::default(),
             smtp: Arc::default(),
+            mail_storms: Arc::default(),
         }
     }
 
     /// Writes a ticket batch and announces the tickets it wrote to live pages.
     pub(crate) async fn write(
         &self,
-        batch: gongdan_store::WriteBatch,
+        mut batch: gongdan_store::WriteBatch,
     ) -> std::result::Result<gongdan_store::WriteResult, gongdan_store::StoreError> {
+        if let Err(e) = self.mail_notices(&mut batch).await {
+            // The notifications are still written, for the app; only their mail is left out.
+            tracing::warn!(error = %e, "could not tell whether notifications go out by mail");
+        }
         let r = self.store.write(batch).await?;
         for t in &r.tickets {
             self.live.publish_ticket(t);

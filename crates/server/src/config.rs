@@ -126,6 +126,10 @@ pub static MAIL_TOKEN_PREFIX: Key = key("mail", "token_prefix", "GONGDAN_MAIL_TO
 pub static MAIL_MAX_MESSAGE_MB: Key = key("mail", "max_message_mb", "GONGDAN_MAIL_MAX_MESSAGE_MB", Some("25"))
     .sectioned()
     .doc("largest message taken in, in MiB; a larger one is quarantined");
+pub static MAIL_SENDER_LIMIT: Key =
+    key("mail", "sender_limit_per_hour", "GONGDAN_MAIL_SENDER_LIMIT_PER_HOUR", Some("30"))
+        .sectioned()
+        .doc("messages one sender may send within an hour; more are quarantined as a mail storm (0: no limit)");
 pub static MAIL_SMTP: Key = key("mail", "smtp", "GONGDAN_MAIL_SMTP", None).sectioned().secret().doc(
     "the desk's SMTP server for replies, `smtp://` (no TLS), `smtp+starttls://` or `smtps://` `[user:password@]host[:port]`; a mailbox may set its own; none and none of its own: no mail is sent",
 );
@@ -152,6 +156,7 @@ pub static KEYS: &[&Key] = &[
     &WEBHOOK_ALLOW,
     &MAIL_TOKEN_PREFIX,
     &MAIL_MAX_MESSAGE_MB,
+    &MAIL_SENDER_LIMIT,
     &MAIL_SMTP,
 ];
 
@@ -173,6 +178,7 @@ pub struct Resolved {
     pub webhook_allow: Vec<gongdan_core::IpNet>,
     pub mail_token_prefix: String,
     pub max_mail_bytes: u64,
+    pub mail_sender_limit: u32,
     pub smtp: Option<gongdan_domain::mail::servers::Smtp>,
     pub secret_key: Option<gongdan_core::secrets::SecretKey>,
     /// Where each setting's value came from, in [`KEYS`] order, for `gongdan config`.
@@ -386,6 +392,7 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         );
     }
     let mail_mb: u64 = l.parse(&MAIL_MAX_MESSAGE_MB, 25)?;
+    let mail_sender_limit: u32 = l.parse(&MAIL_SENDER_LIMIT, 30)?;
     let smtp = l.text(&MAIL_SMTP, None).filter(|u| !u.trim().is_empty()).map(|u| smtp_url(&u)).transpose()?;
     let secret_key = match l.text(&SECRET_KEY, None).filter(|k| !k.trim().is_empty()) {
         Some(k) => Some(
@@ -412,6 +419,7 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         webhook_allow,
         mail_token_prefix,
         max_mail_bytes: mail_mb.saturating_mul(1024 * 1024),
+        mail_sender_limit,
         smtp,
         secret_key,
         sources,

@@ -161,6 +161,7 @@ impl WriteBatch {
             rule: Some(n.rule),
             subject: n.subject,
             body: n.body,
+            mail: false,
         }));
         self.jobs.extend(out.webhooks.into_iter().map(|c| NewJob {
             kind: WEBHOOK_JOB.into(),

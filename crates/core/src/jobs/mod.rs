@@ -27,8 +27,13 @@ const CLAIM: usize = 16;
 
 /// Every kind of job. A capability with background work declares its kind beside its use
 /// cases and adds it here.
-const KINDS: [&JobKind; 4] =
-    [&crate::automation::JOB, &crate::notifications::delivery::JOB, &crate::mail::send::JOB, &crate::mail::fetch::JOB];
+const KINDS: [&JobKind; 5] = [
+    &crate::automation::JOB,
+    &crate::notifications::delivery::JOB,
+    &crate::mail::send::JOB,
+    &crate::mail::fetch::JOB,
+    &crate::mail::notify::JOB,
+];
 
 /// Tells apart the claims of this process.
 static CLAIMS: AtomicU64 = AtomicU64::new(0);

@@ -177,13 +177,10 @@ impl App {
             .await;
             out.push(("imap", r));
         }
-        let smtp = self.smtp_for(&m).and_then(|(s, p)| self.smtp.get(&s, &p).map(|t| (s, t)));
-        let r = match smtp {
-            Ok((s, t)) => match tokio::time::timeout(IMAP_TIMEOUT, t.test_connection()).await {
-                Ok(Ok(true)) => Ok(Reached::Smtp { server: format!("{}:{}", s.host, s.port) }),
-                Ok(Ok(false)) => Err(format!("{}:{} did not answer as an SMTP server", s.host, s.port)),
-                Ok(Err(e)) => Err(format!("{}:{}: {e}", s.host, s.port)),
-                Err(_) => Err(format!("{}:{} did not answer in time", s.host, s.port)),
+        let r = match self.smtp_for(&m) {
+            Ok((s, password)) => match self.smtp.test(&s, &password).await {
+                Ok(()) => Ok(Reached::Smtp { server: format!("{}:{}", s.host, s.port) }),
+                Err(e) => Err(super::send::failure_text(&e, &s)),
             },
             Err(e) => Err(e),
         };

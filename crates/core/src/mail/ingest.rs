@@ -5,11 +5,12 @@
 //! is an error, so the caller (an MTA, a fetcher) tries again later.
 
 use gongdan_domain::access::{Principal, Role};
+use gongdan_domain::conversation::text_to_html;
 use gongdan_domain::conversation::{COMMENT_MAX, LinkKind};
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::{AttachmentId, CommentId, MailboxId, SYSTEM_USER, TicketId};
 use gongdan_domain::mail::thread::{self, ByReference, Candidate, Decision, Findings, Standing};
-use gongdan_domain::mail::{Address, Envelope, Mailbox, noise};
+use gongdan_domain::mail::{Address, Envelope, Mailbox, bounce, noise, quote};
 use gongdan_domain::people::{IdentityKind, User};
 use gongdan_domain::tickets::{Channel, DESCRIPTION_MAX, SUBJECT_MAX, Ticket};
 use gongdan_store::{MailRecord, Quarantined};
@@ -80,8 +81,20 @@ fn desk_principal() -> Principal {
 impl App {
     /// Takes a raw message in, for the mailbox `mailbox` (else the one it was sent to).
     pub async fn ingest_mail(&self, actor: &Principal, raw: &[u8], mailbox: Option<MailboxId>) -> Result<Ingested> {
+        self.take_in(actor, raw, mailbox, true).await
+    }
+
+    /// `limited`: whether the per-sender limit applies (not to mail an admin takes in again).
+    pub(super) async fn take_in(
+        &self,
+        actor: &Principal,
+        raw: &[u8],
+        mailbox: Option<MailboxId>,
+        limited: bool,
+    ) -> Result<Ingested> {
         require_admin(actor)?;
-        let mailboxes = self.store.list_mailboxes().await?;
+        let cfg = self.config().await?;
+        let mailboxes = &cfg.mailboxes;
         let hinted = match mailbox {
             Some(id) => Some(mailboxes.iter().find(|m| m.id == id).cloned().ok_or(CoreError::NotFound("mailbox"))?),
             None => None,
@@ -99,7 +112,7 @@ impl App {
             Err(_) => return self.hold(raw, hinted.as_ref(), None, "the message could not be read".into()).await,
         };
         let e = &parsed.envelope;
-        let mailbox = hinted.or_else(|| addressed_to(e, &mailboxes));
+        let mailbox = hinted.or_else(|| addressed_to(e, mailboxes));
         let mut reasons = Vec::new();
         if let Some(m) = &mailbox {
             reasons.push(format!("received at {}", m.address));
@@ -108,6 +121,9 @@ impl App {
         let noise = noise::classify(e, &desk);
         if let Some(n) = &noise {
             reasons.push(n.reason());
+            if *n == noise::Noise::DeliveryReport {
+                self.record_bounce(raw, e, &mut reasons).await?;
+            }
             if n.ignored() {
                 return Ok(Ingested::ignored(reasons));
             }
@@ -120,6 +136,13 @@ impl App {
         };
         if gongdan_domain::people::normalize_email(&sender.email, "from").is_err() {
             let why = format!("the sender address `{}` is not one the desk can answer", sender.email);
+            return self.hold(raw, mailbox.as_ref(), Some(e), why).await;
+        }
+        if limited && !self.mail_storms.admit(&sender.email, self.now(), self.settings.mail_sender_limit) {
+            let why = format!(
+                "more than {} messages from {} within an hour: held as a mail storm",
+                self.settings.mail_sender_limit, sender.email
+            );
             return self.hold(raw, mailbox.as_ref(), Some(e), why).await;
         }
         let user = self.store.find_user_by_identity(IdentityKind::Email, &sender.email).await?;
@@ -153,6 +176,26 @@ impl App {
                 self.hold(raw, mailbox.as_ref(), Some(&parsed.envelope), why).await
             }
         }
+    }
+
+    /// Marks the desk's replies a delivery report returns as failed, with the report's why.
+    async fn record_bounce(&self, raw: &[u8], e: &Envelope, reasons: &mut Vec<String>) -> Result<()> {
+        // The report's parts as text: its status fields and the returned message's headers.
+        let body = raw.windows(4).position(|w| w == b"\r\n\r\n").or_else(|| raw.windows(2).position(|w| w == b"\n\n"));
+        let body = &raw[body.unwrap_or(0)..raw.len().min(body.unwrap_or(0) + (1 << 20))];
+        let Some(b) = bounce::read(&String::from_utf8_lossy(body)) else { return Ok(()) };
+        let mut ids: Vec<&str> = b.returned.iter().map(String::as_str).collect();
+        ids.extend(e.answered_ids());
+        let ours = self.store.mail_messages(&ids).await?.into_iter().filter(|m| m.direction == "out");
+        for m in ours {
+            let why = format!("bounced: {}", b.why);
+            self.store.set_delivery(&m.message_id, "failed", &why, m.sent_at).await?;
+            reasons.push(format!(
+                "it returns the desk's reply <{}> on ticket {}: marked failed",
+                m.message_id, m.ticket_id
+            ));
+        }
+        Ok(())
     }
 
     /// The earlier result when this Message-ID was taken in before.
@@ -334,11 +377,48 @@ impl App {
     }
 }
 
+/// Senders' recent messages on this node, for the per-sender limit (each node counts its own).
+#[derive(Default)]
+pub struct Storms(std::sync::Mutex<std::collections::HashMap<String, std::collections::VecDeque<jiff::Timestamp>>>);
+
+/// The span the per-sender limit counts over.
+const STORM_SPAN: jiff::SignedDuration = jiff::SignedDuration::from_secs(3600);
+
+impl Storms {
+    /// Counts a message from `sender` at `now`; false when it is over `limit` within the hour
+    /// (0: no limit). Held messages are not counted, so a storm that stops is let through again.
+    pub fn admit(&self, sender: &str, now: jiff::Timestamp, limit: u32) -> bool {
+        if limit == 0 {
+            return true;
+        }
+        let Ok(mut map) = self.0.lock() else { return true };
+        let since = now.checked_sub(STORM_SPAN).unwrap_or(now);
+        // Forget senders gone quiet, so the map stays as small as the last hour's senders.
+        if map.len() > 10_000 {
+            map.retain(|_, q| q.back().is_some_and(|t| *t > since));
+        }
+        let q = map.entry(sender.to_owned()).or_default();
+        while q.front().is_some_and(|t| *t <= since) {
+            q.pop_front();
+        }
+        if q.len() >= limit as usize {
+            return false;
+        }
+        q.push_back(now);
+        true
+    }
+}
+
 /// The message's HTML, safe to show: no script or handlers (ammonia), inline `cid:` images
 /// pointing at their stored files, and remote images left out, so opening a ticket tells no
 /// tracker that it was read.
+/// The quoted history of a reply goes behind "•••", kept whole.
 fn mail_html(parsed: &Parsed, stored: &[AttachmentId]) -> Option<String> {
-    let html = parsed.html.as_deref()?;
+    let Some(html) = parsed.html.as_deref() else {
+        let text = parsed.text.trim();
+        let at = quote::text_start(text)?;
+        return Some(folded(&text_to_html(&text[..at]), &text_to_html(&text[at..])));
+    };
     let inline: Vec<(String, AttachmentId)> =
         parsed.parts.iter().zip(stored).filter_map(|(p, id)| p.content_id.clone().map(|c| (c, *id))).collect();
     let clean = ammonia::Builder::default()
@@ -353,7 +433,15 @@ fn mail_html(parsed: &Parsed, stored: &[AttachmentId]) -> Option<String> {
         })
         .clean(html)
         .to_string();
-    Some(clean)
+    Some(match quote::html_start(&clean) {
+        // Cut inside the markup: cleaned once more, the parser closes what the cut left open.
+        Some(at) => ammonia::clean(&folded(&clean[..at], &clean[at..])),
+        None => clean,
+    })
+}
+
+fn folded(new: &str, history: &str) -> String {
+    format!("{new}<details><summary>•••</summary>{history}</details>")
 }
 
 /// The mailbox a message was sent to (`To`, then `Cc`).
@@ -383,4 +471,21 @@ fn fit(text: &str, max: usize, parsed: &Parsed) -> String {
     let note = "\n\n[…the rest of this message was too long to show as text]";
     let keep = max.saturating_sub(note.chars().count());
     text.chars().take(keep).collect::<String>() + note
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_per_sender_limit_counts_the_last_hour_only() {
+        let storms = Storms::default();
+        let t0 = jiff::Timestamp::UNIX_EPOCH;
+        let at = |s: i64| t0.checked_add(jiff::SignedDuration::from_secs(s)).unwrap();
+        assert!(storms.admit("a@x", at(0), 2) && storms.admit("a@x", at(10), 2));
+        assert!(!storms.admit("a@x", at(20), 2), "the third within the hour is held");
+        assert!(storms.admit("b@x", at(20), 2), "others are not");
+        assert!(storms.admit("a@x", at(3601), 2), "the first has left the window");
+        assert!(storms.admit("c@x", at(0), 0) && storms.admit("c@x", at(0), 0), "0 is no limit");
+    }
 }

@@ -4,15 +4,18 @@
 
 pub mod fetch;
 mod ingest;
+pub mod notify;
 pub mod parse;
 pub mod send;
+mod smtp;
 
 use gongdan_domain::access::Principal;
 use gongdan_domain::ids::MailboxId;
 use gongdan_domain::mail::Mailbox;
 
 pub use gongdan_store::{MailMessage, Quarantined};
-pub use ingest::{Ingested, NOTE_MARKER, Outcome};
+pub use ingest::{Ingested, NOTE_MARKER, Outcome, Storms};
+pub use smtp::Transports;
 
 use crate::access::require_admin;
 use crate::{App, CoreError, Result};
@@ -73,6 +76,7 @@ impl App {
             }
             other => other?,
         };
+        self.config_changed();
         if saved.imap.is_some() {
             self.schedule_fetch().await?;
         }
@@ -95,7 +99,10 @@ impl App {
         require_admin(actor)?;
         match self.store.delete_mailbox(id).await {
             Err(gongdan_store::StoreError::NotFound) => Err(CoreError::NotFound("mailbox")),
-            other => Ok(other?),
+            other => {
+                self.config_changed();
+                Ok(other?)
+            }
         }
     }
 
@@ -131,7 +138,7 @@ impl App {
     /// the quarantine; failing again puts it back under the new reason.
     pub async fn reprocess_quarantined(&self, actor: &Principal, id: i64) -> Result<Ingested> {
         let (q, raw) = self.quarantined(actor, id).await?;
-        let out = self.ingest_mail(actor, &raw, q.mailbox_id).await?;
+        let out = self.take_in(actor, &raw, q.mailbox_id, false).await?;
         self.store.delete_quarantined(id).await?;
         Ok(out)
     }

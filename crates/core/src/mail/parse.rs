@@ -29,7 +29,7 @@ pub struct Parsed {
 
 /// Reads a raw message; `None` when the bytes are not a message at all.
 pub fn parse(raw: &[u8]) -> Option<Parsed> {
-    let m = MessageParser::default().parse(raw)?;
+    let mut m = MessageParser::default().parse(raw)?;
     // A message needs some header; mail-parser reads anything as a body otherwise.
     if m.headers().is_empty() {
         return None;
@@ -55,7 +55,13 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
     };
     let text = m.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
     let html = m.html_bodies().any(|p| p.is_text_html()).then(|| m.body_html(0).map(|h| h.into_owned())).flatten();
-    let parts = m.attachments().map(part).collect();
+    let ids: Vec<usize> = m.attachments.iter().map(|i| *i as usize).collect();
+    let mut parts = Vec::with_capacity(ids.len());
+    for i in ids {
+        if let Some(p) = m.parts.get_mut(i) {
+            parts.push(part(p));
+        }
+    }
     Some(Parsed {
         envelope: without_nul(envelope),
         text: nul_free(text),
@@ -117,7 +123,9 @@ fn address(a: &mail_parser::Addr<'_>) -> Option<Address> {
     Some(Address { email, name })
 }
 
-fn part(p: &mail_parser::MessagePart<'_>) -> Part {
+/// A file of the message, its decoded bytes taken out of the part rather than copied (a large
+/// attachment is then in memory once, not twice).
+fn part(p: &mut mail_parser::MessagePart<'_>) -> Part {
     let content_type = p
         .content_type()
         .map(|c| match c.subtype() {
@@ -134,11 +142,15 @@ fn part(p: &mail_parser::MessagePart<'_>) -> Part {
             format!("attachment.{}", ext.split(['+', ';']).next().unwrap_or("bin"))
         }
     });
+    let bytes = match &mut p.body {
+        mail_parser::PartType::Binary(b) | mail_parser::PartType::InlineBinary(b) => std::mem::take(b).into_owned(),
+        // An attached mail is kept as the mail it was; text as its decoded text.
+        _ => p.contents().to_vec(),
+    };
     Part {
         filename: nul_free(filename),
         content_type: nul_free(content_type),
-        // An attached mail is kept as the mail it was.
-        bytes: p.contents().to_vec(),
+        bytes,
         content_id: p.content_id().map(clean_message_id).map(nul_free).filter(|c| !c.is_empty()),
     }
 }

@@ -9,23 +9,17 @@
 //! leaves the job to run again, and the message goes out twice under the same Message-ID
 //! (which mail programs show once); that window is the one write after the server's `250`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
-
 use gongdan_domain::conversation::Comment;
 use gongdan_domain::ids::UserId;
-use gongdan_domain::mail::servers::{Smtp, Tls};
+use gongdan_domain::mail::servers::Smtp;
 use gongdan_domain::mail::{Address, Mailbox, compose};
 use gongdan_domain::tickets::Ticket;
 use gongdan_store::{Job, MailMessage, MailRecord, NewJob};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls as SmtpTls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::json;
 
+use super::smtp::Failed;
 use crate::jobs::kind::{JobKind, Ran};
 use crate::{App, CoreError, Result};
 
@@ -37,8 +31,6 @@ const SEND_ATTEMPTS: i64 = 12;
 const CC_MAX: usize = 50;
 /// Attachments sent with a reply, in all (larger ones stay on the ticket, linked in the text).
 const ATTACH_MAX: u64 = 20 * 1024 * 1024;
-/// An SMTP server gets this long for each step of a conversation.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(crate) const JOB: JobKind =
     JobKind { name: SEND_JOB, run: |app, job| Box::pin(async move { app.run_send(job).await }), every: None };
@@ -51,57 +43,25 @@ pub(crate) struct Outbound {
 }
 
 /// Why a send did not happen.
-enum Unsent {
+pub(crate) enum Unsent {
     /// Worth trying again (a server away, a `4xx`).
     Transient(String),
     /// Never going to work (a `5xx`, nothing to send to, the reply gone).
     Permanent(String),
 }
 
-/// Open SMTP connections, one pool per server and account.
-#[derive(Default)]
-pub struct Transports(Mutex<HashMap<String, AsyncSmtpTransport<Tokio1Executor>>>);
-
-impl Transports {
-    pub(crate) fn get(
-        &self,
-        s: &Smtp,
-        password: &str,
-    ) -> std::result::Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-        let key = format!("{:?}|{}|{}|{}|{}", s.tls, s.host, s.port, s.username, password.len());
-        let mut map = self.0.lock().map_err(|_| "the SMTP pool is poisoned".to_owned())?;
-        if let Some(t) = map.get(&key) {
-            return Ok(t.clone());
-        }
-        let tls = || TlsParameters::new(s.host.clone()).map_err(|e| format!("TLS for {}: {e}", s.host));
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
-            .port(s.port)
-            .timeout(Some(SMTP_TIMEOUT))
-            .tls(match s.tls {
-                Tls::Implicit => SmtpTls::Wrapper(tls()?),
-                Tls::Starttls => SmtpTls::Required(tls()?),
-                Tls::None => SmtpTls::None,
-            });
-        if !s.username.is_empty() {
-            b = b.credentials(Credentials::new(s.username.clone(), password.to_owned()));
-        }
-        let t = b.build();
-        map.insert(key, t.clone());
-        Ok(t)
-    }
-}
-
 impl App {
     /// The mail a public reply on `ticket` goes out as: none when the desk sends no mail (no
     /// mailbox, no SMTP server) or the ticket has nobody with an address.
     pub(crate) async fn outbound_reply(&self, ticket: &Ticket) -> Result<Option<Outbound>> {
-        let mailboxes = self.store.list_mailboxes().await?;
+        let cfg = self.config().await?;
+        let mailboxes = &cfg.mailboxes;
         if mailboxes.is_empty() {
             return Ok(None);
         }
         let thread = self.store.ticket_mail(ticket.id).await?;
         let received = thread.iter().rev().find(|m| m.direction == "in").and_then(|m| m.mailbox_id);
-        let Some(mailbox) = compose::sender(&mailboxes, received, ticket.group_id) else { return Ok(None) };
+        let Some(mailbox) = compose::sender(mailboxes, received, ticket.group_id) else { return Ok(None) };
         if mailbox.smtp.is_none() && self.settings.smtp.is_none() {
             return Ok(None);
         }
@@ -173,8 +133,8 @@ impl App {
             .ok_or_else(|| Unsent::Permanent("its mailbox was deleted".into()))?;
         let (smtp, password) = self.smtp_for(mailbox).map_err(Unsent::Permanent)?;
         let message = self.reply_message(&row, &ticket, &comment, mailbox, &mailboxes).await?;
-        let transport = self.smtp.get(&smtp, &password).map_err(Unsent::Permanent)?;
-        match transport.send(message).await {
+        let bytes = message.formatted();
+        match self.smtp.send(&smtp, &password, message.envelope(), &bytes).await {
             Ok(answer) => {
                 let text = answer.message().collect::<Vec<_>>().join(" ");
                 Ok(Some(format!("{} {text}", answer.code()).trim().to_owned()))
@@ -240,37 +200,11 @@ impl App {
             messages: &messages,
         })
         .ok_or_else(|| Unsent::Permanent("nobody on the ticket has an address to send to".into()))?;
-        let bad = |what: &str, a: &str| Unsent::Permanent(format!("{what} `{a}` is not an address mail can go to"));
-        let mbox = |a: &Address| -> std::result::Result<lettre::message::Mailbox, Unsent> {
-            let email = a.email.parse().map_err(|_| bad("the address", &a.email))?;
-            Ok(lettre::message::Mailbox::new(a.name.clone(), email))
-        };
         let from_name = match &author {
             Some((_, u)) => format!("{} ({})", u.name, mailbox.name),
             None => mailbox.name.clone(),
         };
-        let from = mbox(&Address { email: mailbox.address.clone(), name: Some(from_name) })?;
-        let mut b = lettre::Message::builder()
-            .from(from)
-            .subject(headers.subject.clone())
-            .message_id(Some(format!("<{}>", row.message_id)))
-            .date(std::time::SystemTime::from(self.now()))
-            .user_agent("Gongdan".into());
-        for a in &headers.to {
-            b = b.to(mbox(a)?);
-        }
-        for a in &headers.cc {
-            b = b.cc(mbox(a)?);
-        }
-        if let Some(parent) = &headers.in_reply_to {
-            b = b.in_reply_to(format!("<{parent}>"));
-        }
-        if !headers.references.is_empty() {
-            let refs: Vec<String> = headers.references.iter().map(|r| format!("<{r}>")).collect();
-            b = b.references(refs.join(" "));
-        }
-        let html = format!("<!doctype html><html><body>{}</body></html>", comment.html_body);
-        let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(comment.body.clone(), html));
+        let mut files = Vec::new();
         let mut total = 0u64;
         for a in &comment.attachments {
             total = total.saturating_add(a.size.max(0) as u64);
@@ -280,22 +214,96 @@ impl App {
             let bytes = tokio::fs::read(self.blob_path(&a.sha256))
                 .await
                 .map_err(|e| Unsent::Transient(format!("reading {}: {e}", a.filename)))?;
-            let kind = ContentType::parse(&a.content_type)
+            files.push((a.filename.clone(), a.content_type.clone(), bytes));
+        }
+        let out = Outgoing {
+            from: Address { email: mailbox.address.clone(), name: Some(from_name) },
+            headers: &headers,
+            message_id: &row.message_id,
+            text: &comment.body,
+            html: &comment.html_body,
+            files,
+            automatic: false,
+        };
+        out.build(self.now())
+    }
+}
+
+/// A mail as the desk sends it.
+pub(crate) struct Outgoing<'a> {
+    pub from: Address,
+    pub headers: &'a compose::Headers,
+    pub message_id: &'a str,
+    pub text: &'a str,
+    /// Sanitised HTML for the HTML part.
+    pub html: &'a str,
+    /// (file name, content type, bytes)
+    pub files: Vec<(String, String, Vec<u8>)>,
+    /// Written by the desk itself, not a person: `Auto-Submitted: auto-generated` (RFC 3834),
+    /// which well-behaved auto-responders do not answer.
+    pub automatic: bool,
+}
+
+impl Outgoing<'_> {
+    pub(crate) fn build(self, now: jiff::Timestamp) -> std::result::Result<lettre::Message, Unsent> {
+        let bad = |a: &str| Unsent::Permanent(format!("the address `{a}` is not an address mail can go to"));
+        let mbox = |a: &Address| -> std::result::Result<lettre::message::Mailbox, Unsent> {
+            let email = a.email.parse().map_err(|_| bad(&a.email))?;
+            Ok(lettre::message::Mailbox::new(a.name.clone(), email))
+        };
+        let h = self.headers;
+        let mut b = lettre::Message::builder()
+            .from(mbox(&self.from)?)
+            .subject(h.subject.clone())
+            .message_id(Some(format!("<{}>", self.message_id)))
+            .date(std::time::SystemTime::from(now))
+            .user_agent("Gongdan".into());
+        for a in &h.to {
+            b = b.to(mbox(a)?);
+        }
+        for a in &h.cc {
+            b = b.cc(mbox(a)?);
+        }
+        if let Some(parent) = &h.in_reply_to {
+            b = b.in_reply_to(format!("<{parent}>"));
+        }
+        if !h.references.is_empty() {
+            let refs: Vec<String> = h.references.iter().map(|r| format!("<{r}>")).collect();
+            b = b.references(refs.join(" "));
+        }
+        if self.automatic {
+            let name = lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted");
+            b = b.raw_header(lettre::message::header::HeaderValue::new(name, "auto-generated".into()));
+        }
+        let html = format!("<!doctype html><html><body>{}</body></html>", self.html);
+        let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(self.text.to_owned(), html));
+        for (name, kind, bytes) in self.files {
+            let kind = ContentType::parse(&kind)
                 .unwrap_or_else(|_| ContentType::parse("application/octet-stream").unwrap_or(ContentType::TEXT_PLAIN));
-            body = body.singlepart(Attachment::new(a.filename.clone()).body(bytes, kind));
+            body = body.singlepart(Attachment::new(name).body(bytes, kind));
         }
         b.multipart(body).map_err(|e| Unsent::Permanent(format!("the mail could not be built: {e}")))
     }
 }
 
 /// A failed send, classed: a `5xx` will not work later, anything else may.
-fn smtp_error(e: &lettre::transport::smtp::Error, s: &Smtp) -> Unsent {
-    let answer = e.status().map(|c| c.to_string());
-    let text = e.to_string();
-    match answer {
-        Some(code) if e.is_permanent() => Unsent::Permanent(format!("{code} {text}")),
-        Some(code) => Unsent::Transient(format!("{code} {text}")),
-        None if e.is_timeout() => Unsent::Transient(format!("{}:{} did not answer in time", s.host, s.port)),
-        None => Unsent::Transient(format!("could not reach {}:{}: {text}", s.host, s.port)),
+pub(crate) fn smtp_error(e: &Failed, s: &Smtp) -> Unsent {
+    let at = format!("{}:{}", s.host, s.port);
+    match e {
+        Failed::Smtp(e) => match e.status().map(|c| c.to_string()) {
+            Some(code) if e.is_permanent() => Unsent::Permanent(format!("{code} {e}")),
+            Some(code) => Unsent::Transient(format!("{code} {e}")),
+            None if e.is_timeout() => Unsent::Transient(format!("{at} did not answer in time")),
+            None => Unsent::Transient(format!("could not reach {at}: {e}")),
+        },
+        Failed::Connect(why) => Unsent::Transient(format!("could not reach {at}: {why}")),
+        Failed::TimedOut => Unsent::Transient(format!("{at} did not answer in time")),
+    }
+}
+
+/// What a connection test says of a failure.
+pub(crate) fn failure_text(e: &Failed, s: &Smtp) -> String {
+    match smtp_error(e, s) {
+        Unsent::Permanent(t) | Unsent::Transient(t) => t,
     }
 }

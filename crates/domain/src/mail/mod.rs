@@ -2,8 +2,10 @@
 //! noise (loops, auto-replies, delivery reports), and which ticket a message belongs to
 //! (`thread`), each decision with the reasons that made it.
 
+pub mod bounce;
 pub mod compose;
 pub mod noise;
+pub mod quote;
 pub mod servers;
 pub mod thread;
 

@@ -82,6 +82,94 @@ pub(crate) async fn inbound(
     Ok(Inbound { stats, bytes, quarantined, tickets })
 }
 
+/// A message of just under `mb` MB (the desk's default limit takes it): a short text and one large attachment (base64, as mail is).
+fn large_message(mb: usize) -> Vec<u8> {
+    use base64::Engine;
+    // Incompressible-looking bytes: a PDF of scans, say.
+    let mut x: u32 = 0x9E37_79B9;
+    // 57 bytes make a 76-character line and its CRLF: the whole just under `mb` MB.
+    let raw: Vec<u8> = (0..(mb * 1024 * 1024 - 64 * 1024) / 78 * 57)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&raw);
+    let mut body = String::with_capacity(b64.len() + b64.len() / 76 * 2 + 1024);
+    body.push_str(
+        "From: 客户 <big@kehu.example>\r\nTo: support@bench.example\r\nSubject: scans\r\n\
+         Message-ID: <bench-large@kehu.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"L\"\r\n\r\n--L\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\
+         见附件扫描件。\r\n--L\r\nContent-Type: application/pdf; name=\"scans.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"scans.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+    );
+    for chunk in b64.as_bytes().chunks(76) {
+        body.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        body.push_str("\r\n");
+    }
+    body.push_str("--L--\r\n");
+    body.into_bytes()
+}
+
+pub(crate) struct Large {
+    pub(crate) mb: f64,
+    pub(crate) outcome: String,
+    /// The server's resident memory before, and its highest while the message was taken in.
+    pub(crate) rss_before: f64,
+    pub(crate) rss_peak: f64,
+    pub(crate) took: std::time::Duration,
+}
+
+/// Hands one message of `mb` MB in while sampling the server's resident memory.
+pub(crate) async fn large(
+    client: &reqwest::Client,
+    base: &str,
+    admin_auth: &str,
+    pid: u32,
+    mb: usize,
+) -> anyhow::Result<Large> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let message = large_message(mb);
+    let size = message.len() as f64 / 1_048_576.0;
+    let rss = move || super::measure::status_mb(pid, "VmRSS:").unwrap_or(0.0);
+    let rss_before = rss();
+    let done = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(rss_before.to_bits()));
+    let sampler = tokio::spawn({
+        let (done, peak) = (done.clone(), peak.clone());
+        async move {
+            while !done.load(Ordering::Relaxed) {
+                let now = rss();
+                if now > f64::from_bits(peak.load(Ordering::Relaxed)) {
+                    peak.store(now.to_bits(), Ordering::Relaxed);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        }
+    });
+    let t0 = std::time::Instant::now();
+    let res = client
+        .post(format!("{base}/api/v1/mail/inbound"))
+        .header("authorization", admin_auth)
+        .header("content-type", "message/rfc822")
+        .body(message)
+        .send()
+        .await?;
+    let out: serde_json::Value = res.json().await?;
+    let took = t0.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let _ = sampler.await;
+    Ok(Large {
+        mb: size,
+        outcome: out["outcome"].as_str().unwrap_or("error").to_owned(),
+        rss_before,
+        rss_peak: f64::from_bits(peak.load(Ordering::Relaxed)),
+        took,
+    })
+}
+
 /// Tickets on the email channel (the seeded ones count too: take a difference).
 async fn email_tickets(client: &reqwest::Client, base: &str, admin_auth: &str) -> anyhow::Result<usize> {
     let page: serde_json::Value = client

@@ -23,6 +23,7 @@ use crate::seed::Rng;
 
 mod flow;
 mod mail;
+mod mail_out;
 mod measure;
 mod mixed;
 
@@ -478,6 +479,8 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
         .await?;
     drop(probe);
     let mail = mail::inbound(&client, &base, &admin_auth, args.mails).await?;
+    let mail_out = mail_out::outbound(&client, &base, &admin_auth, mail.tickets).await?;
+    let large = mail::large(&client, &base, &admin_auth, pid, 25).await?;
     let rss = peak_rss_mb(pid);
 
     // A desk at work, then the same load for long: memory and the log must stay flat.
@@ -553,10 +556,26 @@ pub async fn run(cfg: Resolved, args: BenchArgs) -> anyhow::Result<()> {
         ),
         &mail.stats,
     );
+    row("mail out: a public reply to each, POST /tickets/{id}/comments (concurrency 8)", &mail_out.replies);
     println!();
     println!(
         "- mail in: {} messages made {} tickets, the others joined them as replies; {} quarantined",
         args.mails, mail.tickets, mail.quarantined
+    );
+    println!(
+        "- a {:.1} MB message ({}, {:.1} s): the server's resident memory went from {:.0} MB to at most {:.0} MB (+{:.0} MB)",
+        large.mb,
+        large.outcome,
+        large.took.as_secs_f64(),
+        large.rss_before,
+        large.rss_peak,
+        large.rss_peak - large.rss_before
+    );
+    println!(
+        "- mail out: {} replies sent from the outbox by the server's job worker to a local SMTP server in {:.1} s: {:.0} messages/s",
+        mail_out.sent,
+        mail_out.span.as_secs_f64(),
+        mail_out.rate()
     );
     println!(
         "- page weight without images: queue {:.0} KB, ticket {:.0} KB, plus {:.0} KB of stylesheet and script (cached)",

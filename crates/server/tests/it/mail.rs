@@ -35,6 +35,12 @@ async fn take(t: &TestApp, name: &str, outcome: &str) -> Value {
     out
 }
 
+async fn take_raw(t: &TestApp, raw: Vec<u8>, outcome: &str) -> Value {
+    let out = inbound(t, raw).await;
+    assert_eq!(out["outcome"], outcome, "[{}] {out}", t.backend);
+    out
+}
+
 async fn comments(t: &TestApp, ticket: &Value) -> Vec<Value> {
     let (s, c) = t.get(&format!("/api/v1/tickets/{ticket}/comments"), &t.admin).await;
     assert_eq!(s, StatusCode::OK, "{c}");
@@ -298,7 +304,33 @@ async fn the_console_sets_up_mailboxes_and_clears_the_quarantine(t: TestApp) {
     assert!(list["items"].as_array().unwrap().is_empty());
 }
 
+/// A sender past the hourly limit is quarantined, not lost: taken in again by hand, and let
+/// through once the hour has passed.
+async fn a_mail_storm_is_held_not_lost(t: TestApp) {
+    t.post("/api/v1/mailboxes", &t.admin, json!({"address": "support@acme.test"})).await;
+    let from = |sender: &str, i: usize| {
+        format!(
+            "From: {sender}\r\nTo: support@acme.test\r\nSubject: alert {i}\r\nMessage-ID: <storm-{i}@storm.test>\r\n\r\ndisk full\r\n"
+        )
+        .into_bytes()
+    };
+    let one = |i| from("robot@storm.test", i);
+    for i in 0..30 {
+        take_raw(&t, one(i), "created").await;
+    }
+    let held = take_raw(&t, one(30), "quarantined").await;
+    assert!(held["reason"].as_str().unwrap().contains("mail storm"), "{held}");
+    let (s, again) =
+        t.post(&format!("/api/v1/mail/quarantine/{}/reprocess", held["quarantine_id"]), &t.admin, json!({})).await;
+    assert_eq!((s, again["outcome"].as_str()), (StatusCode::OK, Some("created")), "{again}");
+    // Another sender is not held up; an hour later the first is let through again.
+    take_raw(&t, from("person@kehu.test", 31), "created").await;
+    t.clock.advance(jiff::SignedDuration::from_secs(3601));
+    take_raw(&t, one(32), "created").await;
+}
+
 on_both!(
+    a_mail_storm_is_held_not_lost,
     the_console_sets_up_mailboxes_and_clears_the_quarantine,
     malformed_mail_is_taken_in_or_quarantined,
     the_corpus_lands_where_it_belongs,

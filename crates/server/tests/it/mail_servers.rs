@@ -40,17 +40,23 @@ async fn ticket_mail(t: &TestApp, ticket: &Value) -> Vec<Value> {
     v["items"].as_array().unwrap().clone()
 }
 
-async fn replies_are_mailed_threaded_and_their_delivery_recorded(t: TestApp) {
-    let Some(smtp) = SmtpSink::start().await else { return };
+/// The desk's mailbox, sending through the SMTP server on `port`.
+async fn smtp_mailbox(t: &TestApp, port: u16) -> Value {
     let (s, mb) = t
         .post(
             "/api/v1/mailboxes",
             &t.admin,
             json!({"address": "support@acme.test", "name": "Acme 客服",
-                   "smtp": {"host": "127.0.0.1", "port": smtp.port, "tls": "none"}}),
+                   "smtp": {"host": "127.0.0.1", "port": port, "tls": "none"}}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{mb}");
+    mb
+}
+
+async fn replies_are_mailed_threaded_and_their_delivery_recorded(t: TestApp) {
+    let Some(smtp) = SmtpSink::start().await else { return };
+    let mb = smtp_mailbox(&t, smtp.port).await;
     assert_eq!(mb["smtp"]["password_set"], false);
     let first = inbound(&t, mail("李雷 <li.lei@kehu.test>", "发票没收到", "c1@kehu.test", "", "请补开发票。")).await;
     let id = first["ticket_id"].clone();
@@ -92,10 +98,21 @@ async fn replies_are_mailed_threaded_and_their_delivery_recorded(t: TestApp) {
     assert_eq!(after[1]["attempts"], 1);
 
     // The customer answers the mailed reply: its In-Reply-To finds the ticket.
-    let answer =
-        mail("李雷 <li.lei@kehu.test>", "Re: 收到了", "c2@kehu.test", &format!("In-Reply-To: <{ours}>\r\n"), "谢谢");
+    let answer = mail(
+        "李雷 <li.lei@kehu.test>",
+        "Re: 收到了",
+        "c2@kehu.test",
+        &format!("In-Reply-To: <{ours}>\r\n"),
+        "谢谢\r\n\r\n在 2026年12月1日 10:00，Acme 客服 写道：\r\n> 已为您补开，请查收。",
+    );
     let back = inbound(&t, answer).await;
     assert_eq!((back["outcome"].as_str(), &back["ticket_id"]), (Some("appended"), &id), "{back}");
+    // Its quoted history is folded on the timeline and kept in the text.
+    let (_, cs) = t.get(&format!("/api/v1/tickets/{id}/comments"), &t.admin).await;
+    let last = cs["items"].as_array().unwrap().last().unwrap().clone();
+    assert!(last["body"].as_str().unwrap().contains("> 已为您补开"), "{last}");
+    let html = last["html_body"].as_str().unwrap();
+    assert!(html.starts_with("<p>谢谢</p>") && html.contains("<details><summary>•••</summary>"), "{html}");
 
     // The server away: the reply waits, says why, and goes out once it is back.
     let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -140,6 +157,26 @@ async fn replies_are_mailed_threaded_and_their_delivery_recorded(t: TestApp) {
     let refs = header(&got[1], "References").unwrap();
     assert_eq!(refs, format!("<c1@kehu.test> <{ours}> <c2@kehu.test>"));
     assert_eq!(header(&got[1], "In-Reply-To").as_deref(), Some("<c2@kehu.test>"));
+
+    // A bounce of the first reply marks it failed, with the report's why.
+    let dsn = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.kehu.test>\r\nTo: support@acme.test\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-9@mx.kehu.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n\
+         --R\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n\
+         --R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.kehu.test\r\n\r\n\
+         Final-Recipient: rfc822; li.lei@kehu.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\
+         --R\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@acme.test\r\nMessage-ID: <{ours}>\r\n\
+         --R--\r\n"
+    );
+    let out = inbound(&t, dsn.into_bytes()).await;
+    assert_eq!(out["outcome"], "ignored", "{out}");
+    assert!(out["reason"].as_str().unwrap().contains("marked failed"), "{out}");
+    let after = ticket_mail(&t, &id).await;
+    let first = after.iter().find(|m| m["message_id"] == ours.as_str()).unwrap();
+    assert_eq!(first["status"], "failed", "{first}");
+    assert_eq!(first["detail"], "bounced: 5.1.1 smtp; 550 5.1.1 user unknown");
 
     // Staff only.
     let (_, cust) = t.user("customer", "li.lei2@kehu.test", json!({})).await;
@@ -256,4 +293,49 @@ async fn mailboxes_are_fetched_over_imap_once(t: TestApp) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
 }
 
-on_both!(replies_are_mailed_threaded_and_their_delivery_recorded, mailboxes_are_fetched_over_imap_once);
+/// What the rules notify goes out by mail too, marked automatic and threaded into the ticket.
+async fn notifications_go_out_by_mail_too(t: TestApp) {
+    let Some(smtp) = SmtpSink::start().await else { return };
+    smtp_mailbox(&t, smtp.port).await;
+    let (s, r) = t
+        .post(
+            "/api/v1/triggers",
+            &t.admin,
+            json!({"name": "已收到", "conditions": {"all": [{"field": "update", "operator": "is", "value": "created"}]},
+                   "actions": [{"field": "notify", "value": {"to": "requester", "subject": "我们已收到您的请求",
+                                                            "body": "您好，我们已收到您的请求，会尽快处理。"}}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let first = inbound(&t, mail("韩梅梅 <han@kehu.test>", "账号被锁", "n1@kehu.test", "", "无法登录。")).await;
+    let id = first["ticket_id"].clone();
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    let got = smtp.wait_for(1).await;
+    assert_eq!(got.len(), 1);
+    let sent = mail_parser::MessageParser::default().parse(&got[0]).unwrap();
+    assert_eq!(sent.subject(), Some(format!("我们已收到您的请求 [#{id}]").as_str()));
+    assert_eq!(sent.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("han@kehu.test"));
+    assert_eq!(header(&got[0], "Auto-Submitted").as_deref(), Some("auto-generated"));
+    assert_eq!(header(&got[0], "In-Reply-To").as_deref(), Some("<n1@kehu.test>"));
+    assert!(sent.body_text(0).unwrap().contains("会尽快处理"));
+    // Answering the notification mail lands on the ticket.
+    let ours = sent.message_id().unwrap().to_owned();
+    let answer = mail(
+        "韩梅梅 <han@kehu.test>",
+        "Re: 我们已收到您的请求",
+        "n2@kehu.test",
+        &format!("In-Reply-To: <{ours}>\r\n"),
+        "好的",
+    );
+    let back = inbound(&t, answer).await;
+    assert_eq!((back["outcome"].as_str(), &back["ticket_id"]), (Some("appended"), &id), "{back}");
+    // Nothing is mailed twice.
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    assert_eq!(smtp.received().len(), 1);
+}
+
+on_both!(
+    notifications_go_out_by_mail_too,
+    replies_are_mailed_threaded_and_their_delivery_recorded,
+    mailboxes_are_fetched_over_imap_once
+);

@@ -80,6 +80,16 @@ pub trait MailStore: Send + Sync {
         detail: &str,
         sent_at: Option<Timestamp>,
     ) -> Result<()>;
+    /// Keeps the Message-ID of mail the desk sent on a ticket outside a comment (a
+    /// notification), already sent, so that an answer to it finds the ticket.
+    async fn record_sent_mail(
+        &self,
+        message_id: &str,
+        ticket: TicketId,
+        mailbox: MailboxId,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<()>;
     async fn fetch_position(&self, mailbox: MailboxId) -> Result<FetchPosition>;
     async fn set_fetch_position(&self, mailbox: MailboxId, at: FetchPosition) -> Result<()>;
     /// The status line: when a fetch last ended and what last failed (`None`: nothing).

@@ -33,6 +33,8 @@ pub struct NewNotification {
     pub rule: Option<String>,
     pub subject: String,
     pub body: String,
+    /// Delivered by mail too (the `mail.notify` job sends it).
+    pub mail: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +64,12 @@ pub trait NotificationStore: Send + Sync {
         limit: i64,
     ) -> Result<Vec<Notification>>;
     async fn count_unread(&self, user: UserId) -> Result<i64>;
+    /// Notifications waiting to be mailed, oldest first.
+    async fn notifications_to_mail(&self, limit: i64) -> Result<Vec<Notification>>;
+    /// Takes one to mail (`pending` → `sending`): false when another worker took it first.
+    async fn claim_notification_mail(&self, id: i64) -> Result<bool>;
+    /// Records how mailing one went: `sent`, `failed: …`, or `pending` again to retry.
+    async fn set_notification_mail(&self, id: i64, state: &str) -> Result<()>;
     /// Marks these (or, with none, all) of a user's notifications read.
     async fn mark_read(&self, user: UserId, ids: &[i64], at: Timestamp) -> Result<()>;
 }

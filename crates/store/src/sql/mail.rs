@@ -245,6 +245,28 @@ impl MailStore for SqlStore {
         matched(done)
     }
 
+    async fn record_sent_mail(
+        &self,
+        message_id: &str,
+        ticket: TicketId,
+        mailbox: MailboxId,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mail_messages (message_id, ticket_id, mailbox_id, direction, reasons, status, attempts, sent_at, created_at) \
+             VALUES ($1, $2, $3, 'out', $4, 'sent', 1, $5, $5)",
+        )
+        .bind(message_id)
+        .bind(ticket.0)
+        .bind(mailbox.0)
+        .bind(to_json(&[reason])?)
+        .bind(ts(at))
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
     async fn fetch_position(&self, mailbox: MailboxId) -> Result<FetchPosition> {
         let row: Option<(i64, i64)> = sqlx::query_as("SELECT uid_validity, last_uid FROM mailboxes WHERE id = $1")
             .bind(mailbox.0)

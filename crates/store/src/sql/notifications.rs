@@ -2,6 +2,22 @@
 
 use super::*;
 
+type NotificationRow = (i64, i64, Option<i64>, Option<String>, String, String, i64, Option<i64>);
+
+fn notification(r: NotificationRow) -> Result<Notification> {
+    let (id, user_id, ticket_id, rule, subject, body, created, read) = r;
+    Ok(Notification {
+        id,
+        user_id: UserId(user_id),
+        ticket_id: ticket_id.map(TicketId),
+        rule,
+        subject,
+        body,
+        created_at: from_ts(created)?,
+        read_at: opt_ts(read)?,
+    })
+}
+
 #[async_trait]
 impl NotificationStore for SqlStore {
     async fn list_webhooks(&self) -> Result<Vec<WebhookRow>> {
@@ -61,22 +77,36 @@ impl NotificationStore for SqlStore {
             qb.push(" AND id < ").push_bind(b);
         }
         qb.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
-        type Row = (i64, i64, Option<i64>, Option<String>, String, String, i64, Option<i64>);
-        let rows: Vec<Row> = qb.build_query_as().fetch_all(&self.read).await?;
-        rows.into_iter()
-            .map(|(id, user_id, ticket_id, rule, subject, body, created, read)| {
-                Ok(Notification {
-                    id,
-                    user_id: UserId(user_id),
-                    ticket_id: ticket_id.map(TicketId),
-                    rule,
-                    subject,
-                    body,
-                    created_at: from_ts(created)?,
-                    read_at: opt_ts(read)?,
-                })
-            })
-            .collect()
+        let rows: Vec<NotificationRow> = qb.build_query_as().fetch_all(&self.read).await?;
+        rows.into_iter().map(notification).collect()
+    }
+
+    async fn notifications_to_mail(&self, limit: i64) -> Result<Vec<Notification>> {
+        let rows: Vec<NotificationRow> = sqlx::query_as(
+            "SELECT id, user_id, ticket_id, rule, subject, body, created_at, read_at FROM notifications \
+             WHERE mail = 'pending' ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.write)
+        .await?;
+        rows.into_iter().map(notification).collect()
+    }
+
+    async fn claim_notification_mail(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE notifications SET mail = 'sending' WHERE id = $1 AND mail = 'pending'")
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_notification_mail(&self, id: i64, state: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE notifications SET mail = $1 WHERE id = $2")
+            .bind(state)
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        matched(done)
     }
 
     async fn count_unread(&self, user: UserId) -> Result<i64> {

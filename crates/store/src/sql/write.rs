@@ -425,8 +425,8 @@ impl SqlStore {
                 ),
             };
             sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO notifications (user_id, ticket_id, rule, subject, body, created_at) \
-                 SELECT r.user_id, $2, $3, $4, $5, $6 FROM {from}"
+                "INSERT INTO notifications (user_id, ticket_id, rule, subject, body, created_at, mail) \
+                 SELECT r.user_id, $2, $3, $4, $5, $6, $7 FROM {from}"
             )))
             .bind(key)
             .bind(ticket.map(|t| t.0))
@@ -434,6 +434,7 @@ impl SqlStore {
             .bind(subject)
             .bind(body)
             .bind(ts(batch.at))
+            .bind(if n.mail { "pending" } else { "" })
             .execute(&mut *tx)
             .await?;
         }

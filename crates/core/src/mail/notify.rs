@@ -1,0 +1,170 @@
+//! Notifications by mail. When the desk sends mail (a mailbox with an SMTP server, or the
+//! desk's), every notification the rules write is marked to be mailed in its own transaction,
+//! and a `mail.notify` job with it sends the waiting ones: from the ticket's mailbox, to the
+//! person notified, the subject carrying the ticket's token and the headers threading it into
+//! the ticket's conversation (so an answer lands on the ticket), marked `Auto-Submitted:
+//! auto-generated` so that auto-responders leave it alone. Each notification is claimed before
+//! it is sent, so two workers never mail one twice.
+
+use gongdan_domain::mail::thread::tagged_subject;
+use gongdan_domain::mail::{Address, compose};
+use gongdan_store::{NewJob, Notification};
+use serde_json::json;
+
+use super::send::{Outgoing, Unsent, smtp_error};
+use crate::config::Config;
+use crate::jobs::kind::{JobKind, Ran};
+use crate::{App, CoreError, Result};
+
+pub const NOTIFY_JOB: &str = "mail.notify";
+/// Notifications one run mails at most; more run again at once.
+const ROUND: i64 = 50;
+
+pub(crate) const JOB: JobKind =
+    JobKind { name: NOTIFY_JOB, run: |app, _job| Box::pin(async move { app.mail_notifications().await }), every: None };
+
+impl App {
+    /// Whether the desk mails anything: some active mailbox has an SMTP server to send through.
+    pub(crate) fn mails_out(&self, cfg: &Config) -> bool {
+        cfg.mailboxes.iter().any(|m| m.active && (m.smtp.is_some() || self.settings.smtp.is_some()))
+    }
+
+    /// The job that mails the notifications a write leaves waiting.
+    pub(crate) fn notify_job(&self) -> NewJob {
+        NewJob {
+            kind: NOTIFY_JOB.into(),
+            unique_key: None,
+            payload: json!({}),
+            run_at: self.now(),
+            max_attempts: 12,
+            ticket: None,
+        }
+    }
+
+    async fn mail_notifications(&self) -> Ran {
+        let pending = match self.store.notifications_to_mail(ROUND).await {
+            Ok(p) => p,
+            Err(e) => return Ran::Failed { error: format!("the database: {e}"), at: None },
+        };
+        for n in &pending {
+            match self.store.claim_notification_mail(n.id).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => return Ran::Failed { error: format!("the database: {e}"), at: None },
+            }
+            let (state, retry) = match self.mail_notification(n).await {
+                Ok(()) => ("sent".to_owned(), None),
+                Err(Unsent::Permanent(why)) => (format!("failed: {why}"), None),
+                // Back in the queue; this job tries again after its back-off.
+                Err(Unsent::Transient(why)) => ("pending".to_owned(), Some(why)),
+            };
+            if let Err(e) = self.store.set_notification_mail(n.id, &state).await {
+                return Ran::Failed { error: format!("the database: {e}"), at: None };
+            }
+            if let Some(why) = retry {
+                tracing::warn!(notification = n.id, error = why, "notification not mailed yet");
+                return Ran::Failed { error: why, at: None };
+            }
+        }
+        if pending.len() as i64 == ROUND { Ran::Next(self.now()) } else { Ran::Done }
+    }
+
+    async fn mail_notification(&self, n: &Notification) -> std::result::Result<(), Unsent> {
+        let store = |e: CoreError| Unsent::Transient(e.to_string());
+        let db = |e: gongdan_store::StoreError| Unsent::Transient(format!("the database: {e}"));
+        let user = self.store.get_user(n.user_id).await.map_err(db)?;
+        let Some((email, name)) = user.filter(|u| u.active).and_then(|u| u.email.clone().map(|e| (e, u.name))) else {
+            return Err(Unsent::Permanent("the person notified has no address".into()));
+        };
+        let cfg = self.config().await.map_err(store)?;
+        let ticket = match n.ticket_id {
+            Some(id) => self.store.get_ticket(id).await.map_err(db)?,
+            None => None,
+        };
+        let thread = match &ticket {
+            Some(t) => self.store.ticket_mail(t.id).await.map_err(db)?,
+            None => vec![],
+        };
+        let received = thread.iter().rev().find(|m| m.direction == "in").and_then(|m| m.mailbox_id);
+        let mailbox = compose::sender(&cfg.mailboxes, received, ticket.as_ref().and_then(|t| t.group_id))
+            .ok_or_else(|| Unsent::Permanent("no mailbox to send from".into()))?;
+        let (smtp, password) = self.smtp_for(mailbox).map_err(Unsent::Permanent)?;
+        let messages: Vec<(String, bool)> =
+            thread.iter().map(|m| (m.message_id.clone(), m.direction == "in")).collect();
+        let desk: Vec<String> = cfg.mailboxes.iter().map(|m| m.address.clone()).collect();
+        let to = Address { email, name: Some(name) };
+        let mut headers = compose::Headers {
+            to: vec![to.clone()],
+            cc: vec![],
+            subject: n.subject.clone(),
+            in_reply_to: None,
+            references: vec![],
+        };
+        if let Some(t) = &ticket {
+            let thread = compose::Thread {
+                ticket: t.id,
+                subject: &t.subject,
+                token_prefix: &self.settings.mail_token_prefix,
+                requester: Some(to),
+                ccs: vec![],
+                author: None,
+                desk: &desk,
+                messages: &messages,
+            };
+            let Some(h) = compose::reply(&thread) else {
+                return Err(Unsent::Permanent("the person notified is one of the desk's own addresses".into()));
+            };
+            headers =
+                compose::Headers { subject: tagged_subject(&n.subject, t.id, &self.settings.mail_token_prefix), ..h };
+        }
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| Unsent::Transient(format!("no randomness: {e}")))?;
+        let message_id = compose::message_id(u128::from_le_bytes(random), &mailbox.address);
+        let html = gongdan_domain::conversation::text_to_html(&n.body);
+        let out = Outgoing {
+            from: Address { email: mailbox.address.clone(), name: Some(mailbox.name.clone()) },
+            headers: &headers,
+            message_id: &message_id,
+            text: &n.body,
+            html: &html,
+            files: vec![],
+            automatic: true,
+        };
+        let message = out.build(self.now())?;
+        let bytes = message.formatted();
+        self.smtp.send(&smtp, &password, message.envelope(), &bytes).await.map_err(|e| smtp_error(&e, &smtp))?;
+        // Kept as the ticket's mail, so an answer to the notification finds its ticket.
+        if let Some(t) = &ticket
+            && let Err(e) = self
+                .store
+                .record_sent_mail(
+                    &message_id,
+                    t.id,
+                    mailbox.id,
+                    &format!("a notification to {}", headers.to[0].email),
+                    self.now(),
+                )
+                .await
+        {
+            tracing::warn!(error = %e, "a mailed notification's Message-ID was not kept");
+        }
+        Ok(())
+    }
+
+    /// Marks a write's notifications to be mailed, with the job that mails them, when the desk
+    /// sends mail.
+    pub(crate) async fn mail_notices(&self, batch: &mut gongdan_store::WriteBatch) -> Result<()> {
+        if batch.notices.is_empty() {
+            return Ok(());
+        }
+        let cfg = self.config().await?;
+        if !self.mails_out(&cfg) {
+            return Ok(());
+        }
+        for n in &mut batch.notices {
+            n.mail = true;
+        }
+        batch.jobs.push(self.notify_job());
+        Ok(())
+    }
+}
