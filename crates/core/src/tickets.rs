@@ -150,6 +150,15 @@ pub fn sanitize_html(html: &str) -> String {
     ammonia::clean(html)
 }
 
+/// The mail a reply is stored with: the message it came in as, and the one it goes out as.
+fn mail_out(
+    input: &AddComment,
+    outbound: &Option<crate::mail::send::Outbound>,
+) -> (Vec<MailRecord>, Vec<gongdan_store::NewJob>) {
+    let mail = input.mail.iter().cloned().chain(outbound.as_ref().map(|o| o.record.clone())).collect();
+    (mail, outbound.iter().map(|o| o.job.clone()).collect())
+}
+
 /// Customers act through the web (portal or API), or by mail, which only the email channel says.
 fn via_for(p: &Principal, via: Via) -> Via {
     if p.is_staff() || via == Via::Email { via } else { Via::Web }
@@ -603,7 +612,14 @@ impl App {
                 return Err(DomainError::TicketClosed.into());
             }
             return self
-                .follow_up(actor, &target, comment, via, claim(ClaimedResource::Comment(0)), input.mail.clone())
+                .follow_up(
+                    actor,
+                    &target,
+                    comment,
+                    via,
+                    claim(ClaimedResource::Comment(0)),
+                    mail_out(&input, &outbound),
+                )
                 .await;
         }
         // A reply must not fail because the ticket moved meanwhile (another node, an
@@ -614,6 +630,7 @@ impl App {
             let mut next = target.clone();
             let now = self.now();
             let (events, by_customer) = reply_events(actor, &mut next, input.public, &open, now);
+            let (mail, jobs) = mail_out(&input, &outbound);
             let mut batch = WriteBatch {
                 actor: Some(actor.user_id),
                 via,
@@ -625,8 +642,8 @@ impl App {
                     events,
                 }],
                 idempotency: claim(ClaimedResource::Comment(0)),
-                mail: input.mail.iter().cloned().chain(outbound.as_ref().map(|o| o.record.clone())).collect(),
-                jobs: outbound.iter().map(|o| o.job.clone()).collect(),
+                mail,
+                jobs,
                 ..Default::default()
             };
             let said = Some((input.public, by_customer, input.body.clone()));
@@ -655,7 +672,7 @@ impl App {
                                 comment,
                                 via,
                                 claim(ClaimedResource::Comment(0)),
-                                input.mail.clone(),
+                                mail_out(&input, &outbound),
                             )
                             .await;
                     }
@@ -703,7 +720,7 @@ impl App {
         comment: NewComment,
         via: Via,
         idempotency: Option<IdempotencyClaim>,
-        mail: Option<MailRecord>,
+        (mail, jobs): (Vec<MailRecord>, Vec<gongdan_store::NewJob>),
     ) -> Result<Created<CommentOutcome>> {
         let cfg = self.config().await?;
         let now = self.now();
@@ -751,7 +768,8 @@ impl App {
                 kind: LinkKind::FollowUp,
             }],
             idempotency: idempotency.clone(),
-            mail: mail.into_iter().collect(),
+            mail,
+            jobs,
             ..Default::default()
         };
         self.run_triggers(&cfg, &mut batch, None, Some(said), Some(actor)).await?;

@@ -28,10 +28,12 @@ use crate::{App, CoreError, Result};
 const EVERY: SignedDuration = SignedDuration::from_secs(30);
 /// Messages one round takes from one mailbox at most.
 const ROUND: usize = 100;
-/// A round stops taking messages after this long, well inside the job's lease.
+/// A round stops taking messages after this long, and ends after [`ROUND_CAP`] whatever a
+/// server is doing: inside the job's two-minute lease, so two nodes never fetch one mailbox.
 const ROUND_TIME: Duration = Duration::from_secs(60);
+const ROUND_CAP: Duration = Duration::from_secs(95);
 /// A mail server gets this long to connect and to answer each command.
-const IMAP_TIMEOUT: Duration = Duration::from_secs(30);
+const IMAP_TIMEOUT: Duration = Duration::from_secs(20);
 
 const FETCH_JOB: &str = "mail.fetch";
 
@@ -124,9 +126,19 @@ impl App {
         if !boxes.iter().any(|m| m.imap.is_some()) {
             return Ok(None);
         }
+        let started = tokio::time::Instant::now();
         for m in boxes {
             let Some(imap) = m.imap.clone().filter(|_| m.active) else { continue };
-            let result = self.fetch_mailbox(&m, &imap).await;
+            if started.elapsed() > ROUND_TIME {
+                // The rest wait for the next round, which follows at once.
+                more = true;
+                break;
+            }
+            let left = ROUND_CAP.saturating_sub(started.elapsed());
+            let result = match tokio::time::timeout(left, self.fetch_mailbox(&m, &imap, started)).await {
+                Ok(r) => r,
+                Err(_) => Err(slow()),
+            };
             let now = self.now();
             match result {
                 Ok(f) => {
@@ -155,7 +167,11 @@ impl App {
                 "the mailbox has no IMAP settings",
             )
         })?;
-        let result = self.fetch_mailbox(&m, &imap).await;
+        let started = tokio::time::Instant::now();
+        let result = match tokio::time::timeout(ROUND_CAP, self.fetch_mailbox(&m, &imap, started)).await {
+            Ok(r) => r,
+            Err(_) => Err(slow()),
+        };
         let error = result.as_ref().err().map(String::as_str);
         self.store.set_mailbox_status(m.id, Some(self.now()), error).await?;
         Ok(result)
@@ -182,20 +198,31 @@ impl App {
                 Ok(()) => Ok(Reached::Smtp { server: format!("{}:{}", s.host, s.port) }),
                 Err(e) => Err(super::send::failure_text(&e, &s)),
             },
-            Err(e) => Err(e),
+            Err(e) => Err(e.text()),
         };
         out.push(("smtp", r));
         Ok(out)
     }
 
-    async fn fetch_mailbox(&self, m: &Mailbox, imap: &Imap) -> std::result::Result<Fetched, String> {
+    async fn fetch_mailbox(
+        &self,
+        m: &Mailbox,
+        imap: &Imap,
+        started: tokio::time::Instant,
+    ) -> std::result::Result<Fetched, String> {
         let mut s = self.imap_session(imap).await?;
-        let result = self.take_new(&mut s, m, imap).await;
+        let result = self.take_new(&mut s, m, imap, started).await;
         let _ = timed(s.logout()).await;
         result
     }
 
-    async fn take_new(&self, s: &mut Conn, m: &Mailbox, imap: &Imap) -> std::result::Result<Fetched, String> {
+    async fn take_new(
+        &self,
+        s: &mut Conn,
+        m: &Mailbox,
+        imap: &Imap,
+        started: tokio::time::Instant,
+    ) -> std::result::Result<Fetched, String> {
         let db = |e: gongdan_store::StoreError| format!("the database: {e}");
         let folder = timed(s.select(&imap.folder)).await?;
         let validity = i64::from(folder.uid_validity.unwrap_or(0));
@@ -211,13 +238,16 @@ impl App {
         uids.sort_unstable();
         let mut more = uids.len() > ROUND;
         uids.truncate(ROUND);
-        let started = tokio::time::Instant::now();
+        let caps = timed(s.capabilities()).await?;
+        // Without MOVE a message is copied and deleted; without UIDPLUS the deletion is a
+        // plain EXPUNGE, which also removes what other programs marked deleted.
+        let (can_move, uidplus) = (caps.has_str("MOVE"), caps.has_str("UIDPLUS"));
         if imap.after_import == AfterImport::Move && !uids.is_empty() {
             // MOVE needs its folder; CREATE fails harmlessly when it is there.
             let _ = timed(s.create(&imap.move_to)).await;
         }
         let mut taken = 0;
-        let mut deleted = false;
+        let mut deleted: Vec<u32> = Vec::new();
         for uid in uids {
             if started.elapsed() > ROUND_TIME {
                 more = true;
@@ -248,18 +278,29 @@ impl App {
                 AfterImport::Seen => {
                     drain(timed(s.uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)")).await?).await?;
                 }
-                AfterImport::Move => timed(s.uid_mv(uid.to_string(), &imap.move_to)).await?,
+                AfterImport::Move if can_move => timed(s.uid_mv(uid.to_string(), &imap.move_to)).await?,
+                AfterImport::Move => {
+                    timed(s.uid_copy(uid.to_string(), &imap.move_to)).await?;
+                    drain(timed(s.uid_store(uid.to_string(), "+FLAGS.SILENT (\\Deleted)")).await?).await?;
+                    deleted.push(uid);
+                }
                 AfterImport::Delete => {
                     drain(timed(s.uid_store(uid.to_string(), "+FLAGS.SILENT (\\Deleted)")).await?).await?;
-                    deleted = true;
+                    deleted.push(uid);
                 }
             }
             at.last_uid = i64::from(uid);
             self.store.set_fetch_position(m.id, at).await.map_err(db)?;
         }
-        if deleted {
-            let gone = timed(s.expunge()).await?;
-            let _: Vec<_> = gone.collect().await;
+        if !deleted.is_empty() {
+            let set: Vec<String> = deleted.iter().map(u32::to_string).collect();
+            if uidplus {
+                let gone = timed(s.uid_expunge(set.join(","))).await?;
+                let _: Vec<_> = gone.collect().await;
+            } else {
+                let gone = timed(s.expunge()).await?;
+                let _: Vec<_> = gone.collect().await;
+            }
         }
         self.store.set_fetch_position(m.id, at).await.map_err(db)?;
         Ok(Fetched { taken, more })

@@ -93,7 +93,14 @@ impl App {
         limited: bool,
     ) -> Result<Ingested> {
         require_admin(actor)?;
-        let cfg = self.config().await?;
+        let mut cfg = self.config().await?;
+        if let Some(id) = mailbox
+            && !cfg.mailboxes.iter().any(|m| m.id == id)
+        {
+            // Made a moment ago on another node: this node's snapshot is a little older.
+            self.config_changed();
+            cfg = self.config().await?;
+        }
         let mailboxes = &cfg.mailboxes;
         let hinted = match mailbox {
             Some(id) => Some(mailboxes.iter().find(|m| m.id == id).cloned().ok_or(CoreError::NotFound("mailbox"))?),
@@ -138,15 +145,17 @@ impl App {
             let why = format!("the sender address `{}` is not one the desk can answer", sender.email);
             return self.hold(raw, mailbox.as_ref(), Some(e), why).await;
         }
-        if limited && !self.mail_storms.admit(&sender.email, self.now(), self.settings.mail_sender_limit) {
+        let user = self.store.find_user_by_identity(IdentityKind::Email, &sender.email).await?;
+        // The desk's own staff answer many tickets by mail; the limit is for the outside.
+        let staff = user.as_ref().is_some_and(|u| u.role.is_staff());
+        if limited && !staff && !self.mail_storms.admit(&sender.email, self.now(), self.settings.mail_sender_limit) {
             let why = format!(
                 "more than {} messages from {} within an hour: held as a mail storm",
                 self.settings.mail_sender_limit, sender.email
             );
             return self.hold(raw, mailbox.as_ref(), Some(e), why).await;
         }
-        let user = self.store.find_user_by_identity(IdentityKind::Email, &sender.email).await?;
-        let findings = self.findings(e, user.as_ref()).await?;
+        let (findings, to_notice) = self.findings(e, user.as_ref()).await?;
         let (decision, why) = thread::decide(&findings);
         reasons.extend(why);
         let record = MailRecord {
@@ -157,7 +166,9 @@ impl App {
             status: "",
         };
         let written = match (decision, user) {
-            (Decision::Append(ticket), Some(user)) => self.append(&parsed, &user, ticket, record, &mut reasons).await,
+            (Decision::Append(ticket), Some(user)) => {
+                self.append(&parsed, &user, ticket, record, to_notice, &mut reasons).await
+            }
             (Decision::Append(_), None) => Err(CoreError::Internal("an append needs the sender".into())),
             (Decision::Create { related }, _) => {
                 self.create(&parsed, &sender, mailbox.as_ref(), &desk, related, record, &mut reasons).await
@@ -206,12 +217,14 @@ impl App {
     }
 
     /// What threading looks at: the tickets of the Message-IDs the message answers, and the
-    /// ticket its subject names, each with how the sender stands to it.
-    async fn findings(&self, e: &Envelope, sender: Option<&User>) -> Result<Findings> {
+    /// ticket its subject names, each with how the sender stands to it; and whether it answers
+    /// a notification the desk mailed (no comment of the ticket's went out as it).
+    async fn findings(&self, e: &Envelope, sender: Option<&User>) -> Result<(Findings, bool)> {
         let answered = e.answered_ids();
         let known = self.store.mail_messages(&answered).await?;
         let mut f = Findings::default();
         let nearest = answered.iter().find_map(|id| known.iter().find(|k| k.message_id == *id));
+        let to_notice = nearest.is_some_and(|k| k.direction == "out" && k.comment_id.is_none());
         if let Some(k) = nearest {
             if let Some(t) = self.store.get_ticket(k.ticket_id).await? {
                 let candidate = Candidate { ticket: t.id, sender: standing(&t, sender) };
@@ -224,7 +237,7 @@ impl App {
             let t = self.store.get_ticket(TicketId(n)).await?;
             f.token = Some((n, t.map(|t| Candidate { ticket: t.id, sender: standing(&t, sender) })));
         }
-        Ok(f)
+        Ok((f, to_notice))
     }
 
     /// The message as a comment by its sender on `ticket` (a closed ticket gets a follow-up).
@@ -234,6 +247,7 @@ impl App {
         user: &User,
         ticket: TicketId,
         mut record: MailRecord,
+        to_notice: bool,
         reasons: &mut Vec<String>,
     ) -> Result<Ingested> {
         if !user.active {
@@ -247,6 +261,10 @@ impl App {
             body = rest.trim_start().to_owned();
             public = false;
             reasons.push(format!("an agent's reply starting with {NOTE_MARKER}: an internal note"));
+        } else if actor.is_staff() && to_notice {
+            // A notification went to the agent, not the customer: the answer stays inside.
+            public = false;
+            reasons.push("an agent's answer to a notification: an internal note".into());
         }
         let attachment_ids = self.store_parts(&actor, parsed).await?;
         record.reasons = reasons.clone();

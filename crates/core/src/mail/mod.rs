@@ -50,16 +50,24 @@ impl App {
         };
         let created_at = current.as_ref().map_or(now, |c| c.created_at);
         let mut m = Mailbox { created_at, updated_at: now, ..m }.validated()?;
+        let was = current.as_ref().and_then(|c| c.imap.clone());
         if let Some(i) = &mut m.imap {
-            let kept = current.as_ref().and_then(|c| c.imap.as_ref()).map(|c| c.password.as_str());
+            // A kept password goes only to the server and account it was given for.
+            let same = was.as_ref().is_some_and(|w| w.host == i.host && w.username == i.username);
+            let kept = was.as_ref().filter(|_| same).map(|c| c.password.as_str());
             i.password = self.sealed(&i.password, kept, "imap.password")?;
             if i.password.is_empty() {
                 return Err(gongdan_domain::DomainError::required("imap.password").into());
             }
         }
         if let Some(s) = &mut m.smtp {
-            let kept = current.as_ref().and_then(|c| c.smtp.as_ref()).map(|c| c.password.as_str());
+            let was = current.as_ref().and_then(|c| c.smtp.as_ref());
+            let same = was.is_some_and(|w| w.host == s.host && w.username == s.username);
+            let kept = was.filter(|_| same).map(|c| c.password.as_str());
             s.password = self.sealed(&s.password, kept, "smtp.password")?;
+            if !s.username.is_empty() && s.password.is_empty() {
+                return Err(gongdan_domain::DomainError::required("smtp.password").into());
+            }
         }
         let cfg = self.config().await?;
         if let Some(g) = m.group_id
@@ -77,6 +85,16 @@ impl App {
             other => other?,
         };
         self.config_changed();
+        let moved = match (&was, &saved.imap) {
+            (Some(w), Some(n)) => {
+                (&w.host, w.port, &w.username, &w.folder) != (&n.host, n.port, &n.username, &n.folder)
+            }
+            _ => true,
+        };
+        if moved && saved.imap.is_some() {
+            // Another server, account or folder: its UIDs are not the old ones.
+            self.store.set_fetch_position(saved.id, gongdan_store::FetchPosition::default()).await?;
+        }
         if saved.imap.is_some() {
             self.schedule_fetch().await?;
         }

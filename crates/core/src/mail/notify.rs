@@ -36,7 +36,8 @@ impl App {
             unique_key: None,
             payload: json!({}),
             run_at: self.now(),
-            max_attempts: 12,
+            // Retried (with the runner's back-off, at most hourly) while any wait.
+            max_attempts: 1_000_000,
             ticket: None,
         }
     }
@@ -46,6 +47,7 @@ impl App {
             Ok(p) => p,
             Err(e) => return Ran::Failed { error: format!("the database: {e}"), at: None },
         };
+        let mut unsent = None;
         for n in &pending {
             match self.store.claim_notification_mail(n.id).await {
                 Ok(true) => {}
@@ -62,11 +64,16 @@ impl App {
                 return Ran::Failed { error: format!("the database: {e}"), at: None };
             }
             if let Some(why) = retry {
+                // The others still go: one recipient's server away holds up nobody else.
                 tracing::warn!(notification = n.id, error = why, "notification not mailed yet");
-                return Ran::Failed { error: why, at: None };
+                unsent = Some(why);
             }
         }
-        if pending.len() as i64 == ROUND { Ran::Next(self.now()) } else { Ran::Done }
+        match unsent {
+            Some(error) => Ran::Failed { error, at: None },
+            None if pending.len() as i64 == ROUND => Ran::Next(self.now()),
+            None => Ran::Done,
+        }
     }
 
     async fn mail_notification(&self, n: &Notification) -> std::result::Result<(), Unsent> {
@@ -88,7 +95,7 @@ impl App {
         let received = thread.iter().rev().find(|m| m.direction == "in").and_then(|m| m.mailbox_id);
         let mailbox = compose::sender(&cfg.mailboxes, received, ticket.as_ref().and_then(|t| t.group_id))
             .ok_or_else(|| Unsent::Permanent("no mailbox to send from".into()))?;
-        let (smtp, password) = self.smtp_for(mailbox).map_err(Unsent::Permanent)?;
+        let (smtp, password) = self.smtp_for(mailbox)?;
         let messages: Vec<(String, bool)> =
             thread.iter().map(|m| (m.message_id.clone(), m.direction == "in")).collect();
         let desk: Vec<String> = cfg.mailboxes.iter().map(|m| m.address.clone()).collect();
@@ -132,7 +139,11 @@ impl App {
         };
         let message = out.build(self.now())?;
         let bytes = message.formatted();
-        self.smtp.send(&smtp, &password, message.envelope(), &bytes).await.map_err(|e| smtp_error(&e, &smtp))?;
+        let sending = self.smtp.send(&smtp, &password, message.envelope(), &bytes);
+        tokio::time::timeout(super::smtp::SEND_DEADLINE, sending)
+            .await
+            .unwrap_or(Err(super::smtp::Failed::TimedOut))
+            .map_err(|e| smtp_error(&e, &smtp))?;
         // Kept as the ticket's mail, so an answer to the notification finds its ticket.
         if let Some(t) = &ticket
             && let Err(e) = self

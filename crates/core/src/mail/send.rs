@@ -29,7 +29,8 @@ pub const SEND_JOB: &str = "mail.send";
 const SEND_ATTEMPTS: i64 = 12;
 /// People a reply is copied to at most (a ticket's CCs beyond are left out).
 const CC_MAX: usize = 50;
-/// Attachments sent with a reply, in all (larger ones stay on the ticket, linked in the text).
+/// Attachments sent with a reply, in all: the files past it stay on the ticket only (the
+/// customer sees them in the portal).
 const ATTACH_MAX: u64 = 20 * 1024 * 1024;
 
 pub(crate) const JOB: JobKind =
@@ -131,10 +132,12 @@ impl App {
             .iter()
             .find(|m| Some(m.id) == row.mailbox_id)
             .ok_or_else(|| Unsent::Permanent("its mailbox was deleted".into()))?;
-        let (smtp, password) = self.smtp_for(mailbox).map_err(Unsent::Permanent)?;
+        let (smtp, password) = self.smtp_for(mailbox)?;
         let message = self.reply_message(&row, &ticket, &comment, mailbox, &mailboxes).await?;
         let bytes = message.formatted();
-        match self.smtp.send(&smtp, &password, message.envelope(), &bytes).await {
+        let sending = self.smtp.send(&smtp, &password, message.envelope(), &bytes);
+        let sent = tokio::time::timeout(super::smtp::SEND_DEADLINE, sending).await.unwrap_or(Err(Failed::TimedOut));
+        match sent {
             Ok(answer) => {
                 let text = answer.message().collect::<Vec<_>>().join(" ");
                 Ok(Some(format!("{} {text}", answer.code()).trim().to_owned()))
@@ -144,17 +147,22 @@ impl App {
     }
 
     /// The server a mailbox sends through, with its password opened.
-    pub(crate) fn smtp_for(&self, mailbox: &Mailbox) -> std::result::Result<(Smtp, String), String> {
+    /// A password that does not open is worth retrying: the key may be fixed (a node with a
+    /// data directory of its own, a `GONGDAN_SECRET_KEY` set late) without anything re-sent.
+    pub(crate) fn smtp_for(&self, mailbox: &Mailbox) -> std::result::Result<(Smtp, String), Unsent> {
         match (&mailbox.smtp, &self.settings.smtp) {
             (Some(own), _) => {
                 let password = match own.password.is_empty() {
                     true => String::new(),
-                    false => self.secret_key().and_then(|k| k.open(&own.password)).map_err(|e| e.to_string())?,
+                    false => self
+                        .secret_key()
+                        .and_then(|k| k.open(&own.password))
+                        .map_err(|e| Unsent::Transient(e.to_string()))?,
                 };
                 Ok((own.clone(), password))
             }
             (None, Some(desk)) => Ok((desk.clone(), desk.password.clone())),
-            (None, None) => Err("no SMTP server is set up for this mailbox or the desk".into()),
+            (None, None) => Err(Unsent::Permanent("no SMTP server is set up for this mailbox or the desk".into())),
         }
     }
 
@@ -186,7 +194,10 @@ impl App {
         let thread = self.store.ticket_mail(ticket.id).await.map_err(store)?;
         let messages: Vec<(String, bool)> = thread
             .iter()
-            .filter(|m| m.message_id != row.message_id && m.created_at <= row.created_at)
+            // Not the agent's own mail this reply came in as: the customer never saw it.
+            .filter(|m| {
+                m.message_id != row.message_id && m.created_at <= row.created_at && m.comment_id != row.comment_id
+            })
             .map(|m| (m.message_id.clone(), m.direction == "in"))
             .collect();
         let headers = compose::reply(&compose::Thread {
@@ -305,5 +316,13 @@ pub(crate) fn smtp_error(e: &Failed, s: &Smtp) -> Unsent {
 pub(crate) fn failure_text(e: &Failed, s: &Smtp) -> String {
     match smtp_error(e, s) {
         Unsent::Permanent(t) | Unsent::Transient(t) => t,
+    }
+}
+
+impl Unsent {
+    pub(crate) fn text(self) -> String {
+        match self {
+            Unsent::Permanent(t) | Unsent::Transient(t) => t,
+        }
     }
 }

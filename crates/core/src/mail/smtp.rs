@@ -17,8 +17,11 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 use tokio::sync::Mutex;
 
-/// A server gets this long for each step of a conversation.
-const STEP: Duration = Duration::from_secs(30);
+/// A server gets this long for each step of a conversation; a send as a whole gets
+/// [`SEND_DEADLINE`], so a job never outlives its lease (two minutes) and another node never
+/// sends the same reply while this one still might.
+const STEP: Duration = Duration::from_secs(20);
+pub(crate) const SEND_DEADLINE: Duration = Duration::from_secs(90);
 /// Open connections kept per server and account.
 const KEEP: usize = 4;
 
@@ -105,7 +108,9 @@ impl Transports {
             conn = connect(s, password).await?;
             sent = step(conn.send(envelope, bytes)).await;
         }
-        if !conn.has_broken() {
+        // Only a connection whose last step ended in an answer is reused: one that timed out
+        // may be half-way through a message, and the next reply would be appended to it.
+        if sent.is_ok() && !conn.has_broken() {
             let mut pool = self.0.lock().await;
             let kept = pool.entry(k).or_default();
             if kept.len() < KEEP {

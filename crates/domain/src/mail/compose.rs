@@ -56,7 +56,14 @@ pub fn reply(t: &Thread<'_>) -> Option<Headers> {
     // Answers the customer's latest message; the desk's own latest when it never received one.
     let in_reply_to =
         t.messages.iter().rev().find(|(_, received)| *received).or_else(|| t.messages.last()).map(|(id, _)| id.clone());
-    let ids: Vec<&String> = t.messages.iter().map(|(id, _)| id).collect();
+    // The parent ends the list (RFC 5322 §3.6.4), whatever the trimming leaves out.
+    let ids: Vec<&String> = t
+        .messages
+        .iter()
+        .map(|(id, _)| id)
+        .filter(|id| Some(*id) != in_reply_to.as_ref())
+        .chain(in_reply_to.as_ref())
+        .collect();
     let references = match ids.len() {
         n if n > REFERENCES_MAX => {
             std::iter::once(ids[0]).chain(ids[n - (REFERENCES_MAX - 1)..].iter().copied()).cloned().collect()
@@ -138,7 +145,8 @@ mod tests {
         let h = reply(&thread(&msgs, &desk)).unwrap();
         assert_eq!(h.in_reply_to.as_deref(), Some("m18@x"));
         assert_eq!(h.references.len(), REFERENCES_MAX);
-        assert_eq!((h.references[0].as_str(), h.references[11].as_str()), ("m0@x", "m19@x"));
+        assert_eq!((h.references[0].as_str(), h.references[11].as_str()), ("m0@x", "m18@x"), "the parent last");
+        assert_eq!(h.references[10], "m19@x");
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub struct Mailbox {
     /// When the last fetch ended (read-only).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, read_only))]
     pub last_fetch_at: Option<Timestamp>,
-    /// What went wrong in the last fetch or send, cleared by the next that works (read-only).
+    /// What went wrong in the last fetch, cleared by the next that works (read-only); a reply's
+    /// delivery is on the reply.
     #[cfg_attr(feature = "openapi", schema(read_only))]
     pub last_error: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]

@@ -287,6 +287,39 @@ async fn the_console_sets_up_mailboxes_and_clears_the_quarantine(t: TestApp) {
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.html);
     let list = text_of(&web.get("/admin/mailboxes").await.html);
     assert!(list.contains("help@acme.test") && list.contains("Acme 客服"), "{list}");
+    // IMAP settings through the form: a bad one names its field, and the typed password never
+    // comes back in the page; a good one is kept sealed, and saving the form again keeps it.
+    let (_, boxes) = t.get("/api/v1/mailboxes", &t.admin).await;
+    let mid = boxes["items"][0]["id"].as_i64().unwrap();
+    let path = format!("/admin/mailboxes/{mid}");
+    let form = |host: &'static str, password: &'static str| {
+        vec![
+            ("address", "help@acme.test"),
+            ("name", "Acme 客服"),
+            ("active", "true"),
+            ("imap.host", host),
+            ("imap.port", "143"),
+            ("imap.tls", "none"),
+            ("imap.username", "help"),
+            ("imap.password", password),
+            ("imap.folder", "INBOX"),
+            ("imap.after_import", "seen"),
+        ]
+    };
+    web.get(&path).await;
+    let bad = web.post(&path, &form("a b", "typed-secret-9")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!bad.html.contains("typed-secret-9"), "a typed password is not sent back");
+    assert!(bad.html.contains("aria-invalid=\"true\"") && bad.html.contains("value=\"a b\""), "the host is marked");
+    web.get(&path).await;
+    let ok = web.post(&path, &form("imap.acme.test", "typed-secret-9")).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.html);
+    web.get(&path).await;
+    let again = web.post(&path, &form("imap.acme.test", "")).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.html);
+    let (_, boxes) = t.get("/api/v1/mailboxes", &t.admin).await;
+    assert_eq!(boxes["items"][0]["imap"]["password_set"], true, "{boxes}");
+    assert!(!web.get(&path).await.html.contains("typed-secret-9"));
     let empty = text_of(&web.get("/admin/quarantine").await.html);
     assert!(empty.contains("没有待处理的邮件") || empty.contains("No mail is waiting"), "{empty}");
     let held = take(&t, "08-no-sender.eml", "quarantined").await;

@@ -219,8 +219,9 @@ impl MailStore for SqlStore {
     }
 
     async fn ticket_mail(&self, ticket: TicketId) -> Result<Vec<MailMessage>> {
-        let sql =
-            format!("SELECT {MESSAGE_COLS} FROM mail_messages WHERE ticket_id = $1 ORDER BY created_at, comment_id");
+        let sql = format!(
+            "SELECT {MESSAGE_COLS} FROM mail_messages WHERE ticket_id = $1 ORDER BY created_at, COALESCE(comment_id, 0), direction"
+        );
         let rows: Vec<MessageRow> = sqlx::query_as(AssertSqlSafe(sql)).bind(ticket.0).fetch_all(&self.read).await?;
         rows.into_iter().map(message).collect()
     }

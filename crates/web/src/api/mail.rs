@@ -163,11 +163,17 @@ async fn fetch_mailbox(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64
     }))
 }
 
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MailServer {
+    Imap,
+    Smtp,
+}
+
 /// One server's answer to a connection test.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Check {
-    /// `imap` or `smtp`.
-    pub server: String,
+    pub server: MailServer,
     pub ok: bool,
     pub detail: String,
 }
@@ -181,16 +187,17 @@ async fn test_mailbox(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>
     Ok(Json(Items {
         items: items
             .into_iter()
-            .map(|(server, r)| match r {
-                Ok(Reached::Imap { folder, messages }) => Check {
-                    server: server.into(),
-                    ok: true,
-                    detail: format!("signed in; {messages} messages in {folder}"),
-                },
-                Ok(Reached::Smtp { server: at }) => {
-                    Check { server: server.into(), ok: true, detail: format!("{at} accepts mail") }
+            .map(|(name, r)| {
+                let server = if name == "imap" { MailServer::Imap } else { MailServer::Smtp };
+                match r {
+                    Ok(Reached::Imap { folder, messages }) => {
+                        Check { server, ok: true, detail: format!("signed in; {messages} messages in {folder}") }
+                    }
+                    Ok(Reached::Smtp { server: at }) => {
+                        Check { server, ok: true, detail: format!("{at} accepts mail") }
+                    }
+                    Err(detail) => Check { server, ok: false, detail },
                 }
-                Err(detail) => Check { server: server.into(), ok: false, detail },
             })
             .collect(),
     }))

@@ -269,7 +269,13 @@ async fn save(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) 
     match app.save_mailbox(&s.principal, m).await {
         Ok(_) => Ok(redirect_flash("/admin/mailboxes", "flash-saved")),
         Err(e) => {
-            let shown = fields(&v.ctx, None);
+            // Shown as it is stored (whether a password is kept, the status line), then what
+            // was typed — except passwords, which never go back into a page.
+            let current = match id {
+                Some(i) => app.get_mailbox(&s.principal, MailboxId(i)).await.ok(),
+                None => None,
+            };
+            let shown = fields(&v.ctx, current.as_ref());
             let names: Vec<String> = shown.iter().map(|f| f.name.clone()).collect();
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             let errors = FormErrors::from_core(e, &names)?;

@@ -345,6 +345,8 @@ pub fn refill(fields: Vec<FieldView>, form: &UiForm) -> Vec<FieldView> {
         .into_iter()
         .map(|mut f| {
             match f.kind {
+                // A password typed into a form that failed is never sent back in the page.
+                "secret" => {}
                 "multi" if shown.contains(&f.name.as_str()) => {
                     f.values = form.all(&f.name).into_iter().map(str::to_owned).collect();
                 }
