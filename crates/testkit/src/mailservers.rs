@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
 const LDA: &str = "/usr/lib/dovecot/dovecot-lda";
@@ -23,15 +23,6 @@ fn missing(what: &str) -> Option<std::convert::Infallible> {
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
-}
-
-/// Waits (a bounded poll of a real server starting up) until `port` accepts connections.
-async fn until_listening(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "{what} did not start listening on {port}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// An SMTP server that keeps every message it is given.
@@ -58,14 +49,29 @@ impl SmtpSink {
         let dir = crate::db::temp_dir().join("smtp-sink");
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
-        let child = Command::new(&python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+        // aiosmtpd's Controller returns from start() once it accepts connections: ready when it
+        // says so (no polling). Its Mailbox handler writes a message before it answers 250.
+        let script = format!(
+            "import sys, threading\nfrom aiosmtpd.controller import Controller\nfrom aiosmtpd.handlers import Mailbox\n\
+             c = Controller(Mailbox(sys.argv[1]), hostname='127.0.0.1', port={port})\nc.start()\n\
+             print('ready', flush=True)\nsys.stdin.read()\nc.stop()\n"
+        );
+        let mut child = Command::new(&python)
+            .args(["-c", &script])
             .arg(dir.join("Maildir"))
-            .stdout(Stdio::null())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        until_listening(port, "aiosmtpd").await;
+        let stdout = child.stdout.take().unwrap();
+        let ready = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+        });
+        let line =
+            tokio::time::timeout(Duration::from_secs(30), ready).await.expect("aiosmtpd starts").unwrap().unwrap();
+        assert_eq!(line.trim(), "ready", "aiosmtpd did not start");
         Some(SmtpSink { port, dir, child })
     }
 
@@ -78,17 +84,12 @@ impl SmtpSink {
         files.into_iter().map(|(_, p)| std::fs::read(p).unwrap()).collect()
     }
 
-    /// Waits until `n` messages have arrived (bounded), and returns them all.
-    pub async fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let got = self.received();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(Instant::now() < deadline, "the SMTP server got {} of {n} messages", got.len());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    /// What was received, which must be `n` messages: the server stored each before it
+    /// answered, so what was sent is here once the sender is done.
+    pub fn expect(&self, n: usize) -> Vec<Vec<u8>> {
+        let got = self.received();
+        assert_eq!(got.len(), n, "the SMTP server has {} messages, not {n}", got.len());
+        got
     }
 }
 
@@ -144,7 +145,7 @@ impl Dovecot {
             "dovecot did not start: {}",
             std::fs::read_to_string(dir.join("dovecot.log")).unwrap_or_default()
         );
-        until_listening(port, "dovecot").await;
+        // The master binds its listeners before it detaches: listening once the command is back.
         Some(Dovecot { port, user: user.into(), password: password.into(), dir })
     }
 

@@ -138,7 +138,7 @@ impl App {
         if let Some(seen) = self.seen(&e.message_id, reasons.clone()).await? {
             return Ok(seen);
         }
-        let Some(sender) = e.from.clone().or_else(|| e.reply_to.clone()) else {
+        let Some(sender) = e.requester(mailbox.as_ref().is_some_and(|m| m.use_reply_to)).cloned() else {
             return self.hold(raw, mailbox.as_ref(), Some(e), "it names no sender (From)".into()).await;
         };
         if gongdan_domain::people::normalize_email(&sender.email, "from").is_err() {

@@ -29,6 +29,10 @@ pub struct Mailbox {
     pub category_id: Option<CategoryId>,
     pub priority: Option<Priority>,
     pub active: bool,
+    /// The requester is a message's `Reply-To` when it has one, not its `From`: for mail that
+    /// web forms and mail services send from an address of their own.
+    #[serde(default)]
+    pub use_reply_to: bool,
     /// Where the desk fetches this mailbox's mail; none when an MTA or a mail service hands
     /// it in (`POST /api/v1/mail/inbound`, `gongdan mail ingest`).
     pub imap: Option<servers::Imap>,
@@ -57,6 +61,7 @@ impl Mailbox {
             category_id: None,
             priority: None,
             active: true,
+            use_reply_to: false,
             imap: None,
             smtp: None,
             last_fetch_at: None,
@@ -113,6 +118,15 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// Who wrote it, as far as the desk answers: `From`, or `Reply-To` first when the mailbox
+    /// says so (each standing in when the other is missing).
+    pub fn requester(&self, use_reply_to: bool) -> Option<&Address> {
+        match use_reply_to {
+            true => self.reply_to.as_ref().or(self.from.as_ref()),
+            false => self.from.as_ref().or(self.reply_to.as_ref()),
+        }
+    }
+
     /// The Message-IDs this message answers, nearest first: `In-Reply-To`, then `References`
     /// from the last (the parent) back to the thread's start.
     pub fn answered_ids(&self) -> Vec<&str> {
@@ -145,6 +159,16 @@ mod tests {
         };
         assert_eq!(e.answered_ids(), ["c@x", "b@x", "a@x"]);
         assert_eq!(clean_message_id(" <abc@host> "), "abc@host");
+    }
+
+    #[test]
+    fn the_requester_is_from_unless_the_mailbox_takes_reply_to() {
+        let a = |e: &str| Some(Address { email: e.into(), name: None });
+        let e = Envelope { from: a("forms@web.test"), reply_to: a("li@kehu.test"), ..Default::default() };
+        assert_eq!(e.requester(false).map(|a| a.email.as_str()), Some("forms@web.test"));
+        assert_eq!(e.requester(true).map(|a| a.email.as_str()), Some("li@kehu.test"));
+        let only_from = Envelope { from: a("li@kehu.test"), ..Default::default() };
+        assert_eq!(only_from.requester(true).map(|a| a.email.as_str()), Some("li@kehu.test"));
     }
 
     #[test]

@@ -511,7 +511,7 @@ async fn a_mailed_request_is_answered_in_the_browser_and_by_mail(t: TestApp) {
     agent.wait_text("#timeline", "正在发送邮件给客户").await;
 
     while t.app.run_due_jobs().await.unwrap() > 0 {}
-    let got = smtp.wait_for(1).await;
+    let got = smtp.expect(1);
     let sent = mail_parser::MessageParser::default().parse(&got[0]).unwrap();
     assert_eq!(sent.subject(), Some(format!("Re: 发票抬头写错了 [#{id}]").as_str()));
     assert_eq!(sent.in_reply_to().as_text(), Some("e2e-1@kehu.test"));

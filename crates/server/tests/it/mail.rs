@@ -362,7 +362,27 @@ async fn a_mail_storm_is_held_not_lost(t: TestApp) {
     take_raw(&t, one(32), "created").await;
 }
 
+/// A mailbox fed by a web form takes the customer from Reply-To; another keeps From.
+async fn reply_to_names_the_requester_where_the_mailbox_says_so(t: TestApp) {
+    let (s, form) =
+        t.post("/api/v1/mailboxes", &t.admin, json!({"address": "forms@acme.test", "use_reply_to": true})).await;
+    assert_eq!((s, form["use_reply_to"].as_bool()), (StatusCode::CREATED, Some(true)), "{form}");
+    t.post("/api/v1/mailboxes", &t.admin, json!({"address": "support@acme.test"})).await;
+    let message = |to: &str, id: &str| {
+        format!(
+            "From: Web form <noreply@forms.example>\r\nReply-To: 钱七 <qian@kehu.test>\r\nTo: {to}\r\n\
+             Subject: 网页表单\r\nMessage-ID: <{id}@forms.example>\r\n\r\n留言：电话打不通。\r\n"
+        )
+        .into_bytes()
+    };
+    let a = take_raw(&t, message("forms@acme.test", "f1"), "created").await;
+    let b = take_raw(&t, message("support@acme.test", "f2"), "created").await;
+    assert_eq!(email_of(&t, &ticket(&t, &a["ticket_id"]).await["requester_id"]).await.0, "qian@kehu.test");
+    assert_eq!(email_of(&t, &ticket(&t, &b["ticket_id"]).await["requester_id"]).await.0, "noreply@forms.example");
+}
+
 on_both!(
+    reply_to_names_the_requester_where_the_mailbox_says_so,
     a_mail_storm_is_held_not_lost,
     the_console_sets_up_mailboxes_and_clears_the_quarantine,
     malformed_mail_is_taken_in_or_quarantined,

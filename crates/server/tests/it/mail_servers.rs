@@ -78,7 +78,7 @@ async fn replies_are_mailed_threaded_and_their_delivery_recorded(t: TestApp) {
     assert_eq!((queued[1]["direction"].as_str(), queued[1]["status"].as_str()), (Some("out"), Some("queued")));
     assert_eq!(queued[1]["comment_id"], reply["id"]);
     while t.app.run_due_jobs().await.unwrap() > 0 {}
-    let got = smtp.wait_for(1).await;
+    let got = smtp.expect(1);
     assert_eq!(got.len(), 1);
     let sent = &got[0];
     let ours = queued[1]["message_id"].as_str().unwrap().to_owned();
@@ -146,7 +146,7 @@ async fn replies_are_mailed_threaded_and_their_delivery_recorded(t: TestApp) {
     assert_eq!(s, StatusCode::OK);
     t.clock.advance(jiff::SignedDuration::from_secs(31));
     while t.app.run_due_jobs().await.unwrap() > 0 {}
-    let got = smtp.wait_for(2).await;
+    let got = smtp.expect(2);
     assert_eq!(got.len(), 2, "sent once, after the retry");
     let done = ticket_mail(&t, &id).await;
     assert_eq!(
@@ -310,7 +310,7 @@ async fn notifications_go_out_by_mail_too(t: TestApp) {
     let first = inbound(&t, mail("韩梅梅 <han@kehu.test>", "账号被锁", "n1@kehu.test", "", "无法登录。")).await;
     let id = first["ticket_id"].clone();
     while t.app.run_due_jobs().await.unwrap() > 0 {}
-    let got = smtp.wait_for(1).await;
+    let got = smtp.expect(1);
     assert_eq!(got.len(), 1);
     let sent = mail_parser::MessageParser::default().parse(&got[0]).unwrap();
     assert_eq!(sent.subject(), Some(format!("我们已收到您的请求 [#{id}]").as_str()));

@@ -104,10 +104,11 @@ impl MailStore for SqlStore {
             Option<String>,
             i64,
             i64,
+            bool,
         );
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, address, name, group_id, category_id, priority, active, imap, imap_secret, smtp, smtp_secret, \
-             last_fetch_at, last_error, created_at, updated_at FROM mailboxes ORDER BY id",
+             last_fetch_at, last_error, created_at, updated_at, use_reply_to FROM mailboxes ORDER BY id",
         )
         .fetch_all(&self.read)
         .await?;
@@ -125,6 +126,7 @@ impl MailStore for SqlStore {
                     category_id: category.map(CategoryId),
                     priority: priority.map(|p| Priority::parse(&p, "priority")).transpose().map_err(corrupt)?,
                     active,
+                    use_reply_to: row.15,
                     imap: settings(imap, imap_secret, |i: &mut Imap, s| {
                         i.password_set = !s.is_empty();
                         i.password = s;
@@ -156,6 +158,7 @@ impl MailStore for SqlStore {
             "smtp_secret",
             "created_at",
             "updated_at",
+            "use_reply_to",
         ];
         let imap = m.imap.as_ref().map(to_json).transpose()?;
         let smtp = m.smtp.as_ref().map(to_json).transpose()?;
@@ -172,6 +175,7 @@ impl MailStore for SqlStore {
                 .bind(m.smtp.as_ref().map(|i| i.password.clone()).unwrap_or_default())
                 .bind(ts(m.created_at))
                 .bind(ts(m.updated_at))
+                .bind(m.use_reply_to)
         })
         .await?;
         Ok(Mailbox { id: MailboxId(id), ..m.clone() })

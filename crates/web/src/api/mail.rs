@@ -63,6 +63,8 @@ pub struct MailboxIn {
     #[schema(value_type = Option<Priority>)]
     pub priority: Option<Option<Priority>>,
     pub active: Option<bool>,
+    /// Take the requester from `Reply-To` (web forms, mail services) rather than `From`.
+    pub use_reply_to: Option<bool>,
     /// Fetch this mailbox over IMAP; `null` stops fetching. A change without `password` keeps
     /// the stored one.
     #[serde(default, deserialize_with = "nullable")]
@@ -93,6 +95,9 @@ impl MailboxIn {
         }
         if let Some(a) = self.active {
             m.active = a;
+        }
+        if let Some(r) = self.use_reply_to {
+            m.use_reply_to = r;
         }
         if let Some(i) = self.imap {
             m.imap = i;

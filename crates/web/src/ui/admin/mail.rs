@@ -89,6 +89,13 @@ fn fields(ctx: &Ctx, m: Option<&Mailbox>) -> Vec<FieldView> {
         )
         .options(priority_options(ctx), true),
         FieldView::new("active", ctx.t("field-active"), "checkbox", m.is_none_or(|m| m.active).to_string()),
+        FieldView::new(
+            "use_reply_to",
+            ctx.t("field-use-reply-to"),
+            "checkbox",
+            m.is_some_and(|m| m.use_reply_to).to_string(),
+        )
+        .hint(ctx.t("hint-use-reply-to")),
     ];
     let imap = m.and_then(|m| m.imap.as_ref());
     let smtp = m.and_then(|m| m.smtp.as_ref());
@@ -240,6 +247,7 @@ async fn save(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) 
         category_id: form.text("category_id").and_then(|c| c.parse().ok()).map(CategoryId),
         priority: form.text("priority").and_then(|p| Priority::parse(&p, "priority").ok()),
         active: form.checked("active"),
+        use_reply_to: form.checked("use_reply_to"),
         imap: match server_form(&form, "imap") {
             (Some(host), port, tls, username, password) => Some(Imap {
                 host,
