@@ -1,6 +1,7 @@
 //! How the desk reaches a mailbox's mail servers: IMAP to fetch from, SMTP to send through.
 //! Passwords are write-only: read from a client, sealed at rest by the core, never written
-//! back out (`password` is skipped when serialising; `password_set` says whether one is kept).
+//! back out (the core empties `password` before a mailbox leaves it, and an empty one is not
+//! serialised; `password_set` says whether one is kept).
 
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +47,7 @@ pub struct Imap {
     #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub username: String,
     /// Write-only. Left out (or empty) on a change: the kept one stays.
-    #[serde(default, skip_serializing)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     #[cfg_attr(feature = "openapi", schema(write_only, max_length = 1000))]
     pub password: String,
     /// Whether a password is kept (read-only).
@@ -88,7 +89,7 @@ pub struct Smtp {
     #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub username: String,
     /// Write-only, as for IMAP.
-    #[serde(default, skip_serializing)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     #[cfg_attr(feature = "openapi", schema(write_only, max_length = 1000))]
     pub password: String,
     #[serde(default)]
@@ -195,8 +196,8 @@ mod tests {
     }
 
     #[test]
-    fn passwords_are_read_but_never_written_out() {
-        let json = serde_json::to_value(imap()).unwrap();
+    fn passwords_are_read_and_an_empty_one_is_not_written() {
+        let json = serde_json::to_value(Imap { password: String::new(), ..imap() }).unwrap();
         assert!(json.get("password").is_none());
         let back: Imap = serde_json::from_value(serde_json::json!({
             "host": "h.test", "port": 143, "tls": "starttls", "username": "u", "password": "p"

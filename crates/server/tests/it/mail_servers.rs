@@ -197,6 +197,11 @@ async fn mailboxes_are_fetched_over_imap_once(t: TestApp) {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{mb}");
     let id = mb["id"].as_i64().unwrap();
+    // The password is in the document, write-only, so generated clients can set it.
+    let (_, doc) = t.get("/api/v1/openapi.json", &t.admin).await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["Imap"]["properties"]["password"]["writeOnly"], true, "{}", schemas["Imap"]);
+    assert_eq!(schemas["Smtp"]["properties"]["password"]["writeOnly"], true, "{}", schemas["Smtp"]);
     // The password is kept sealed and never shown.
     assert_eq!((mb["imap"]["password_set"].as_bool(), mb["imap"].get("password")), (Some(true), None));
     let stored: Vec<_> = t.app.store.list_mailboxes().await.unwrap();

@@ -160,8 +160,9 @@ impl MailStore for SqlStore {
             "updated_at",
             "use_reply_to",
         ];
-        let imap = m.imap.as_ref().map(to_json).transpose()?;
-        let smtp = m.smtp.as_ref().map(to_json).transpose()?;
+        // The sealed passwords have columns of their own, not a place in the settings' JSON.
+        let imap = m.imap.as_ref().map(|i| to_json(&Imap { password: String::new(), ..i.clone() })).transpose()?;
+        let smtp = m.smtp.as_ref().map(|s| to_json(&Smtp { password: String::new(), ..s.clone() })).transpose()?;
         let id = upsert(self, "mailboxes", &cols, m.id.0, |q| {
             q.bind(m.address.clone())
                 .bind(m.name.clone())
