@@ -158,8 +158,7 @@ impl App {
     /// mail server's (also on the mailbox's status line).
     pub async fn fetch_now(&self, actor: &Principal, id: MailboxId) -> Result<std::result::Result<Fetched, String>> {
         crate::access::require_admin(actor)?;
-        let m = self.store.list_mailboxes().await?.into_iter().find(|m| m.id == id);
-        let m = m.ok_or(CoreError::NotFound("mailbox"))?;
+        let m = self.stored_mailbox(id).await?;
         let imap = m.imap.clone().ok_or_else(|| {
             gongdan_domain::DomainError::invalid(
                 "imap",
@@ -180,8 +179,7 @@ impl App {
     /// Logs in to a mailbox's servers and says what answered: the console's "test connection".
     pub async fn test_mailbox(&self, actor: &Principal, id: MailboxId) -> Result<Vec<Check>> {
         crate::access::require_admin(actor)?;
-        let m = self.store.list_mailboxes().await?.into_iter().find(|m| m.id == id);
-        let m = m.ok_or(CoreError::NotFound("mailbox"))?;
+        let m = self.stored_mailbox(id).await?;
         let mut out = Vec::new();
         if let Some(imap) = &m.imap {
             let r = async {
@@ -196,7 +194,7 @@ impl App {
         let r = match self.smtp_for(&m) {
             Ok((s, password)) => match self.smtp.test(&s, &password).await {
                 Ok(()) => Ok(Reached::Smtp { server: format!("{}:{}", s.host, s.port) }),
-                Err(e) => Err(super::send::failure_text(&e, &s)),
+                Err(e) => Err(super::send::smtp_error(&e, &s).text()),
             },
             Err(e) => Err(e.text()),
         };

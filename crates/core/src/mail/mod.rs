@@ -39,14 +39,7 @@ impl App {
         let now = self.now();
         let current = match m.id.0 {
             0 => None,
-            _ => Some(
-                self.store
-                    .list_mailboxes()
-                    .await?
-                    .into_iter()
-                    .find(|x| x.id == m.id)
-                    .ok_or(CoreError::NotFound("mailbox"))?,
-            ),
+            _ => Some(self.stored_mailbox(m.id).await?),
         };
         let created_at = current.as_ref().map_or(now, |c| c.created_at);
         let mut m = Mailbox { created_at, updated_at: now, ..m }.validated()?;
@@ -99,6 +92,12 @@ impl App {
             self.schedule_fetch().await?;
         }
         Ok(without_passwords(saved))
+    }
+
+    /// A mailbox as stored, its passwords sealed (for the use cases that connect with them).
+    pub(crate) async fn stored_mailbox(&self, id: MailboxId) -> Result<Mailbox> {
+        let all = self.store.list_mailboxes().await?;
+        all.into_iter().find(|m| m.id == id).ok_or(CoreError::NotFound("mailbox"))
     }
 
     /// A password as stored: a new one sealed, else the one kept.

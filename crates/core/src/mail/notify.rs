@@ -124,9 +124,7 @@ impl App {
             headers =
                 compose::Headers { subject: tagged_subject(&n.subject, t.id, &self.settings.mail_token_prefix), ..h };
         }
-        let mut random = [0u8; 16];
-        getrandom::fill(&mut random).map_err(|e| Unsent::Transient(format!("no randomness: {e}")))?;
-        let message_id = compose::message_id(u128::from_le_bytes(random), &mailbox.address);
+        let message_id = super::send::new_message_id(mailbox).map_err(Unsent::Transient)?;
         let html = gongdan_domain::conversation::text_to_html(&n.body);
         let out = Outgoing {
             from: Address { email: mailbox.address.clone(), name: Some(mailbox.name.clone()) },
@@ -139,11 +137,7 @@ impl App {
         };
         let message = out.build(self.now())?;
         let bytes = message.formatted();
-        let sending = self.smtp.send(&smtp, &password, message.envelope(), &bytes);
-        tokio::time::timeout(super::smtp::SEND_DEADLINE, sending)
-            .await
-            .unwrap_or(Err(super::smtp::Failed::TimedOut))
-            .map_err(|e| smtp_error(&e, &smtp))?;
+        self.smtp.send(&smtp, &password, message.envelope(), &bytes).await.map_err(|e| smtp_error(&e, &smtp))?;
         // Kept as the ticket's mail, so an answer to the notification finds its ticket.
         if let Some(t) = &ticket
             && let Err(e) = self

@@ -70,9 +70,7 @@ impl App {
         if requester.and_then(|u| u.email).is_none() && ticket.cc_ids.is_empty() {
             return Ok(None);
         }
-        let mut random = [0u8; 16];
-        getrandom::fill(&mut random).map_err(|e| CoreError::Internal(format!("no randomness: {e}")))?;
-        let message_id = compose::message_id(u128::from_le_bytes(random), &mailbox.address);
+        let message_id = new_message_id(mailbox).map_err(CoreError::Internal)?;
         Ok(Some(Outbound {
             record: MailRecord {
                 message_id: message_id.clone(),
@@ -135,9 +133,7 @@ impl App {
         let (smtp, password) = self.smtp_for(mailbox)?;
         let message = self.reply_message(&row, &ticket, &comment, mailbox, &mailboxes).await?;
         let bytes = message.formatted();
-        let sending = self.smtp.send(&smtp, &password, message.envelope(), &bytes);
-        let sent = tokio::time::timeout(super::smtp::SEND_DEADLINE, sending).await.unwrap_or(Err(Failed::TimedOut));
-        match sent {
+        match self.smtp.send(&smtp, &password, message.envelope(), &bytes).await {
             Ok(answer) => {
                 let text = answer.message().collect::<Vec<_>>().join(" ");
                 Ok(Some(format!("{} {text}", answer.code()).trim().to_owned()))
@@ -297,6 +293,13 @@ impl Outgoing<'_> {
     }
 }
 
+/// A fresh Message-ID under the mailbox's domain.
+pub(crate) fn new_message_id(mailbox: &Mailbox) -> std::result::Result<String, String> {
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).map_err(|e| format!("no randomness: {e}"))?;
+    Ok(compose::message_id(u128::from_le_bytes(random), &mailbox.address))
+}
+
 /// A failed send, classed: a `5xx` will not work later, anything else may.
 pub(crate) fn smtp_error(e: &Failed, s: &Smtp) -> Unsent {
     let at = format!("{}:{}", s.host, s.port);
@@ -309,13 +312,6 @@ pub(crate) fn smtp_error(e: &Failed, s: &Smtp) -> Unsent {
         },
         Failed::Connect(why) => Unsent::Transient(format!("could not reach {at}: {why}")),
         Failed::TimedOut => Unsent::Transient(format!("{at} did not answer in time")),
-    }
-}
-
-/// What a connection test says of a failure.
-pub(crate) fn failure_text(e: &Failed, s: &Smtp) -> String {
-    match smtp_error(e, s) {
-        Unsent::Permanent(t) | Unsent::Transient(t) => t,
     }
 }
 

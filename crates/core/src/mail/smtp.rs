@@ -21,7 +21,7 @@ use tokio::sync::Mutex;
 /// [`SEND_DEADLINE`], so a job never outlives its lease (two minutes) and another node never
 /// sends the same reply while this one still might.
 const STEP: Duration = Duration::from_secs(20);
-pub(crate) const SEND_DEADLINE: Duration = Duration::from_secs(90);
+const SEND_DEADLINE: Duration = Duration::from_secs(90);
 /// Open connections kept per server and account.
 const KEEP: usize = 4;
 
@@ -84,8 +84,8 @@ async fn connect(s: &Smtp, password: &str) -> Result<AsyncSmtpConnection, Failed
 }
 
 impl Transports {
-    /// Sends one message, on an open connection when there is one; a connection that broke
-    /// while idle is replaced once.
+    /// Sends one message within [`SEND_DEADLINE`], on an open connection when there is one; a
+    /// connection that broke while idle is replaced once.
     pub(crate) async fn send(
         &self,
         s: &Smtp,
@@ -93,6 +93,12 @@ impl Transports {
         envelope: &Envelope,
         bytes: &[u8],
     ) -> Result<Response, Failed> {
+        tokio::time::timeout(SEND_DEADLINE, self.send_now(s, password, envelope, bytes))
+            .await
+            .unwrap_or(Err(Failed::TimedOut))
+    }
+
+    async fn send_now(&self, s: &Smtp, password: &str, envelope: &Envelope, bytes: &[u8]) -> Result<Response, Failed> {
         let k = key(s, password);
         let idle = self.0.lock().await.get_mut(&k).and_then(Vec::pop);
         let reused = idle.is_some();
