@@ -72,6 +72,7 @@ pub struct Config {
     pub macros: Vec<gongdan_store::MacroRow>,
     pub views: Vec<gongdan_store::ViewRow>,
     pub webhooks: Vec<gongdan_store::WebhookRow>,
+    pub templates: Vec<gongdan_domain::notifications::NotificationTemplate>,
     /// With their passwords sealed (this snapshot never leaves the process).
     pub mailboxes: Vec<gongdan_domain::mail::Mailbox>,
 }

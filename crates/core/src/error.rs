@@ -33,6 +33,9 @@ pub enum CoreError {
     Store(StoreError),
     #[error("internal: {0}")]
     Internal(String),
+    /// A server the desk relies on (the mail server) is not answering.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for CoreError {
@@ -66,6 +69,7 @@ impl CoreError {
             CoreError::TooLarge { .. } => Code::PayloadTooLarge,
             CoreError::QuotaExceeded(_) => Code::QuotaExceeded,
             CoreError::Store(_) | CoreError::Internal(_) => Code::Internal,
+            CoreError::Unavailable(_) => Code::Unavailable,
         }
     }
 

@@ -22,6 +22,7 @@ pub mod rules;
 pub mod secrets;
 mod snapshot;
 pub mod tickets;
+pub mod verification;
 pub mod views;
 
 use std::path::PathBuf;
@@ -56,6 +57,8 @@ pub struct Settings {
     pub smtp: Option<gongdan_domain::mail::servers::Smtp>,
     /// Seals stored secrets; none: the data directory's `secret.key`.
     pub secret_key: Option<secrets::SecretKey>,
+    /// Where people reach the desk (`https://help.acme.test`): links in mail point there.
+    pub public_url: String,
 }
 
 /// Makes ring the process's TLS provider for every HTTP client in it (webhooks, and tools in
@@ -117,6 +120,7 @@ impl Settings {
             mail_sender_limit: 30,
             smtp: None,
             secret_key: None,
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -142,6 +146,8 @@ pub struct App {
     smtp: Arc<mail::Transports>,
     /// Senders' recent mail, for the per-sender limit (`mail::ingest`).
     mail_storms: Arc<mail::Storms>,
+    /// Told each time an IMAP IDLE watcher wakes the fetch (`mail::watch`).
+    pub mail_woken: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -161,6 +167,7 @@ impl App {
             secret_key: Arc::default(),
             smtp: Arc::default(),
             mail_storms: Arc::default(),
+            mail_woken: Arc::default(),
         }
     }
 

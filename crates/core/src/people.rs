@@ -10,6 +10,7 @@ use gongdan_domain::ids::{GroupId, OrganizationId, UserId};
 use gongdan_domain::people::UserQuery;
 use gongdan_domain::people::{self, Identity, IdentityKind, Language, Organization, User};
 use gongdan_domain::routing::{self, Availability};
+use gongdan_domain::verification::Purpose;
 pub use gongdan_store::UserLabel;
 use gongdan_store::{ClaimedResource, IdempotencyClaim, StoreError, UserBrief};
 use serde_json::Value;
@@ -61,6 +62,15 @@ pub struct SignupInput {
     pub password: String,
     pub language: Option<Language>,
     pub time_zone: Option<String>,
+}
+
+/// How a sign-up went.
+#[derive(Debug)]
+pub enum SignedUp {
+    /// A new account, signed in (its session's secret).
+    In { session: String, user: Box<User> },
+    /// The address has an account the desk made: a link to claim it went there.
+    Confirm { email: String },
 }
 
 fn check_time_zone(tz: &str) -> Result<String> {
@@ -434,14 +444,16 @@ impl App {
         Ok(self.store.list_users(&q).await?)
     }
 
-    /// A customer opens their own portal account (when the desk allows it) and is signed in.
-    /// An address the desk already knows cannot be claimed this way: without proof of the
-    /// mailbox that would hand over someone else's requests.
+    /// A customer opens their own portal account (when the desk allows it). A new address gets
+    /// an account at once, signed in, and (when the desk sends mail) a link to confirm the
+    /// address; only a confirmed account joins the organisation its domain belongs to (else
+    /// anyone typing an address there would see the organisation's shared requests).
     ///
-    /// Until the mail channel can prove the address, a self-made account does not join the
-    /// organisation its email domain belongs to (that would open the organisation's shared
-    /// requests to anyone who types an address there), and sign-ups are limited per client.
-    pub async fn signup(&self, input: SignupInput, client: &str) -> Result<(String, User)> {
+    /// An address the desk already knows, as a customer without a password (their requests
+    /// came by mail, say), is claimed by proof: the chosen password is mailed as a link to
+    /// the address and set only when it is opened. Any other known address is taken.
+    /// Sign-ups are limited per client.
+    pub async fn signup(&self, input: SignupInput, client: &str) -> Result<SignedUp> {
         if !self.config().await?.desk.portal_signup {
             return Err(CoreError::forbidden("this desk does not take sign-ups; ask it for an account"));
         }
@@ -450,8 +462,18 @@ impl App {
         self.record_failure(&key);
         let email = people::normalize_email(&input.email, "email")?;
         crate::auth::validate_password(&input.password, &[&email, &input.name])?;
-        if self.store.find_user_by_identity(IdentityKind::Email, &email).await?.is_some() {
-            return Err(CoreError::Duplicate { field: "email".into() });
+        let mails = self.mails_links().await?;
+        if let Some(known) = self.store.find_user_by_identity(IdentityKind::Email, &email).await? {
+            let claimable = known.role == Role::Customer
+                && known.active
+                && known.email.as_deref() == Some(email.as_str())
+                && self.store.password_hash(known.id).await?.is_none();
+            if !(claimable && mails) {
+                return Err(CoreError::Duplicate { field: "email".into() });
+            }
+            // The password typed here is dropped: the mailbox's holder sets one on the link's page.
+            self.mail_link(&known, Purpose::Claim).await?;
+            return Ok(SignedUp::Confirm { email });
         }
         let user = self
             .create_user(
@@ -469,7 +491,23 @@ impl App {
             )
             .await?;
         let secret = self.open_session(user.id).await?;
-        Ok((secret, user))
+        if mails && let Err(e) = self.mail_link(&user, Purpose::Verify).await {
+            // The account stands; the person asks for the link again from the portal.
+            tracing::warn!(user = user.id.0, error = %e, "the confirmation mail was not sent");
+        }
+        Ok(SignedUp::In { session: secret, user: Box::new(user) })
+    }
+
+    /// Mails the signed-in customer a new link to confirm their address.
+    pub async fn resend_verification(&self, actor: &Principal) -> Result<()> {
+        let key = [format!("verify-link:{}", actor.user_id.0)];
+        self.check_rate(&key)?;
+        self.record_failure(&key);
+        let user = self.store.get_user(actor.user_id).await?.ok_or(CoreError::NotFound("user"))?;
+        if user.email_verified_at.is_some() || user.email.is_none() {
+            return Ok(());
+        }
+        self.mail_link(&user, Purpose::Verify).await
     }
 
     /// Who a ticket whose requester is named by email is for: the user with that email, or a

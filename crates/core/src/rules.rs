@@ -56,6 +56,7 @@ pub(crate) fn with_catalog<T>(c: &Config, f: impl FnOnce(&Catalog) -> T) -> T {
         groups: &c.groups,
         agents: &agents,
         webhooks: &webhooks,
+        templates: &c.templates,
     };
     f(&cat)
 }

@@ -87,6 +87,7 @@ impl App {
             macros: self.store.list_macros().await?,
             views: self.store.list_views().await?,
             webhooks: self.store.list_webhooks().await?,
+            templates: self.store.list_notification_templates().await?,
             mailboxes: self.store.list_mailboxes().await?,
         };
         let triggers = self.store.list_rules(gongdan_domain::rules::RuleKind::Trigger).await?;

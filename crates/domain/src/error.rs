@@ -59,6 +59,8 @@ codes! {
     RateLimited = "rate_limited", 429;
     QuotaExceeded = "quota_exceeded", 429;
     Internal = "internal", 500;
+    /// A server the desk depends on (the mail server) does not answer now; try again later.
+    Unavailable = "unavailable", 503;
     // A value in the input, named by the problem's `field`.
     Required = "required", 422;
     UnknownField = "unknown_field", 422;

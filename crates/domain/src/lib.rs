@@ -10,6 +10,7 @@ pub mod event;
 pub mod fields;
 pub mod ids;
 pub mod mail;
+pub mod notifications;
 pub mod page;
 pub mod password;
 pub mod people;
@@ -20,6 +21,7 @@ mod str_enum;
 pub mod template;
 pub mod text;
 pub mod tickets;
+pub mod verification;
 #[cfg(feature = "openapi")]
 pub mod wire_schema;
 

@@ -54,6 +54,8 @@ pub struct User {
     pub account_manager_id: Option<UserId>,
     pub custom_fields: BTreeMap<String, serde_json::Value>,
     pub active: bool,
+    /// When the person last opened a link mailed to their address (`None`: never proven).
+    pub email_verified_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -81,6 +83,7 @@ impl User {
             account_manager_id: None,
             custom_fields: BTreeMap::new(),
             active: true,
+            email_verified_at: None,
             created_at: now,
             updated_at: now,
         }

@@ -19,6 +19,19 @@ fn scalar_or_list() -> OneOfBuilder {
         .item(ArrayBuilder::new().items(scalar()))
 }
 
+/// Who a notify action tells.
+fn notify_to() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .property(
+            "to",
+            of(Type::String)
+                .enum_values(Some(["requester", "assignee", "group", "user"]))
+                .description(Some("who is told")),
+        )
+        .property("user_id", of(Type::Integer).description(Some("with `to: user`")))
+        .required("to")
+}
+
 /// A condition's or action's `value`.
 pub fn rule_value() -> Schema {
     scalar_or_list()
@@ -29,26 +42,27 @@ pub fn rule_value() -> Schema {
                 .description(Some("the `webhook` action: which webhook to call")),
         )
         .item(
-            ObjectBuilder::new()
-                .property(
-                    "to",
-                    of(Type::String)
-                        .enum_values(Some(["requester", "assignee", "group", "user"]))
-                        .description(Some("who is told")),
-                )
-                .property("user_id", of(Type::Integer).description(Some("with `to: user`")))
+            notify_to()
                 .property("subject", of(Type::String).max_length(Some(200)))
                 .property("body", of(Type::String).max_length(Some(10_000)))
-                .required("to")
                 .required("subject")
                 .required("body")
-                .description(Some("the `notify` action")),
+                .description(Some("the `notify` action with its own text, the same for everyone")),
+        )
+        .item(
+            notify_to()
+                .property("template_id", of(Type::Integer))
+                .required("template_id")
+                .description(Some(
+                    "the `notify` action with a notification template: each person reads it in their language",
+                )),
         )
         .description(Some(
             "Depends on the row's field: a status key or category, priority, channel, type or text for those \
              fields; an id (or null) for assignee_id, group_id, category_id, requester or organization; a number \
              of hours for hours_since_* conditions; a list of tags for tags_add/tags_remove and the `includes` \
-             operators; `{\"webhook_id\": id}` for the webhook action and `{\"to\", \"subject\", \"body\"}` for notify.",
+             operators; `{\"webhook_id\": id}` for the webhook action and `{\"to\", \"template_id\"}` or `{\"to\", \"subject\", \"body\"}` \
+             for notify.",
         ))
         .into()
 }

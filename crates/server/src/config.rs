@@ -138,6 +138,10 @@ pub static SECRET_KEY: Key = key("server", "secret_key", "GONGDAN_SECRET_KEY", N
     .secret()
     .doc("64 hex digits that seal stored mail server passwords; none: `<data_dir>/secret.key`, made on first use");
 
+pub static PUBLIC_URL: Key = key("server", "public_url", "GONGDAN_PUBLIC_URL", None).doc(
+    "where people reach the desk (`https://help.acme.test`), for links in mail; none: `http://` and the listen address",
+);
+
 /// Every setting, in the order `gongdan config` and the README list them.
 pub static KEYS: &[&Key] = &[
     &LISTEN,
@@ -146,6 +150,7 @@ pub static KEYS: &[&Key] = &[
     &HEADER_TIMEOUT,
     &BODY_TIMEOUT,
     &TRUSTED_PROXIES,
+    &PUBLIC_URL,
     &SECRET_KEY,
     &DATA_DIR,
     &DATABASE_URL,
@@ -181,6 +186,7 @@ pub struct Resolved {
     pub mail_sender_limit: u32,
     pub smtp: Option<gongdan_domain::mail::servers::Smtp>,
     pub secret_key: Option<gongdan_core::secrets::SecretKey>,
+    pub public_url: String,
     /// Where each setting's value came from, in [`KEYS`] order, for `gongdan config`.
     pub sources: Vec<(&'static Key, String, Origin)>,
     /// Said once logging is up: legacy keys that still work.
@@ -401,6 +407,18 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         ),
         None => None,
     };
+    let public_url = match l.text(&PUBLIC_URL, None).filter(|u| !u.trim().is_empty()) {
+        Some(u) => {
+            let parsed = url::Url::parse(u.trim())
+                .ok()
+                .filter(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some())
+                .ok_or_else(|| anyhow::anyhow!("{}: expected an http:// or https:// address", PUBLIC_URL.path()))?;
+            parsed.as_str().trim_end_matches('/').to_owned()
+        }
+        // Every interface: the machine's own name for it is the best guess a link can make.
+        None if listen.ip().is_unspecified() => format!("http://127.0.0.1:{}", listen.port()),
+        None => format!("http://{listen}"),
+    };
     let mut sources = l.sources;
     sources.sort_by_key(|(k, _, _)| KEYS.iter().position(|x| x.env == k.env));
     Ok(Resolved {
@@ -422,6 +440,7 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         mail_sender_limit,
         smtp,
         secret_key,
+        public_url,
         sources,
         warnings,
     })

@@ -130,6 +130,7 @@ async fn open_app(cfg: &config::Resolved) -> anyhow::Result<App> {
     settings.mail_sender_limit = cfg.mail_sender_limit;
     settings.smtp = cfg.smtp.clone();
     settings.secret_key = cfg.secret_key.clone();
+    settings.public_url = cfg.public_url.clone();
     Ok(App::new(store, Arc::new(SystemClock), settings))
 }
 
@@ -198,7 +199,9 @@ async fn serve(cfg: config::Resolved) -> anyhow::Result<()> {
     // Automations, webhook deliveries and (later) SLA timers: durable jobs in the database,
     // shared by every node that runs on it.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = app.spawn_worker(stopped);
+    let worker = app.spawn_worker(stopped.clone());
+    // IMAP IDLE: mail is fetched when it arrives, not only at the next poll.
+    let watcher = app.spawn_mail_watch(stopped);
     let router = gongdan_web::router(app);
     let limits = listen::Limits {
         max_connections: listen::connection_cap(cfg.max_connections),
@@ -210,6 +213,9 @@ async fn serve(cfg: config::Resolved) -> anyhow::Result<()> {
     let _ = stop.send(true);
     if let Err(e) = worker.await {
         tracing::error!(error = %e, "job worker ended badly");
+    }
+    if let Err(e) = watcher.await {
+        tracing::error!(error = %e, "mail watcher ended badly");
     }
     tracing::info!("Gongdan stopped");
     Ok(())

@@ -159,8 +159,7 @@ impl WriteBatch {
             to: n.to,
             ticket: Some(TicketRef::Batch(0)),
             rule: Some(n.rule),
-            subject: n.subject,
-            body: n.body,
+            texts: n.texts,
             mail: false,
         }));
         self.jobs.extend(out.webhooks.into_iter().map(|c| NewJob {

@@ -27,6 +27,7 @@ pub const CREATE_REQUIRED: &[(&str, &[&str])] = &[
     ("/api/v1/groups", &["name"]),
     ("/api/v1/macros", &["name"]),
     ("/api/v1/mailboxes", &["address"]),
+    ("/api/v1/notification_templates", &["name", "texts"]),
     ("/api/v1/organizations", &["name"]),
     ("/api/v1/statuses", &["key", "category"]),
     ("/api/v1/views", &["name"]),

@@ -333,6 +333,8 @@ pub struct UserOut {
     #[schema(schema_with = gongdan_domain::wire_schema::field_values)]
     pub custom_fields: BTreeMap<String, Value>,
     pub active: bool,
+    /// When the person last proved their address by opening a link mailed to it; null: never.
+    pub email_verified_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -359,6 +361,7 @@ impl From<User> for UserOut {
             account_manager_id: u.account_manager_id,
             custom_fields: u.custom_fields,
             active: u.active,
+            email_verified_at: u.email_verified_at,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }

@@ -84,7 +84,9 @@ impl From<CoreError> for ApiError {
                 tracing::error!(error = %detail, "request failed");
                 ApiError::new(code, "an internal error occurred; it has been logged")
             }
-            CoreError::Forbidden(_) | CoreError::InUse(_) | CoreError::TooLarge { .. } => ApiError::new(code, detail),
+            CoreError::Forbidden(_) | CoreError::InUse(_) | CoreError::TooLarge { .. } | CoreError::Unavailable(_) => {
+                ApiError::new(code, detail)
+            }
         }
     }
 }

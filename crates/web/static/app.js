@@ -390,11 +390,18 @@
       const isNotify = pick.value === "notify";
       if (notify) notify.hidden = !isNotify;
       value.hidden = isNotify;
+      // A template brings its own subject and message (in each reader's language).
+      const template = $("[data-template-pick]", row);
+      if (template) {
+        $$("[name$='.subject'], [name$='.body']", row).forEach((el) => { el.hidden = template.value !== ""; });
+      }
     }
     $$("[data-row]", form).forEach((row) => {
       fit(row);
       const pick = $("[data-field-pick]", row);
       if (pick) pick.addEventListener("change", () => fit(row));
+      const template = $("[data-template-pick]", row);
+      if (template) template.addEventListener("change", () => fit(row));
     });
     $$("[data-add-row]", form).forEach((button) => {
       button.addEventListener("click", () => {
@@ -414,6 +421,8 @@
         last.after(copy);
         fit(copy);
         const pick = $("[data-field-pick]", copy);
+        const template = $("[data-template-pick]", copy);
+        if (template) template.addEventListener("change", () => fit(copy));
         if (pick) { pick.addEventListener("change", () => fit(copy)); pick.focus(); }
       });
     });

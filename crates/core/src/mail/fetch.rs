@@ -35,7 +35,7 @@ const ROUND_CAP: Duration = Duration::from_secs(95);
 /// A mail server gets this long to connect and to answer each command.
 const IMAP_TIMEOUT: Duration = Duration::from_secs(20);
 
-const FETCH_JOB: &str = "mail.fetch";
+pub(super) const FETCH_JOB: &str = "mail.fetch";
 
 pub(crate) const JOB: JobKind = JobKind {
     name: FETCH_JOB,
@@ -69,9 +69,9 @@ pub fn operator() -> Principal {
     }
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
+pub(super) trait Io: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Io for T {}
-type Conn = Session<Box<dyn Io>>;
+pub(super) type Conn = Session<Box<dyn Io>>;
 
 /// What a server said to a connection test.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -305,7 +305,7 @@ impl App {
     }
 
     /// A logged-in IMAP session over the mailbox's kind of TLS.
-    async fn imap_session(&self, imap: &Imap) -> std::result::Result<Conn, String> {
+    pub(super) async fn imap_session(&self, imap: &Imap) -> std::result::Result<Conn, String> {
         let password = match imap.password.is_empty() {
             true => String::new(),
             false => self.secret_key().and_then(|k| k.open(&imap.password)).map_err(|e| e.to_string())?,
@@ -364,7 +364,7 @@ async fn tls(
 }
 
 /// An IMAP command with the timeout, its error as text.
-async fn timed<T>(
+pub(super) async fn timed<T>(
     f: impl std::future::Future<Output = async_imap::error::Result<T>>,
 ) -> std::result::Result<T, String> {
     match tokio::time::timeout(IMAP_TIMEOUT, f).await {

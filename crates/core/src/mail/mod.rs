@@ -8,6 +8,7 @@ pub mod notify;
 pub mod parse;
 pub mod send;
 mod smtp;
+pub mod watch;
 
 use gongdan_domain::access::Principal;
 use gongdan_domain::ids::MailboxId;

@@ -11,7 +11,7 @@ use gongdan_domain::mail::{Address, compose};
 use gongdan_store::{NewJob, Notification};
 use serde_json::json;
 
-use super::send::{Outgoing, Unsent, smtp_error};
+use super::send::Unsent;
 use crate::config::Config;
 use crate::jobs::kind::{JobKind, Ran};
 use crate::{App, CoreError, Result};
@@ -95,7 +95,6 @@ impl App {
         let received = thread.iter().rev().find(|m| m.direction == "in").and_then(|m| m.mailbox_id);
         let mailbox = compose::sender(&cfg.mailboxes, received, ticket.as_ref().and_then(|t| t.group_id))
             .ok_or_else(|| Unsent::Permanent("no mailbox to send from".into()))?;
-        let (smtp, password) = self.smtp_for(mailbox)?;
         let messages: Vec<(String, bool)> =
             thread.iter().map(|m| (m.message_id.clone(), m.direction == "in")).collect();
         let desk: Vec<String> = cfg.mailboxes.iter().map(|m| m.address.clone()).collect();
@@ -124,20 +123,7 @@ impl App {
             headers =
                 compose::Headers { subject: tagged_subject(&n.subject, t.id, &self.settings.mail_token_prefix), ..h };
         }
-        let message_id = super::send::new_message_id(mailbox).map_err(Unsent::Transient)?;
-        let html = gongdan_domain::conversation::text_to_html(&n.body);
-        let out = Outgoing {
-            from: Address { email: mailbox.address.clone(), name: Some(mailbox.name.clone()) },
-            headers: &headers,
-            message_id: &message_id,
-            text: &n.body,
-            html: &html,
-            files: vec![],
-            automatic: true,
-        };
-        let message = out.build(self.now())?;
-        let bytes = message.formatted();
-        self.smtp.send(&smtp, &password, message.envelope(), &bytes).await.map_err(|e| smtp_error(&e, &smtp))?;
+        let message_id = self.send_automatic(mailbox, &headers, &n.body).await?;
         // Kept as the ticket's mail, so an answer to the notification finds its ticket.
         if let Some(t) = &ticket
             && let Err(e) = self

@@ -293,6 +293,34 @@ impl Outgoing<'_> {
     }
 }
 
+impl App {
+    /// Mails a text the desk writes by itself (a notification, a link) from a mailbox, marked
+    /// automatic; returns its Message-ID once the server took it.
+    pub(crate) async fn send_automatic(
+        &self,
+        mailbox: &Mailbox,
+        headers: &compose::Headers,
+        text: &str,
+    ) -> std::result::Result<String, Unsent> {
+        let (smtp, password) = self.smtp_for(mailbox)?;
+        let message_id = new_message_id(mailbox).map_err(Unsent::Transient)?;
+        let html = gongdan_domain::conversation::text_to_html(text);
+        let out = Outgoing {
+            from: Address { email: mailbox.address.clone(), name: Some(mailbox.name.clone()) },
+            headers,
+            message_id: &message_id,
+            text,
+            html: &html,
+            files: vec![],
+            automatic: true,
+        };
+        let message = out.build(self.now())?;
+        let bytes = message.formatted();
+        self.smtp.send(&smtp, &password, message.envelope(), &bytes).await.map_err(|e| smtp_error(&e, &smtp))?;
+        Ok(message_id)
+    }
+}
+
 /// A fresh Message-ID under the mailbox's domain.
 pub(crate) fn new_message_id(mailbox: &Mailbox) -> std::result::Result<String, String> {
     let mut random = [0u8; 16];

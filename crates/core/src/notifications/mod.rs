@@ -3,6 +3,7 @@
 //! read in the app now, delivered by mail and other channels later).
 
 pub mod delivery;
+pub mod templates;
 
 use gongdan_domain::Code;
 use gongdan_domain::DomainError;

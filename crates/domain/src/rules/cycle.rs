@@ -21,6 +21,7 @@ use super::eval::{Ctx, Requester, UpdateFacts};
 use super::{Action, Automation, FIRING_CAP, RuleSet, Target};
 use crate::event::{EventKind, NewEvent};
 use crate::ids::{GroupId, UserId};
+use crate::notifications::Texts;
 use crate::people;
 use crate::routing::{self, Assignment, Needs, Roster};
 use crate::template;
@@ -57,8 +58,8 @@ pub enum Recipient {
 pub struct Notice {
     pub rule: String,
     pub to: Recipient,
-    pub subject: String,
-    pub body: String,
+    /// Placeholders filled in, each language's with its own labels.
+    pub texts: Texts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,8 +111,7 @@ impl Outcome {
 struct PendingNotice {
     rule: String,
     to: Target,
-    subject: String,
-    body: String,
+    texts: Texts,
 }
 
 struct Run<'a> {
@@ -153,7 +153,12 @@ impl RuleSet {
 
     /// A text with its placeholders filled in for a ticket (macro replies).
     pub fn render_text(&self, text: &str, ticket: &Ticket, input: &FlowInput) -> String {
-        render(self, text, ticket, input)
+        render(self, text, ticket, input, None)
+    }
+
+    /// A text in a language: a notification template's, as a person reading it gets it.
+    pub fn render_in(&self, text: &str, ticket: &Ticket, input: &FlowInput, language: people::Language) -> String {
+        render(self, text, ticket, input, Some(language.as_str()))
     }
 
     /// A macro's actions as the agent applying it (no triggers: the caller runs them with the
@@ -365,7 +370,7 @@ impl Run<'_> {
     }
 
     fn render(&self, text: &str) -> String {
-        render(self.rules, text, &self.out.ticket, self.input)
+        render(self.rules, text, &self.out.ticket, self.input, None)
     }
 
     fn act(&mut self, rule: Option<&str>, a: &Action) -> Result<bool, NeedRoster> {
@@ -420,9 +425,9 @@ impl Run<'_> {
                 self.out.notes.push(RuleNote { rule: rule.unwrap_or_default().to_owned(), body });
                 false
             }
-            Action::Notify { to, subject, body } => {
-                let (subject, body) = (self.render(subject), self.render(body));
-                self.notices.push(PendingNotice { rule: rule.unwrap_or_default().to_owned(), to: *to, subject, body });
+            Action::Notify { to, texts, .. } => {
+                let texts = texts.clone();
+                self.notices.push(PendingNotice { rule: rule.unwrap_or_default().to_owned(), to: *to, texts });
                 false
             }
             Action::Webhook(id) => {
@@ -434,7 +439,8 @@ impl Run<'_> {
         })
     }
 
-    /// Settles who the notifications go to, now that the ticket is final.
+    /// Settles who the notifications go to and fills in their texts, now that the ticket is
+    /// final: a notice a rule wrote before a later rule routed the ticket names the new group.
     fn finish(mut self) -> Outcome {
         let t = &self.out.ticket;
         for n in std::mem::take(&mut self.notices) {
@@ -450,7 +456,8 @@ impl Run<'_> {
                 Recipient::Group(g) => format!("group:{g}"),
             };
             self.out.events.push(NewEvent::plain(EventKind::Notified, Some(whom)).by_rule(&n.rule));
-            self.out.notices.push(Notice { rule: n.rule, to, subject: n.subject, body: n.body });
+            let texts = n.texts.map(|text, language| render(self.rules, text, t, self.input, Some(language.as_str())));
+            self.out.notices.push(Notice { rule: n.rule, to, texts });
         }
         self.out
     }
@@ -470,13 +477,15 @@ fn take(rosters: &mut BTreeMap<GroupId, Roster>, group: GroupId, agent: UserId) 
     }
 }
 
-fn render(rules: &RuleSet, text: &str, t: &Ticket, input: &FlowInput) -> String {
+/// Fills in a rule's text; labels (a status's name) in `language`, else the requester's.
+fn render(rules: &RuleSet, text: &str, t: &Ticket, input: &FlowInput, language: Option<&str>) -> String {
     let r = &input.requester;
+    let language = language.unwrap_or(&r.language);
     template::render(text, |key| match key {
         // A new ticket has no number until it is stored; the store fills it in.
         "ticket.number" => (t.id.0 != 0).then(|| t.id.to_string()),
         "ticket.subject" => Some(t.subject.clone()),
-        "ticket.status" => Some(rules.status_label(&t.status.key, &r.language)),
+        "ticket.status" => Some(rules.status_label(&t.status.key, language)),
         "ticket.priority" => Some(t.priority.as_str().to_owned()),
         "ticket.group" => Some(t.group_id.and_then(|g| rules.group(g)).map(|g| g.name.clone()).unwrap_or_default()),
         "ticket.assignee" => Some(t.assignee_id.and_then(|a| rules.agent_names.get(&a)).cloned().unwrap_or_default()),

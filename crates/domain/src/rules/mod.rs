@@ -28,6 +28,7 @@ use crate::category::Category;
 use crate::error::DomainError;
 use crate::fields::{self, CustomFieldDef, FieldScope};
 use crate::ids::{CategoryId, GroupId, UserId};
+use crate::notifications::{self, NotificationTemplate, Texts, Wording};
 use crate::people::Group;
 use crate::str_enum;
 use crate::tickets::{self, Channel, Priority, Status, StatusCategory, StatusRef, TicketType};
@@ -86,6 +87,7 @@ pub struct Catalog<'a> {
     pub agents: &'a [(UserId, Vec<GroupId>)],
     /// Active webhooks.
     pub webhooks: &'a [i64],
+    pub templates: &'a [NotificationTemplate],
 }
 
 // ---- compiled forms ------------------------------------------------------------------------
@@ -292,10 +294,11 @@ pub enum Action {
     /// To the next tier's group (or the group's configured target), with a reason.
     Escalate(String),
     Note(String),
+    /// The text in each language: a template's, or the rule's own for everyone.
     Notify {
         to: Target,
-        subject: String,
-        body: String,
+        texts: Texts,
+        template: Option<i64>,
     },
     Webhook(i64),
 }
@@ -756,12 +759,32 @@ fn compile_action(cat: &Catalog, kind: RuleKind, a: &ActionSpec, at: &str) -> Re
         }
         "notify" if !in_macro => {
             if !v.is_object() {
-                return Err(bad(at_v, Code::InvalidValue, "expected {\"to\": …, \"subject\": …, \"body\": …}"));
+                return Err(bad(
+                    at_v,
+                    Code::InvalidValue,
+                    "expected {\"to\": …, \"template_id\": …} or {\"to\": …, \"subject\": …, \"body\": …}",
+                ));
             }
-            Action::Notify {
-                to: compile_target(cat, v, &at_v)?,
-                subject: text_field(v, "subject", &at_v, 200)?,
-                body: text_field(v, "body", &at_v, 10_000)?,
+            let to = compile_target(cat, v, &at_v)?;
+            match v.get("template_id").filter(|t| !t.is_null()) {
+                Some(_) if v.get("subject").is_some() || v.get("body").is_some() => {
+                    return Err(bad(at_v, Code::InvalidValue, "a template_id or a subject and body, not both"));
+                }
+                Some(t) => {
+                    let at_t = format!("{at_v}.template_id");
+                    let id = t.as_i64().ok_or_else(|| bad(&at_t, Code::InvalidValue, "a template's id"))?;
+                    let found = cat.templates.iter().find(|n| n.id == id);
+                    let template = found.ok_or_else(|| bad(&at_t, Code::MissingReference, "no such template"))?;
+                    Action::Notify { to, texts: template.texts.clone(), template: Some(id) }
+                }
+                None => Action::Notify {
+                    to,
+                    texts: Texts::same(Wording {
+                        subject: text_field(v, "subject", &at_v, notifications::SUBJECT_MAX)?,
+                        body: text_field(v, "body", &at_v, notifications::BODY_MAX)?,
+                    }),
+                    template: None,
+                },
             }
         }
         "webhook" if !in_macro => {

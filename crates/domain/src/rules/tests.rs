@@ -58,6 +58,7 @@ struct Desk {
     groups: Vec<Group>,
     agents: Vec<(UserId, Vec<GroupId>)>,
     webhooks: Vec<i64>,
+    templates: Vec<NotificationTemplate>,
 }
 
 fn desk() -> Desk {
@@ -94,6 +95,22 @@ fn desk() -> Desk {
         groups: vec![group(7, 1, Manual), group(8, 1, RoundRobin), group(9, 2, Manual)],
         agents: vec![(UserId(50), vec![GroupId(7)]), (UserId(51), vec![GroupId(8)]), (UserId(52), vec![GroupId(8)])],
         webhooks: vec![3],
+        templates: vec![NotificationTemplate {
+            id: 4,
+            name: "solved".into(),
+            texts: Texts {
+                zh_cn: Wording {
+                    subject: "#{{ticket.number}} {{ticket.status}}".into(),
+                    body: "您好 {{requester.name}}".into(),
+                },
+                en: Wording {
+                    subject: "#{{ticket.number}} is {{ticket.status}}".into(),
+                    body: "Hello {{requester.name}}".into(),
+                },
+            },
+            created_at: at(0),
+            updated_at: at(0),
+        }],
     }
 }
 
@@ -106,6 +123,7 @@ impl Desk {
             groups: &self.groups,
             agents: &self.agents,
             webhooks: &self.webhooks,
+            templates: &self.templates,
         }
     }
 
@@ -589,7 +607,7 @@ fn automations_run_their_actions_then_the_triggers() {
     let out = rules.run_automation(&close, t, &input, &mut no_rosters()).expect("runs");
     assert_eq!(out.ticket.status.category, StatusCategory::Closed);
     assert_eq!(out.fired, vec!["a", "t1"]);
-    assert_eq!(out.notices[0].body, "#1");
+    assert_eq!(out.notices[0].texts.zh_cn.body, "#1");
     assert!(out.events.iter().any(|e| e.field.as_deref() == Some("status") && e.rule.as_deref() == Some("a")));
 }
 
@@ -714,4 +732,63 @@ fn a_pick_that_does_not_stand_leaves_the_rosters_as_they_were() {
     assert_eq!(rosters[&GroupId(9)].members[0].last_assigned, 0, "but their turn there stays");
     let again = rules.run(tk.clone(), &created(&tk), &mut rosters).expect("runs");
     assert_eq!(again.assigned, Some((GroupId(8), UserId(52))), "the next ticket goes to the next agent");
+}
+
+#[test]
+fn a_template_notice_reads_in_each_language_with_its_own_labels() {
+    let d = desk();
+    let t = d.trigger(
+        1,
+        json!({"conditions": {"all": [{"field": "update", "operator": "is", "value": "created"}]},
+               "actions": [{"field": "notify", "value": {"to": "requester", "template_id": 4}}]}),
+    );
+    let rules = d.rules(vec![t]);
+    let mut tk = sample_ticket();
+    tk.id = crate::ids::TicketId(10001);
+    let mut input = created(&tk);
+    input.requester.name = "李雷".into();
+    let out = rules.run(tk, &input, &mut no_rosters()).expect("runs");
+    let texts = &out.notices[0].texts;
+    assert_eq!(texts.zh_cn.body, "您好 李雷");
+    assert_eq!(texts.en.body, "Hello 李雷");
+    let new = d.statuses.iter().find(|s| s.category == StatusCategory::New).expect("a new status");
+    assert_eq!(texts.zh_cn.subject, format!("#10001 {}", new.label_zh));
+    assert_eq!(texts.en.subject, format!("#10001 is {}", new.label_en));
+}
+
+#[test]
+fn a_notify_action_names_a_known_template_or_writes_its_own_text() {
+    let d = desk();
+    let compile = |value: serde_json::Value| {
+        let spec: RuleSpec =
+            serde_json::from_value(json!({"conditions": {}, "actions": [{"field": "notify", "value": value}]}))
+                .expect("spec");
+        compile_trigger(&d.catalog(), 1, "t", &spec)
+            .map_err(|e| (e.field().map(str::to_owned), e.error_code().as_str()))
+    };
+    assert!(compile(json!({"to": "requester", "template_id": 4})).is_ok());
+    assert_eq!(
+        compile(json!({"to": "requester", "template_id": 5})).err(),
+        Some((Some("actions[0].value.template_id".into()), "not_found"))
+    );
+    assert_eq!(
+        compile(json!({"to": "requester", "template_id": 4, "subject": "x", "body": "y"})).err().map(|e| e.1),
+        Some("invalid_value")
+    );
+    assert!(compile(json!({"to": "requester", "subject": "x", "body": "y"})).is_ok());
+}
+
+#[test]
+fn a_notice_is_filled_in_from_the_ticket_as_the_rules_leave_it() {
+    let d = desk();
+    let tell = d.trigger(
+        1,
+        json!({"conditions": {"all": [{"field": "update", "operator": "is", "value": "created"}]},
+               "actions": [{"field": "notify", "value": {"to": "requester", "subject": "s", "body": "组：{{ticket.group}}"}}]}),
+    );
+    let route = d.trigger(2, json!({"conditions": {}, "actions": [{"field": "group_id", "value": 7}]}));
+    let rules = d.rules(vec![tell, route]);
+    let tk = sample_ticket();
+    let out = rules.run(tk.clone(), &created(&tk), &mut no_rosters()).expect("runs");
+    assert_eq!(out.notices[0].texts.zh_cn.body, "组：g7", "the later trigger's group");
 }

@@ -41,7 +41,8 @@ async fn ticket_mail(t: &TestApp, ticket: &Value) -> Vec<Value> {
 }
 
 /// The desk's mailbox, sending through the SMTP server on `port`.
-async fn smtp_mailbox(t: &TestApp, port: u16) -> Value {
+/// A mailbox sending through the test SMTP server.
+pub(crate) async fn smtp_mailbox(t: &TestApp, port: u16) -> Value {
     let (s, mb) = t
         .post(
             "/api/v1/mailboxes",
@@ -50,6 +51,18 @@ async fn smtp_mailbox(t: &TestApp, port: u16) -> Value {
                    "smtp": {"host": "127.0.0.1", "port": port, "tls": "none"}}),
         )
         .await;
+    assert_eq!(s, StatusCode::CREATED, "{mb}");
+    mb
+}
+
+/// A mailbox fetched from the test IMAP server, with what to do after import (`after`).
+async fn imap_mailbox(t: &TestApp, imap: &Dovecot, after: Value) -> Value {
+    let mut server = json!({"host": "127.0.0.1", "port": imap.port, "tls": "none", "username": "support",
+                            "password": imap.password});
+    if let (Some(s), Some(a)) = (server.as_object_mut(), after.as_object()) {
+        s.extend(a.clone());
+    }
+    let (s, mb) = t.post("/api/v1/mailboxes", &t.admin, json!({"address": "support@acme.test", "imap": server})).await;
     assert_eq!(s, StatusCode::CREATED, "{mb}");
     mb
 }
@@ -186,16 +199,7 @@ async fn replies_are_mailed_threaded_and_their_delivery_recorded(t: TestApp) {
 
 async fn mailboxes_are_fetched_over_imap_once(t: TestApp) {
     let Some(imap) = Dovecot::start("support", "imap-pw-1").await else { return };
-    let (s, mb) = t
-        .post(
-            "/api/v1/mailboxes",
-            &t.admin,
-            json!({"address": "support@acme.test",
-                   "imap": {"host": "127.0.0.1", "port": imap.port, "tls": "none", "username": "support",
-                            "password": imap.password, "after_import": "move", "move_to": "Done"}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{mb}");
+    let mb = imap_mailbox(&t, &imap, json!({"after_import": "move", "move_to": "Done"})).await;
     let id = mb["id"].as_i64().unwrap();
     // The password is in the document, write-only, so generated clients can set it.
     let (_, doc) = t.get("/api/v1/openapi.json", &t.admin).await;
@@ -339,7 +343,36 @@ async fn notifications_go_out_by_mail_too(t: TestApp) {
     assert_eq!(smtp.received().len(), 1);
 }
 
+/// With IDLE the fetch runs when mail arrives: the watcher wakes the fetch job at once.
+async fn mail_is_fetched_when_it_arrives(t: TestApp) {
+    let Some(imap) = Dovecot::start("support", "imap-pw-1").await else { return };
+    imap_mailbox(&t, &imap, json!({"after_import": "seen"})).await;
+    // A first round finds nothing and leaves the next for 30 seconds on (the clock stands still).
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    assert_eq!(t.app.run_due_jobs().await.unwrap(), 0, "nothing due");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let woken = t.app.mail_woken.notified();
+    tokio::pin!(woken);
+    woken.as_mut().enable();
+    let watcher = t.app.spawn_mail_watch(stopped);
+    // Once on connecting (for what came while nobody watched) …
+    tokio::time::timeout(std::time::Duration::from_secs(30), woken).await.expect("the watcher connects");
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    let arrived = t.app.mail_woken.notified();
+    tokio::pin!(arrived);
+    arrived.as_mut().enable();
+    imap.deliver(&mail("王芳 <wang@kehu.test>", "打印机卡纸", "idle1@kehu.test", "", "又卡纸了。"));
+    // … and when the server says a message is there.
+    tokio::time::timeout(std::time::Duration::from_secs(60), arrived).await.expect("IDLE reports the message");
+    assert!(t.app.run_due_jobs().await.unwrap() > 0, "the fetch is due at once");
+    let (_, list) = t.get("/api/v1/tickets", &t.admin).await;
+    assert_eq!(list["items"][0]["subject"], "打印机卡纸", "{list}");
+    let _ = stop.send(true);
+    watcher.await.unwrap();
+}
+
 on_both!(
+    mail_is_fetched_when_it_arrives,
     notifications_go_out_by_mail_too,
     replies_are_mailed_threaded_and_their_delivery_recorded,
     mailboxes_are_fetched_over_imap_once

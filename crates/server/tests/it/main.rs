@@ -14,6 +14,8 @@ mod errors;
 mod flow;
 mod mail;
 mod mail_servers;
+mod notifications;
 mod service;
 mod tickets;
 mod ui;
+mod verification;

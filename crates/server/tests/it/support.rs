@@ -42,7 +42,11 @@ impl TestApp {
         // The data directory holds this test's attachments.
         let store = gongdan_store::connect(&url, ConnectOptions::default()).await.expect("connect");
         let clock = Arc::new(ManualClock::new(gongdan_testkit::build::start()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
         let mut settings = Settings::new(dir.clone());
+        // Links in mail point at this server.
+        settings.public_url = format!("http://{addr}");
         settings.max_attachment_bytes = 64 * 1024;
         // As behind a proxy on this machine: tests name other clients with X-Forwarded-For.
         settings.trusted_proxies = gongdan_core::IpNet::parse("127.0.0.0/8").into_iter().collect();
@@ -63,8 +67,6 @@ impl TestApp {
             .await
             .expect("admin");
         let (admin_token, _) = app.create_token(None, admin.id, "test", None).await.expect("token");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let router = gongdan_web::router(app.clone());
         tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.ok();

@@ -99,4 +99,7 @@ pub trait JobStore: Send + Sync {
     /// A recurring job's next run: back to pending, its attempts reset.
     async fn reschedule(&self, lease: &JobLease, run_at: Timestamp, now: Timestamp) -> Result<bool>;
     async fn list_jobs(&self, kind: Option<&str>) -> Result<Vec<Job>>;
+    /// Makes the pending job with this unique key due at `at` if it is due later and no worker
+    /// holds it; returns whether it moved.
+    async fn hurry_job(&self, unique_key: &str, at: Timestamp) -> Result<bool>;
 }

@@ -18,6 +18,7 @@ pub(crate) mod notifications;
 pub(crate) mod people;
 pub(crate) mod rules;
 pub(crate) mod tickets;
+pub(crate) mod verification;
 pub(crate) mod views;
 
 pub use auth::*;
@@ -30,6 +31,7 @@ pub use notifications::*;
 pub use people::*;
 pub use rules::*;
 pub use tickets::*;
+pub use verification::*;
 pub use views::*;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -53,6 +55,7 @@ pub trait Store:
     + NotificationStore
     + JobStore
     + MailStore
+    + VerificationStore
 {
     fn backend(&self) -> Backend;
     async fn migrate(&self) -> Result<()>;

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use gongdan_domain::ids::{TicketId, UserId};
+use gongdan_domain::notifications::{NotificationTemplate, Texts};
 use gongdan_domain::rules::Recipient;
 use jiff::Timestamp;
 
@@ -31,8 +32,8 @@ pub struct NewNotification {
     pub to: Recipient,
     pub ticket: Option<TicketRef>,
     pub rule: Option<String>,
-    pub subject: String,
-    pub body: String,
+    /// Each person notified gets the text in their own language.
+    pub texts: Texts,
     /// Delivered by mail too (the `mail.notify` job sends it).
     pub mail: bool,
 }
@@ -54,6 +55,10 @@ pub trait NotificationStore: Send + Sync {
     async fn list_webhooks(&self) -> Result<Vec<WebhookRow>>;
     async fn save_webhook(&self, w: &WebhookRow) -> Result<WebhookRow>;
     async fn delete_webhook(&self, id: i64) -> Result<()>;
+
+    async fn list_notification_templates(&self) -> Result<Vec<NotificationTemplate>>;
+    async fn save_notification_template(&self, t: &NotificationTemplate) -> Result<NotificationTemplate>;
+    async fn delete_notification_template(&self, id: i64) -> Result<()>;
 
     /// A user's notifications, newest first, before `before` (an id) when given.
     async fn list_notifications(

@@ -54,6 +54,18 @@ pub(super) fn job_row(r: JobTuple) -> Result<Job> {
 
 #[async_trait]
 impl JobStore for SqlStore {
+    async fn hurry_job(&self, unique_key: &str, at: Timestamp) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE jobs SET run_at = $1 WHERE unique_key = $2 AND state = 'pending' AND run_at > $1 \
+             AND (locked_until IS NULL OR locked_until <= $1)",
+        )
+        .bind(ts(at))
+        .bind(unique_key)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn enqueue(&self, job: &NewJob, now: Timestamp) -> Result<Option<i64>> {
         let mut conn = self.write.acquire().await?;
         Self::insert_job(&mut conn, job, now).await

@@ -259,6 +259,7 @@ mod routing;
 mod rows;
 mod rules;
 mod tickets;
+mod verification;
 mod views;
 mod write;
 

@@ -1,5 +1,7 @@
 //! Webhooks and the in-app notification inbox.
 
+use gongdan_domain::notifications::{NotificationTemplate, Texts, Wording};
+
 use super::*;
 
 type NotificationRow = (i64, i64, Option<i64>, Option<String>, String, String, i64, Option<i64>);
@@ -57,6 +59,49 @@ impl NotificationStore for SqlStore {
 
     async fn delete_webhook(&self, id: i64) -> Result<()> {
         delete_row(self, "webhooks", id).await
+    }
+
+    async fn list_notification_templates(&self) -> Result<Vec<NotificationTemplate>> {
+        type Row = (i64, String, String, String, String, String, i64, i64);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, name, subject_zh, body_zh, subject_en, body_en, created_at, updated_at \
+             FROM notification_templates ORDER BY id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|(id, name, subject_zh, body_zh, subject_en, body_en, created, updated)| {
+                Ok(NotificationTemplate {
+                    id,
+                    name,
+                    texts: Texts {
+                        zh_cn: Wording { subject: subject_zh, body: body_zh },
+                        en: Wording { subject: subject_en, body: body_en },
+                    },
+                    created_at: from_ts(created)?,
+                    updated_at: from_ts(updated)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn save_notification_template(&self, t: &NotificationTemplate) -> Result<NotificationTemplate> {
+        let cols = ["name", "subject_zh", "body_zh", "subject_en", "body_en", "created_at", "updated_at"];
+        let id = upsert(self, "notification_templates", &cols, t.id, |q| {
+            q.bind(t.name.clone())
+                .bind(t.texts.zh_cn.subject.clone())
+                .bind(t.texts.zh_cn.body.clone())
+                .bind(t.texts.en.subject.clone())
+                .bind(t.texts.en.body.clone())
+                .bind(ts(t.created_at))
+                .bind(ts(t.updated_at))
+        })
+        .await?;
+        Ok(NotificationTemplate { id, ..t.clone() })
+    }
+
+    async fn delete_notification_template(&self, id: i64) -> Result<()> {
+        delete_row(self, "notification_templates", id).await
     }
 
     async fn list_notifications(

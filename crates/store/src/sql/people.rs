@@ -64,6 +64,7 @@ impl SqlStore {
                     account_manager_id: r.account_manager_id.map(UserId),
                     custom_fields: json(&r.custom_fields)?,
                     active: r.active,
+                    email_verified_at: opt_ts(r.email_verified_at)?,
                     created_at: from_ts(r.created_at)?,
                     updated_at: from_ts(r.updated_at)?,
                 })

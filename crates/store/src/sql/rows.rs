@@ -103,11 +103,12 @@ pub(super) struct UserRow {
     pub(super) availability: String,
     pub(super) capacity: Option<i64>,
     pub(super) account_manager_id: Option<i64>,
+    pub(super) email_verified_at: Option<i64>,
 }
 
 pub(super) const USER_COLS: &str = "id, role, name, email, external_id, organization_id, language, time_zone, vip_level, \
     skills, languages, restricted_to_groups, custom_fields, active, created_at, updated_at, availability, capacity, \
-    account_manager_id";
+    account_manager_id, email_verified_at";
 
 #[derive(FromRow)]
 pub(super) struct OrgRow {

@@ -415,24 +415,28 @@ impl SqlStore {
         }
         for n in &batch.notices {
             let ticket = resolve(&n.ticket);
-            let (subject, body) = (number(&n.subject, ticket), number(&n.body, ticket));
+            let texts = n.texts.map(|text, _| number(text, ticket));
             let (from, key) = match n.to {
-                Recipient::User(u) => ("(SELECT $1 AS user_id) r", u.0),
+                Recipient::User(u) => ("(SELECT u.id AS user_id, u.language FROM users u WHERE u.id = $1) r", u.0),
                 Recipient::Group(g) => (
-                    "(SELECT m.user_id FROM group_members m JOIN users u ON u.id = m.user_id \
+                    "(SELECT m.user_id, u.language FROM group_members m JOIN users u ON u.id = m.user_id \
                      WHERE m.group_id = $1 AND u.active) r",
                     g.0,
                 ),
             };
+            // Each person reads the text in their language (Chinese for any but English).
             sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO notifications (user_id, ticket_id, rule, subject, body, created_at, mail) \
-                 SELECT r.user_id, $2, $3, $4, $5, $6, $7 FROM {from}"
+                 SELECT r.user_id, $2, $3, CASE WHEN r.language = 'en' THEN $4 ELSE $5 END, \
+                 CASE WHEN r.language = 'en' THEN $6 ELSE $7 END, $8, $9 FROM {from}"
             )))
             .bind(key)
             .bind(ticket.map(|t| t.0))
             .bind(n.rule.as_deref())
-            .bind(subject)
-            .bind(body)
+            .bind(&texts.en.subject)
+            .bind(&texts.zh_cn.subject)
+            .bind(&texts.en.body)
+            .bind(&texts.zh_cn.body)
             .bind(ts(batch.at))
             .bind(if n.mail { "pending" } else { "" })
             .execute(&mut *tx)

@@ -321,3 +321,20 @@ quarantine-discard-confirm = Discard this message for good?
 flash-still-quarantined = The message still could not be taken in; the new reason is listed.
 flash-mail-taken-in = The message was taken in.
 flash-mail-ignored = The message was taken in before, or is not a message from a person; nothing new was made.
+
+# Notification templates
+admin-templates = Notification templates
+admin-new-templates = New notification template
+admin-edit-templates = Edit notification template
+admin-preview = Preview
+field-subject-zh = Subject (Chinese)
+field-body-zh = Message (Chinese)
+field-subject-en = Subject (English)
+field-body-en = Message (English)
+field-preview-ticket = Preview with ticket no.
+hint-preview-ticket = Leave empty to preview with a sample ticket.
+preview-zh = As a Chinese reader gets it
+preview-en = As an English reader gets it
+flash-template-in-use = A rule sends this template: change the rule first.
+rule-notify-template = Template
+rule-notify-own-text = — own text below —

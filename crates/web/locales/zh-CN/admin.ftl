@@ -321,3 +321,20 @@ quarantine-discard-confirm = 确定永久丢弃这封邮件？
 flash-still-quarantined = 邮件仍无法收取，新的原因已列出。
 flash-mail-taken-in = 邮件已收取。
 flash-mail-ignored = 这封邮件之前已收取过，或不是真人来信；未新建任何内容。
+
+# 通知模板
+admin-templates = 通知模板
+admin-new-templates = 新建通知模板
+admin-edit-templates = 编辑通知模板
+admin-preview = 预览
+field-subject-zh = 标题（中文）
+field-body-zh = 内容（中文）
+field-subject-en = 标题（英文）
+field-body-en = 内容（英文）
+field-preview-ticket = 用此工单号预览
+hint-preview-ticket = 留空则用示例工单预览。
+preview-zh = 中文读者收到的内容
+preview-en = 英文读者收到的内容
+flash-template-in-use = 有规则在发送此模板，请先修改规则。
+rule-notify-template = 模板
+rule-notify-own-text = — 使用下方自定义内容 —

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use gongdan_core::people::{SignupInput, UserInput};
+use gongdan_core::people::{SignedUp, SignupInput, UserInput};
 use gongdan_core::{App, CoreError};
 use gongdan_domain::people::Language;
 use serde::Deserialize;
@@ -49,6 +49,8 @@ struct LoginPage {
     fields: Vec<FieldView>,
     errors: Vec<String>,
     signup: bool,
+    /// Customers may ask for a sign-in link by mail (the desk sends mail).
+    link_login: bool,
 }
 
 fn login_fields(ctx: &Ctx, email: &str) -> Vec<FieldView> {
@@ -58,14 +60,15 @@ fn login_fields(ctx: &Ctx, email: &str) -> Vec<FieldView> {
     ]
 }
 
-async fn login_page(v: Viewer, Query(q): Query<NextQuery>) -> UiResult {
+async fn login_page(State(app): State<App>, v: Viewer, Query(q): Query<NextQuery>) -> UiResult {
     let next = local_path(q.next.as_deref());
     if let Some(s) = &v.session {
         return Ok(Redirect::to(&after_login(s.principal.is_staff(), &next)).into_response());
     }
     let fields = login_fields(&v.ctx, "");
     let signup = v.ctx.cfg.desk.portal_signup;
-    render(&LoginPage { ctx: v.ctx, next, fields, errors: vec![], signup })
+    let link_login = app.mails_links().await?;
+    render(&LoginPage { ctx: v.ctx, next, fields, errors: vec![], signup, link_login })
 }
 
 /// Where a user lands: where they were going if their role may go there.
@@ -74,12 +77,13 @@ fn after_login(staff: bool, next: &str) -> String {
     match (staff, next) {
         (true, n) if for_staff => n.to_owned(),
         (true, _) => "/agent".to_owned(),
-        (false, n) if n.starts_with("/portal") => n.to_owned(),
+        // A confirmation link asks its account to sign in first, then opens.
+        (false, n) if n.starts_with("/portal") || n.starts_with("/verify/") => n.to_owned(),
         (false, _) => "/portal".to_owned(),
     }
 }
 
-fn session_cookie(secret: &str, max_age: i64, secure: bool) -> HeaderValue {
+pub(super) fn session_cookie(secret: &str, max_age: i64, secure: bool) -> HeaderValue {
     HeaderValue::from_str(&format!("{SESSION_COOKIE}={secret}; Max-Age={max_age}{}", cookie_attrs(secure)))
         .unwrap_or(HeaderValue::from_static("gongdan_session=; Max-Age=0; Path=/"))
 }
@@ -117,7 +121,8 @@ async fn login(
             let errors = vec![v.ctx.t(key)];
             let fields = login_fields(&v.ctx, &email);
             let signup = v.ctx.cfg.desk.portal_signup;
-            let mut res = render(&LoginPage { ctx: v.ctx, next, fields, errors, signup })?;
+            let link_login = app.mails_links().await?;
+            let mut res = render(&LoginPage { ctx: v.ctx, next, fields, errors, signup, link_login })?;
             *res.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
             Ok(res)
         }
@@ -182,8 +187,14 @@ async fn signup(
         time_zone: None,
     };
     match app.signup(input, &client).await {
-        Ok((secret, _)) => {
-            let mut res = super::redirect_flash("/portal", "flash-welcome");
+        Ok(SignedUp::Confirm { email }) => {
+            let message = v.ctx.t1("link-sent-claim", "email", email);
+            let page = super::verification::sent_page(v.ctx, message);
+            render(&page)
+        }
+        Ok(SignedUp::In { session: secret, .. }) => {
+            let flash = if app.mails_links().await? { "flash-welcome-confirm" } else { "flash-welcome" };
+            let mut res = super::redirect_flash("/portal", flash);
             res.headers_mut()
                 .append(header::SET_COOKIE, session_cookie(&secret, app.settings.session_days * 86_400, secure));
             Ok(res)

@@ -15,6 +15,7 @@ pub mod i18n;
 mod live;
 mod new_ticket;
 mod portal;
+mod verification;
 pub mod view;
 
 use askama::Template;
@@ -44,6 +45,7 @@ pub fn router(app: &App) -> Router<App> {
     Router::new()
         .route("/", get(auth::home))
         .merge(auth::router())
+        .merge(verification::router())
         .merge(agent::router(uploads))
         .merge(portal::router(uploads))
         .merge(admin::router())

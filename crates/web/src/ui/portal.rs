@@ -54,6 +54,8 @@ struct HomePage {
     org_allowed: bool,
     next: Option<String>,
     status: String,
+    /// The address is not proven yet and the desk can mail a link to prove it.
+    unverified: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -84,6 +86,7 @@ async fn home(State(app): State<App>, v: Viewer, Query(q): Query<HomeQuery>) -> 
     tq.with_total = false;
     tq.cursor = q.cursor.as_deref().and_then(|c| Cursor::decode(c, tq.sort.name()).ok());
     let page = app.list_tickets(p, tq).await?;
+    let unverified = s.user.email.is_some() && s.user.email_verified_at.is_none() && app.mails_links().await?;
     let ctx = v.ctx;
     let rows = page
         .items
@@ -105,7 +108,7 @@ async fn home(State(app): State<App>, v: Viewer, Query(q): Query<HomeQuery>) -> 
         )
     });
     let title = ctx.t(if org { "portal-org-requests" } else { "portal-my-requests" });
-    render(&HomePage { ctx, title, rows, org, org_allowed, next, status })
+    render(&HomePage { ctx, title, rows, org, org_allowed, next, status, unverified })
 }
 
 #[derive(Template)]

@@ -225,6 +225,8 @@ pub struct ActRow {
     pub list: &'static str,
     pub to: String,
     pub user_id: String,
+    /// The notification template's id; empty for a rule's own text.
+    pub template: String,
     pub subject: String,
     pub body: String,
     pub error: Option<String>,
@@ -333,6 +335,7 @@ pub(super) fn act_rows(ctx: &Ctx, list: &[ActionSpec], errors: &FormErrors) -> V
                 list: list_for(&a.field),
                 to: if notify { part("to") } else { String::new() },
                 user_id: if notify { part("user_id") } else { String::new() },
+                template: if notify { part("template_id") } else { String::new() },
                 subject: if notify { part("subject") } else { String::new() },
                 body: if notify { part("body") } else { String::new() },
                 error: None,
@@ -348,6 +351,7 @@ pub(super) fn act_rows(ctx: &Ctx, list: &[ActionSpec], errors: &FormErrors) -> V
             list: "",
             to: "requester".into(),
             user_id: String::new(),
+            template: String::new(),
             subject: String::new(),
             body: String::new(),
             error: None,
@@ -389,7 +393,11 @@ pub(super) fn read_actions(ctx: &Ctx, form: &UiForm) -> Vec<ActionSpec> {
         let get = |k: &str| form.get(&format!("{p}.{k}")).unwrap_or_default().trim().to_owned();
         let value = match field.as_str() {
             "notify" => {
-                let mut v = json!({"to": get("to"), "subject": get("subject"), "body": get("body")});
+                // A template chosen sends it; its own text is for a rule without one.
+                let mut v = match get("template_id").parse::<i64>() {
+                    Ok(t) => json!({"to": get("to"), "template_id": t}),
+                    Err(_) => json!({"to": get("to"), "subject": get("subject"), "body": get("body")}),
+                };
                 if let Ok(u) = get("user_id").parse::<i64>() {
                     v["user_id"] = json!(u);
                 }

@@ -83,6 +83,7 @@ fn form_page(
         below_columns: vec![],
         actions: vec![],
         notices: vec![],
+        preview: None,
         ctx,
     }
 }

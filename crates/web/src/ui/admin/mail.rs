@@ -223,6 +223,7 @@ fn page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<String>) 
             })
             .unwrap_or_default(),
         notices: vec![],
+        preview: None,
         ctx,
     }
 }

@@ -45,7 +45,7 @@ async fn home(v: Viewer) -> UiResult {
 }
 
 /// The sections, in menu order: (path, label key, admins only).
-const SECTIONS: [(&str, &str, bool); 17] = [
+const SECTIONS: [(&str, &str, bool); 18] = [
     ("agents", "admin-agents", false),
     ("groups", "admin-groups", true),
     ("triggers", "admin-triggers", true),
@@ -53,6 +53,7 @@ const SECTIONS: [(&str, &str, bool); 17] = [
     ("macros", "admin-macros", false),
     ("views", "admin-views", false),
     ("webhooks", "admin-webhooks", true),
+    ("templates", "admin-templates", true),
     ("mailboxes", "admin-mailboxes", true),
     ("quarantine", "admin-quarantine", true),
     ("customers", "admin-customers", false),
@@ -130,6 +131,14 @@ pub struct FormPage {
     pub actions: Vec<FormAction>,
     /// What such an action came to, shown above the form.
     pub notices: Vec<String>,
+    /// A button that posts the form, unsaved, to be shown filled in (a template's preview).
+    pub preview: Option<FormPreview>,
+}
+
+pub struct FormPreview {
+    pub href: String,
+    /// What the last preview showed: (heading, subject, body).
+    pub shown: Vec<(String, String, String)>,
 }
 
 /// A button beside a form that posts on its own.

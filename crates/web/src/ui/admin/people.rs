@@ -299,6 +299,7 @@ fn user_page(ctx: Ctx, agents: bool, id: Option<i64>, fields: Vec<FieldView>, er
         below_columns: vec![],
         actions: vec![],
         notices: vec![],
+        preview: None,
         ctx,
     }
 }
@@ -499,6 +500,7 @@ fn org_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<Strin
         below_columns: vec![],
         actions: vec![],
         notices: vec![],
+        preview: None,
         ctx,
     }
 }
@@ -625,6 +627,7 @@ async fn token_page(
         ],
         actions: vec![],
         notices: vec![],
+        preview: None,
         ctx,
     };
     if errors.is_empty() { render(&page) } else { failed(page) }

@@ -165,6 +165,7 @@ fn view_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<Stri
         below_columns: vec![],
         actions: vec![],
         notices: vec![],
+        preview: None,
         ctx,
     }
 }
