@@ -7,6 +7,7 @@ pub mod auth;
 pub mod automation;
 mod clock;
 pub mod config;
+pub mod conversation;
 pub mod egress;
 mod error;
 pub mod files;

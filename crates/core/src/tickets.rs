@@ -145,9 +145,9 @@ pub struct Idempotency {
 
 pub use gongdan_domain::conversation::text_to_html;
 
-/// Cleans client HTML down to the safe subset.
+/// Cleans client HTML down to the safe subset (remote images held back until asked for).
 pub fn sanitize_html(html: &str) -> String {
-    ammonia::clean(html)
+    crate::conversation::safe_html(html, |_| None)
 }
 
 /// The mail a reply is stored with: the message it came in as, and the one it goes out as.

@@ -427,4 +427,20 @@
       });
     });
   }
+
+  // ---- remote images in mail: held back (a remote image tells its sender the mail was
+  // read) until the reader asks, one comment at a time
+  document.addEventListener("click", (ev) => {
+    const button = ev.target.closest ? ev.target.closest("[data-load-remote]") : null;
+    if (!button) return;
+    const comment = button.closest("li");
+    if (!comment) return;
+    $$("img[data-remote-src]", comment).forEach((img) => {
+      const src = img.dataset.remoteSrc || "";
+      if (/^https?:\/\//i.test(src)) img.src = src;
+      img.removeAttribute("data-remote-src");
+    });
+    const line = button.closest(".remote-images");
+    if (line) line.remove();
+  });
 })();

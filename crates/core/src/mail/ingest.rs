@@ -428,8 +428,8 @@ impl Storms {
 }
 
 /// The message's HTML, safe to show: no script or handlers (ammonia), inline `cid:` images
-/// pointing at their stored files, and remote images left out, so opening a ticket tells no
-/// tracker that it was read.
+/// pointing at their stored files, and remote images held back until an agent asks, so
+/// opening a ticket tells no tracker that it was read.
 /// The quoted history of a reply goes behind "•••", kept whole.
 fn mail_html(parsed: &Parsed, stored: &[AttachmentId]) -> Option<String> {
     let Some(html) = parsed.html.as_deref() else {
@@ -439,21 +439,12 @@ fn mail_html(parsed: &Parsed, stored: &[AttachmentId]) -> Option<String> {
     };
     let inline: Vec<(String, AttachmentId)> =
         parsed.parts.iter().zip(stored).filter_map(|(p, id)| p.content_id.clone().map(|c| (c, *id))).collect();
-    let clean = ammonia::Builder::default()
-        .add_url_schemes(["cid"])
-        .attribute_filter(move |element, attribute, value| {
-            if element == "img" && attribute == "src" {
-                let cid = value.strip_prefix("cid:")?;
-                let (_, id) = inline.iter().find(|(c, _)| c == cid)?;
-                return Some(format!("/api/v1/attachments/{id}").into());
-            }
-            Some(value.into())
-        })
-        .clean(html)
-        .to_string();
+    let clean = crate::conversation::safe_html(html, move |cid| {
+        inline.iter().find(|(c, _)| c == cid).map(|(_, id)| format!("/api/v1/attachments/{id}"))
+    });
     Some(match quote::html_start(&clean) {
         // Cut inside the markup: cleaned once more, the parser closes what the cut left open.
-        Some(at) => ammonia::clean(&folded(&clean[..at], &clean[at..])),
+        Some(at) => crate::conversation::safe_html(&folded(&clean[..at], &clean[at..]), |_| None),
         None => clean,
     })
 }

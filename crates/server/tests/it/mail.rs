@@ -100,7 +100,15 @@ async fn the_corpus_lands_where_it_belongs(t: TestApp) {
     let c = comments(&t, &html_only["ticket_id"]).await;
     let html = c[0]["html_body"].as_str().unwrap();
     assert!(html.contains("<b>#77</b>") && !html.contains("script") && !html.contains("onclick"), "{html}");
-    assert!(!html.contains("tracker.example"), "remote images are not loaded: {html}");
+    // The remote image is held back: its address kept, nothing loading it until an agent asks.
+    assert!(html.contains(r#"data-remote-src="https://tracker.example/p.gif""#), "{html}");
+    assert!(!html.contains(r#" src="https://tracker"#), "remote images are not loaded: {html}");
+    let web = crate::support::Web::new(&t);
+    web.login("admin@test.example", "admin-password").await;
+    let page = web.get(&format!("/agent/tickets/{}", html_only["ticket_id"])).await;
+    assert!(page.html.contains("data-load-remote"), "the timeline offers to show them");
+    let csp = page.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(csp.contains("img-src 'self' data: https: http:"), "{csp}");
 
     // 06: an inline image (shown in place) and an RFC 2231 Chinese file name.
     let files = take(&t, "06-inline-and-files.eml", "created").await;

@@ -106,3 +106,5 @@ new-find-placeholder = Name, email or phone
 new-or-new-customer = Or enter a new customer:
 new-refresh-fields = Show the category's fields
 new-submit = Create ticket
+show-remote-images = Show remote images
+remote-images-held = Remote images are held back: loading them tells the sender the mail was read.

@@ -106,3 +106,5 @@ new-find-placeholder = 姓名、邮箱或电话
 new-or-new-customer = 或填写新客户：
 new-refresh-fields = 显示该分类的字段
 new-submit = 创建工单
+show-remote-images = 显示远程图片
+remote-images-held = 远程图片已被拦截：加载它们会让发件人知道邮件已被阅读。

@@ -207,6 +207,7 @@ struct RequestPage {
 #[derive(Template)]
 #[template(path = "portal/_conversation.html")]
 struct ConversationFragment {
+    ctx: Ctx,
     status: String,
     category: &'static str,
     steps: Vec<StepView>,
@@ -301,7 +302,7 @@ async fn show(State(app): State<App>, v: Viewer, Path(id): Path<i64>, headers: H
         let ctx = v.ctx;
         let status = ctx.status_label(&l.t.status.key);
         let category = l.t.status.category.customer_view().as_str();
-        return render(&ConversationFragment { status, category, steps: l.steps, entries: l.entries });
+        return render(&ConversationFragment { ctx, status, category, steps: l.steps, entries: l.entries });
     }
     page(&app, v, id, String::new(), FormErrors::default()).await
 }

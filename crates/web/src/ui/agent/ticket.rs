@@ -55,6 +55,8 @@ pub struct Entry {
     pub via: String,
     /// The mail the comment came from or went out as (the desk's timeline only).
     pub mail: Option<MailLine>,
+    /// The comment holds back remote images until asked.
+    pub remote_images: bool,
 }
 
 /// A comment's mail on the desk's timeline: its delivery, or why received mail landed here.
@@ -97,6 +99,7 @@ pub fn comment_entry(ctx: &Ctx, c: &Comment, ticket: TicketId, names: &BTreeMap<
         from_ticket: (c.ticket_id != ticket).then_some(c.ticket_id.0),
         via: ctx.t(&format!("via-{}", c.via.as_str())),
         mail: None,
+        remote_images: gongdan_core::conversation::has_remote_images(&c.html_body),
     }
 }
 
@@ -180,6 +183,7 @@ pub fn event_entry(ctx: &Ctx, e: &Event, names: &BTreeMap<UserId, UserLabel>) ->
         from_ticket: None,
         via: ctx.t(&format!("via-{}", e.via.as_str())),
         mail: None,
+        remote_images: false,
     })
 }
 
