@@ -4,7 +4,8 @@
 //! person notified, the subject carrying the ticket's token and the headers threading it into
 //! the ticket's conversation (so an answer lands on the ticket), marked `Auto-Submitted:
 //! auto-generated` so that auto-responders leave it alone. Each notification is claimed before
-//! it is sent, so two workers never mail one twice.
+//! it is sent, so two workers never mail one twice; a claim runs out (a worker that died lets
+//! it go), and one that cannot go yet waits its own back-off behind the rest.
 
 use gongdan_domain::mail::thread::tagged_subject;
 use gongdan_domain::mail::{Address, compose};
@@ -19,9 +20,28 @@ use crate::{App, CoreError, Result};
 pub const NOTIFY_JOB: &str = "mail.notify";
 /// Notifications one run mails at most; more run again at once.
 const ROUND: i64 = 50;
+/// How long a worker holds a notification it is mailing; one that died lets it go after.
+const CLAIM: jiff::SignedDuration = jiff::SignedDuration::from_mins(10);
+/// Tries before a notification's mail is given up (the back-off makes that about a day).
+const ATTEMPTS: i64 = 30;
 
-pub(crate) const JOB: JobKind =
-    JobKind { name: NOTIFY_JOB, run: |app, _job| Box::pin(async move { app.mail_notifications().await }), every: None };
+/// A minute after the first failed try, doubling to an hour.
+fn retry_after(attempts: i64) -> jiff::SignedDuration {
+    let mins = 1i64 << attempts.clamp(1, 7).saturating_sub(1);
+    jiff::SignedDuration::from_mins(mins.min(60))
+}
+
+pub(crate) const JOB: JobKind = JobKind {
+    name: NOTIFY_JOB,
+    run: |app, job| {
+        let later = job.unique_key.as_deref() == Some(LATER);
+        Box::pin(async move { app.mail_notifications(later).await })
+    },
+    every: None,
+};
+
+/// The one job that comes back for notifications that wait (a retry, a claim that may run out).
+const LATER: &str = "mail.notify.later";
 
 impl App {
     /// Whether the desk mails anything: some active mailbox has an SMTP server to send through.
@@ -42,37 +62,67 @@ impl App {
         }
     }
 
-    async fn mail_notifications(&self) -> Ran {
-        let pending = match self.store.notifications_to_mail(ROUND).await {
+    /// One round: the due notifications, then the later job set for what still waits.
+    async fn mail_notifications(&self, later: bool) -> Ran {
+        let now = self.now();
+        let pending = match self.store.notifications_to_mail(ROUND, now).await {
             Ok(p) => p,
             Err(e) => return Ran::Failed { error: format!("the database: {e}"), at: None },
         };
-        let mut unsent = None;
         for n in &pending {
-            match self.store.claim_notification_mail(n.id).await {
-                Ok(true) => {}
-                Ok(false) => continue,
+            let until = now.checked_add(CLAIM).unwrap_or(now);
+            let attempts = match self.store.claim_notification_mail(n.id, now, until).await {
+                Ok(Some(a)) => a,
+                Ok(None) => continue,
                 Err(e) => return Ran::Failed { error: format!("the database: {e}"), at: None },
-            }
+            };
             let (state, retry) = match self.mail_notification(n).await {
                 Ok(()) => ("sent".to_owned(), None),
                 Err(Unsent::Permanent(why)) => (format!("failed: {why}"), None),
-                // Back in the queue; this job tries again after its back-off.
-                Err(Unsent::Transient(why)) => ("pending".to_owned(), Some(why)),
+                Err(Unsent::Transient(why)) if attempts >= ATTEMPTS => {
+                    (format!("failed: gave up after {attempts} tries: {why}"), None)
+                }
+                // Back in the queue behind the others, for a later try.
+                Err(Unsent::Transient(why)) => {
+                    let at = now.checked_add(retry_after(attempts)).unwrap_or(now);
+                    ("pending".to_owned(), Some((at, why)))
+                }
             };
-            if let Err(e) = self.store.set_notification_mail(n.id, &state).await {
+            if let Err(e) = self.store.set_notification_mail(n.id, &state, retry.as_ref().map(|r| r.0)).await {
                 return Ran::Failed { error: format!("the database: {e}"), at: None };
             }
-            if let Some(why) = retry {
+            if let Some((_, why)) = retry {
                 // The others still go: one recipient's server away holds up nobody else.
                 tracing::warn!(notification = n.id, error = why, "notification not mailed yet");
-                unsent = Some(why);
             }
         }
-        match unsent {
-            Some(error) => Ran::Failed { error, at: None },
-            None if pending.len() as i64 == ROUND => Ran::Next(self.now()),
-            None => Ran::Done,
+        if pending.len() as i64 == ROUND {
+            return Ran::Next(now);
+        }
+        // Whatever waits (a retry, or a claim held by a worker that may have died) is seen to
+        // by the one later job, at the earliest time one is due.
+        match self.store.next_notification_mail(now).await {
+            Ok(None) => Ran::Done,
+            Ok(Some(at)) if later => Ran::Next(at),
+            Ok(Some(at)) => {
+                let job = NewJob {
+                    kind: NOTIFY_JOB.into(),
+                    unique_key: Some(LATER.into()),
+                    payload: json!({}),
+                    run_at: at,
+                    max_attempts: 1_000_000,
+                    ticket: None,
+                };
+                let queued = match self.store.enqueue(&job, now).await {
+                    Ok(_) => self.store.hurry_job(LATER, at).await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                match queued {
+                    Ok(()) => Ran::Done,
+                    Err(e) => Ran::Failed { error: format!("the database: {e}"), at: None },
+                }
+            }
+            Err(e) => Ran::Failed { error: format!("the database: {e}"), at: None },
         }
     }
 
@@ -157,5 +207,16 @@ impl App {
         }
         batch.jobs.push(self.notify_job());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_from_a_minute_to_an_hour() {
+        let mins: Vec<i64> = (1..=9).map(|a| retry_after(a).as_mins()).collect();
+        assert_eq!(mins, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
     }
 }

@@ -371,8 +371,61 @@ async fn mail_is_fetched_when_it_arrives(t: TestApp) {
     watcher.await.unwrap();
 }
 
+/// A notification whose mail cannot go waits its back-off behind the rest; one a worker took
+/// and never finished (it died) goes out once the claim runs out.
+async fn notifications_wait_for_a_server_that_is_down_and_survive_a_dead_worker(t: TestApp) {
+    let Some(smtp) = SmtpSink::start().await else { return };
+    // A port nothing listens on: the server is down.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mb = smtp_mailbox(&t, closed).await;
+    let (s, r) = t
+        .post(
+            "/api/v1/triggers",
+            &t.admin,
+            json!({"name": "ack", "conditions": {"all": [{"field": "update", "operator": "is", "value": "created"}]},
+                   "actions": [{"field": "notify", "value": {"to": "requester", "template_id": 1}}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let requester = json!({"email": "wait@kehu.test", "name": "等待"});
+    t.ticket(&t.admin, json!({"subject": "一", "description": "x", "requester": requester})).await;
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    assert_eq!(t.app.run_due_jobs().await.unwrap(), 0, "the retry is not due yet");
+    // The server is back; a minute on, the mail goes.
+    let (s, _) = t
+        .patch(
+            &format!("/api/v1/mailboxes/{}", mb["id"]),
+            &t.admin,
+            json!({"smtp": {"host": "127.0.0.1", "port": smtp.port, "tls": "none"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    t.clock.advance(jiff::SignedDuration::from_mins(2));
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    let got = smtp.expect(1);
+    let sent = mail_parser::MessageParser::default().parse(&got[0]).unwrap();
+    assert!(sent.subject().unwrap_or_default().starts_with("我们已收到您的请求"), "{:?}", sent.subject());
+
+    // A worker takes the next one and dies before sending it.
+    t.ticket(&t.admin, json!({"subject": "二", "description": "x", "requester": requester})).await;
+    let now = t.app.now();
+    let waiting = t.app.store.notifications_to_mail(10, now).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    let held = t.app.store.claim_notification_mail(waiting[0].id, now, now + jiff::SignedDuration::from_mins(10)).await;
+    assert_eq!(held.unwrap(), Some(1));
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    assert_eq!(smtp.received().len(), 1, "held by the dead worker's claim");
+    t.clock.advance(jiff::SignedDuration::from_mins(11));
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    assert_eq!(smtp.received().len(), 2, "sent once the claim ran out");
+    t.clock.advance(jiff::SignedDuration::from_mins(60));
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    assert_eq!(smtp.received().len(), 2, "and only once");
+}
+
 on_both!(
     mail_is_fetched_when_it_arrives,
+    notifications_wait_for_a_server_that_is_down_and_survive_a_dead_worker,
     notifications_go_out_by_mail_too,
     replies_are_mailed_threaded_and_their_delivery_recorded,
     mailboxes_are_fetched_over_imap_once

@@ -69,12 +69,15 @@ pub trait NotificationStore: Send + Sync {
         limit: i64,
     ) -> Result<Vec<Notification>>;
     async fn count_unread(&self, user: UserId) -> Result<i64>;
-    /// Notifications waiting to be mailed, oldest first.
-    async fn notifications_to_mail(&self, limit: i64) -> Result<Vec<Notification>>;
-    /// Takes one to mail (`pending` → `sending`): false when another worker took it first.
-    async fn claim_notification_mail(&self, id: i64) -> Result<bool>;
-    /// Records how mailing one went: `sent`, `failed: …`, or `pending` again to retry.
-    async fn set_notification_mail(&self, id: i64, state: &str) -> Result<()>;
+    /// Notifications due to be mailed (waiting, or a claim that ran out), longest-due first.
+    async fn notifications_to_mail(&self, limit: i64, now: Timestamp) -> Result<Vec<Notification>>;
+    /// When the next waiting notification's mail is due (after `now`), if one waits.
+    async fn next_notification_mail(&self, now: Timestamp) -> Result<Option<Timestamp>>;
+    /// Takes one to mail until `until` (`sending`): its tries so far, this one counted, or
+    /// `None` when another worker holds it.
+    async fn claim_notification_mail(&self, id: i64, now: Timestamp, until: Timestamp) -> Result<Option<i64>>;
+    /// Records how mailing one went: `sent`, `failed: …`, or `pending` to try again at `retry_at`.
+    async fn set_notification_mail(&self, id: i64, state: &str, retry_at: Option<Timestamp>) -> Result<()>;
     /// Marks these (or, with none, all) of a user's notifications read.
     async fn mark_read(&self, user: UserId, ids: &[i64], at: Timestamp) -> Result<()>;
 }

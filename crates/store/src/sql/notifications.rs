@@ -126,28 +126,45 @@ impl NotificationStore for SqlStore {
         rows.into_iter().map(notification).collect()
     }
 
-    async fn notifications_to_mail(&self, limit: i64) -> Result<Vec<Notification>> {
+    async fn notifications_to_mail(&self, limit: i64, now: Timestamp) -> Result<Vec<Notification>> {
         let rows: Vec<NotificationRow> = sqlx::query_as(
             "SELECT id, user_id, ticket_id, rule, subject, body, created_at, read_at FROM notifications \
-             WHERE mail = 'pending' ORDER BY id LIMIT $1",
+             WHERE mail IN ('pending', 'sending') AND mail_at <= $1 ORDER BY mail_at, id LIMIT $2",
         )
+        .bind(ts(now))
         .bind(limit)
         .fetch_all(&self.write)
         .await?;
         rows.into_iter().map(notification).collect()
     }
 
-    async fn claim_notification_mail(&self, id: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE notifications SET mail = 'sending' WHERE id = $1 AND mail = 'pending'")
-            .bind(id)
-            .execute(&self.write)
-            .await?;
-        Ok(done.rows_affected() == 1)
+    async fn next_notification_mail(&self, now: Timestamp) -> Result<Option<Timestamp>> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(mail_at) FROM notifications WHERE mail IN ('pending', 'sending') AND mail_at > $1",
+        )
+        .bind(ts(now))
+        .fetch_one(&self.read)
+        .await?;
+        at.map(from_ts).transpose()
     }
 
-    async fn set_notification_mail(&self, id: i64, state: &str) -> Result<()> {
-        let done = sqlx::query("UPDATE notifications SET mail = $1 WHERE id = $2")
+    async fn claim_notification_mail(&self, id: i64, now: Timestamp, until: Timestamp) -> Result<Option<i64>> {
+        let attempts: Option<i64> = sqlx::query_scalar(
+            "UPDATE notifications SET mail = 'sending', mail_at = $1, mail_attempts = mail_attempts + 1 \
+             WHERE id = $2 AND mail IN ('pending', 'sending') AND mail_at <= $3 RETURNING mail_attempts",
+        )
+        .bind(ts(until))
+        .bind(id)
+        .bind(ts(now))
+        .fetch_optional(&self.write)
+        .await?;
+        Ok(attempts)
+    }
+
+    async fn set_notification_mail(&self, id: i64, state: &str, retry_at: Option<Timestamp>) -> Result<()> {
+        let done = sqlx::query("UPDATE notifications SET mail = $1, mail_at = $2 WHERE id = $3")
             .bind(state)
+            .bind(retry_at.map(ts).unwrap_or(0))
             .bind(id)
             .execute(&self.write)
             .await?;
