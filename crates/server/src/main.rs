@@ -151,7 +151,11 @@ async fn mail_ingest(cfg: &config::Resolved, mailbox: Option<i64>) -> anyhow::Re
     match app.ingest_mail(&operator, &raw, mailbox.map(gongdan_domain::ids::MailboxId)).await {
         Ok(done) => {
             let ticket = done.ticket_id.map(|t| format!(" ticket {t}")).unwrap_or_default();
-            println!("{}{ticket}: {}", done.outcome.as_str(), done.reasons.join("; "));
+            println!(
+                "{}{ticket}: {}",
+                done.outcome.as_str(),
+                done.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            );
             Ok(())
         }
         Err(gongdan_core::CoreError::Store(e)) => {

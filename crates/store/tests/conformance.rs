@@ -6,6 +6,7 @@
 use gongdan_domain::access::{Role, TicketScope};
 use gongdan_domain::event::{EventKind, NewEvent, Via};
 use gongdan_domain::ids::*;
+use gongdan_domain::mail::reason::Reason;
 use gongdan_domain::tickets::{StatusCategory, StatusRef, Ticket};
 use gongdan_store::{NewComment, StoreError, TicketQuery, TicketRef, TicketSort, TicketWrite, WriteBatch};
 use gongdan_testkit::build::{batch, fresh, ticket};
@@ -502,7 +503,7 @@ async fn a_message_id_is_stored_once(t: TestStore) {
         message_id: id.into(),
         mailbox_id: None,
         direction: "in",
-        reasons: vec!["nothing ties it to a ticket".into()],
+        reasons: vec![Reason::NothingTies, Reason::ReceivedAt { address: "support@acme.test".into() }],
         status: "",
     };
     let with_comment = |tk: Ticket| TicketWrite {
@@ -521,7 +522,7 @@ async fn a_message_id_is_stored_once(t: TestStore) {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].ticket_id, written.tickets[0].id);
     assert_eq!(stored[0].comment_id, written.comments[0].as_ref().map(|c| c.id));
-    assert_eq!(stored[0].reasons, ["nothing ties it to a ticket"]);
+    assert_eq!(stored[0].reasons, [Reason::NothingTies, Reason::ReceivedAt { address: "support@acme.test".into() }]);
     let again = WriteBatch { mail: vec![mail("m1@x")], ..batch(at, vec![with_comment(ticket(user, new, at))]) };
     match store.write(again).await {
         Err(StoreError::Duplicate { what }) => assert_eq!(what, "message_id"),

@@ -9,6 +9,7 @@ use gongdan_domain::conversation::text_to_html;
 use gongdan_domain::conversation::{COMMENT_MAX, LinkKind};
 use gongdan_domain::event::Via;
 use gongdan_domain::ids::{AttachmentId, CommentId, MailboxId, SYSTEM_USER, TicketId};
+use gongdan_domain::mail::reason::Reason;
 use gongdan_domain::mail::thread::{self, ByReference, Candidate, Decision, Findings, Standing};
 use gongdan_domain::mail::{Address, Envelope, Mailbox, bounce, noise, quote};
 use gongdan_domain::people::{IdentityKind, User};
@@ -52,11 +53,11 @@ pub struct Ingested {
     pub comment_id: Option<CommentId>,
     pub quarantine_id: Option<i64>,
     /// Each decision's reason, in the order they were made.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
 }
 
 impl Ingested {
-    fn ignored(reasons: Vec<String>) -> Self {
+    fn ignored(reasons: Vec<Reason>) -> Self {
         Ingested { outcome: Outcome::Ignored, ticket_id: None, comment_id: None, quarantine_id: None, reasons }
     }
 }
@@ -122,7 +123,7 @@ impl App {
         let mailbox = hinted.or_else(|| addressed_to(e, mailboxes));
         let mut reasons = Vec::new();
         if let Some(m) = &mailbox {
-            reasons.push(format!("received at {}", m.address));
+            reasons.push(Reason::ReceivedAt { address: m.address.clone() });
         }
         let desk: Vec<String> = mailboxes.iter().map(|m| m.address.clone()).collect();
         let noise = noise::classify(e, &desk);
@@ -190,7 +191,7 @@ impl App {
     }
 
     /// Marks the desk's replies a delivery report returns as failed, with the report's why.
-    async fn record_bounce(&self, raw: &[u8], e: &Envelope, reasons: &mut Vec<String>) -> Result<()> {
+    async fn record_bounce(&self, raw: &[u8], e: &Envelope, reasons: &mut Vec<Reason>) -> Result<()> {
         // The report's parts as text: its status fields and the returned message's headers.
         let body = raw.windows(4).position(|w| w == b"\r\n\r\n").or_else(|| raw.windows(2).position(|w| w == b"\n\n"));
         let body = &raw[body.unwrap_or(0)..raw.len().min(body.unwrap_or(0) + (1 << 20))];
@@ -201,18 +202,15 @@ impl App {
         for m in ours {
             let why = format!("bounced: {}", b.why);
             self.store.set_delivery(&m.message_id, "failed", &why, m.sent_at).await?;
-            reasons.push(format!(
-                "it returns the desk's reply <{}> on ticket {}: marked failed",
-                m.message_id, m.ticket_id
-            ));
+            reasons.push(Reason::ReturnsReply { message_id: m.message_id.clone(), ticket: m.ticket_id.0 });
         }
         Ok(())
     }
 
     /// The earlier result when this Message-ID was taken in before.
-    async fn seen(&self, message_id: &str, mut reasons: Vec<String>) -> Result<Option<Ingested>> {
+    async fn seen(&self, message_id: &str, mut reasons: Vec<Reason>) -> Result<Option<Ingested>> {
         let Some(m) = self.store.mail_messages(&[message_id]).await?.into_iter().next() else { return Ok(None) };
-        reasons.push(format!("<{message_id}> was taken in before, on ticket {}", m.ticket_id));
+        reasons.push(Reason::SeenBefore { message_id: message_id.to_owned(), ticket: m.ticket_id.0 });
         Ok(Some(Ingested { ticket_id: Some(m.ticket_id), comment_id: m.comment_id, ..Ingested::ignored(reasons) }))
     }
 
@@ -248,7 +246,7 @@ impl App {
         ticket: TicketId,
         mut record: MailRecord,
         to_notice: bool,
-        reasons: &mut Vec<String>,
+        reasons: &mut Vec<Reason>,
     ) -> Result<Ingested> {
         if !user.active {
             return Err(CoreError::forbidden("the sender's account is deactivated"));
@@ -260,11 +258,11 @@ impl App {
         {
             body = rest.trim_start().to_owned();
             public = false;
-            reasons.push(format!("an agent's reply starting with {NOTE_MARKER}: an internal note"));
+            reasons.push(Reason::NoteMarker { marker: NOTE_MARKER.into() });
         } else if actor.is_staff() && to_notice {
             // A notification went to the agent, not the customer: the answer stays inside.
             public = false;
-            reasons.push("an agent's answer to a notification: an internal note".into());
+            reasons.push(Reason::NotificationAnswer);
         }
         let attachment_ids = self.store_parts(&actor, parsed).await?;
         record.reasons = reasons.clone();
@@ -279,7 +277,7 @@ impl App {
         let done = self.add_comment(&actor, ticket, input, Via::Email, None).await?.value;
         let outcome = match done.follow_up_of {
             Some(closed) => {
-                reasons.push(format!("ticket {closed} is closed: the reply opened follow-up {}", done.ticket.id));
+                reasons.push(Reason::FollowUp { closed: closed.0, follow_up: done.ticket.id.0 });
                 Outcome::Created
             }
             None => Outcome::Appended,
@@ -304,7 +302,7 @@ impl App {
         desk: &[String],
         related: Option<TicketId>,
         mut record: MailRecord,
-        reasons: &mut Vec<String>,
+        reasons: &mut Vec<Reason>,
     ) -> Result<Ingested> {
         let actor = desk_principal();
         let e = &parsed.envelope;
@@ -315,11 +313,11 @@ impl App {
                 Ok(b) => cc_ids.push(b.id),
                 Err(e @ CoreError::Store(_)) => return Err(e),
                 // An address that is no address is left out, said in the reasons.
-                Err(_) => reasons.push(format!("`{}` was not copied: not a usable address", a.email)),
+                Err(_) => reasons.push(Reason::NotCopied { address: a.email.clone() }),
             }
         }
         if !cc_ids.is_empty() {
-            reasons.push(format!("{} other recipient(s) copied on the ticket", cc_ids.len()));
+            reasons.push(Reason::Copied { count: cc_ids.len() });
         }
         let attachment_ids = self.store_parts(&actor, parsed).await?;
         let subject = if e.subject.trim().is_empty() { "(no subject)".to_owned() } else { e.subject.clone() };
@@ -390,7 +388,7 @@ impl App {
             ticket_id: None,
             comment_id: None,
             quarantine_id: Some(q.id),
-            reasons: vec![reason],
+            reasons: vec![Reason::Text(reason)],
         })
     }
 }

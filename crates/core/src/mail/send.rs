@@ -11,6 +11,7 @@
 
 use gongdan_domain::conversation::Comment;
 use gongdan_domain::ids::UserId;
+use gongdan_domain::mail::reason::Reason;
 use gongdan_domain::mail::servers::Smtp;
 use gongdan_domain::mail::{Address, Mailbox, compose};
 use gongdan_domain::tickets::Ticket;
@@ -76,7 +77,7 @@ impl App {
                 message_id: message_id.clone(),
                 mailbox_id: Some(mailbox.id),
                 direction: "out",
-                reasons: vec![format!("a public reply: mailed from {}", mailbox.address)],
+                reasons: vec![Reason::MailedFrom { address: mailbox.address.clone() }],
                 status: "queued",
             },
             job: NewJob {

@@ -6,6 +6,7 @@ pub mod bounce;
 pub mod compose;
 pub mod noise;
 pub mod quote;
+pub mod reason;
 pub mod servers;
 pub mod thread;
 

@@ -4,6 +4,7 @@
 //! robots cannot write to each other for ever.
 
 use super::Envelope;
+use super::reason::Reason;
 
 /// Why a message is not (only) a person writing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,11 +23,11 @@ impl Noise {
         !matches!(self, Noise::Automatic { .. })
     }
 
-    pub fn reason(&self) -> String {
+    pub fn reason(&self) -> Reason {
         match self {
-            Noise::FromDesk => "sent from one of the desk's own addresses (a loop)".into(),
-            Noise::DeliveryReport => "a delivery status report, not a message from a person".into(),
-            Noise::Automatic { why } => format!("automatic mail ({why}): taken in, never answered automatically"),
+            Noise::FromDesk => Reason::FromDesk,
+            Noise::DeliveryReport => Reason::DeliveryReport,
+            Noise::Automatic { why } => Reason::Automatic { why: why.clone() },
         }
     }
 }

@@ -10,10 +10,12 @@
 //! A reply to a closed ticket is still "append": the ticket use case turns it into a linked
 //! follow-up, as for any reply to a closed ticket.
 
+use super::reason::Reason;
 use crate::ids::TicketId;
 
 /// How the sender stands to a ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Standing {
     Requester,
     Cc,
@@ -26,7 +28,7 @@ impl Standing {
         self != Standing::Stranger
     }
 
-    fn words(self) -> &'static str {
+    pub fn words(self) -> &'static str {
         match self {
             Standing::Requester => "the sender is its requester",
             Standing::Cc => "the sender is copied on it",
@@ -69,36 +71,36 @@ pub struct Findings {
 }
 
 /// The decision and the reasons for it, in the order they were weighed.
-pub fn decide(f: &Findings) -> (Decision, Vec<String>) {
+pub fn decide(f: &Findings) -> (Decision, Vec<Reason>) {
     let mut why = Vec::new();
     if let Some(r) = &f.by_reference {
         let c = &r.candidate;
-        why.push(format!("it answers <{}>, stored on ticket {}; {}", r.message_id, c.ticket, c.sender.words()));
+        why.push(Reason::Answers { message_id: r.message_id.clone(), ticket: c.ticket.0, sender: c.sender });
         if c.sender.takes_part() {
             return (Decision::Append(c.ticket), why);
         }
-        why.push(format!("a new ticket, linked to {}: only its requester, CCs and agents add to it", c.ticket));
+        why.push(Reason::LinkedOnly { ticket: c.ticket.0 });
         return (Decision::Create { related: Some(c.ticket) }, why);
     }
     if f.unknown_references > 0 {
-        why.push(format!("it answers {} Message-ID(s) the desk never stored", f.unknown_references));
+        why.push(Reason::UnknownReferences { count: f.unknown_references });
     }
     match &f.token {
         Some((n, Some(c))) if c.sender.takes_part() => {
-            why.push(format!("the subject names ticket {n}; {}", c.sender.words()));
+            why.push(Reason::SubjectNames { number: *n, sender: c.sender });
             (Decision::Append(c.ticket), why)
         }
         Some((n, Some(c))) => {
-            why.push(format!("the subject names ticket {n}, but {}", c.sender.words()));
-            why.push(format!("a new ticket, linked to {}", c.ticket));
+            why.push(Reason::SubjectNamesStranger { number: *n, sender: c.sender });
+            why.push(Reason::LinkedTo { ticket: c.ticket.0 });
             (Decision::Create { related: Some(c.ticket) }, why)
         }
         Some((n, None)) => {
-            why.push(format!("the subject names ticket {n}, which does not exist: a new ticket"));
+            why.push(Reason::SubjectNamesNothing { number: *n });
             (Decision::Create { related: None }, why)
         }
         None => {
-            why.push("nothing ties it to a ticket: a new ticket".into());
+            why.push(Reason::NothingTies);
             (Decision::Create { related: None }, why)
         }
     }
@@ -147,7 +149,10 @@ mod tests {
         let f = Findings { by_reference: None, token, unknown_references: 1 };
         let (d, why) = decide(&f);
         assert_eq!(d, Decision::Append(TicketId(8)));
-        assert!(why[0].contains("never stored") && why[1].contains("requester"), "{why:?}");
+        assert_eq!(
+            why,
+            [Reason::UnknownReferences { count: 1 }, Reason::SubjectNames { number: 8, sender: Standing::Requester }]
+        );
         assert_eq!(decide(&Findings::default()).0, Decision::Create { related: None });
     }
 

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use gongdan_domain::ids::{CommentId, MailboxId, TicketId};
 use gongdan_domain::mail::Mailbox;
+use gongdan_domain::mail::reason::Reason;
 use jiff::Timestamp;
 
 use super::Result;
@@ -16,7 +17,7 @@ pub struct MailRecord {
     /// `in` or `out`.
     pub direction: &'static str,
     /// Why it went where it went.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     /// `""` for received mail; `queued` for a reply the desk is to send.
     pub status: &'static str,
 }
@@ -29,7 +30,7 @@ pub struct MailMessage {
     pub comment_id: Option<CommentId>,
     pub mailbox_id: Option<MailboxId>,
     pub direction: String,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     /// The delivery of the desk's own mail: `queued`, `retrying`, `sent`, `failed` (`""` for
     /// received mail), the server's last answer, and how often it was tried.
     pub status: String,

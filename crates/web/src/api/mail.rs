@@ -271,7 +271,7 @@ async fn ticket_mail(
                 detail: m.detail,
                 attempts: m.attempts,
                 sent_at: m.sent_at,
-                reasons: m.reasons,
+                reasons: m.reasons.iter().map(ToString::to_string).collect(),
                 created_at: m.created_at,
             })
             .collect(),
@@ -321,8 +321,8 @@ impl From<Ingested> for InboundOut {
             ticket_id: i.ticket_id,
             comment_id: i.comment_id,
             quarantine_id: i.quarantine_id,
-            reason: i.reasons.join("; "),
-            reasons: i.reasons,
+            reason: i.reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            reasons: i.reasons.iter().map(ToString::to_string).collect(),
         }
     }
 }

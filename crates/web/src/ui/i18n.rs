@@ -159,6 +159,12 @@ mod tests {
         k.extend(gongdan_domain::routing::Assignment::ALL.iter().map(|a| format!("assignment-{}", a.as_str())));
         k.extend(gongdan_domain::routing::Availability::ALL.iter().map(|a| format!("availability-{}", a.as_str())));
         k.extend((1..=3).map(|t| format!("tier-{t}")));
+        // Each kind of mail reason, and how a sender stands to a ticket.
+        for r in gongdan_domain::mail::reason::Reason::examples() {
+            let facts = serde_json::to_value(&r).unwrap_or_default();
+            k.push(format!("reason-{}", facts["key"].as_str().unwrap_or_default()));
+        }
+        k.extend(["requester", "cc", "staff", "stranger"].iter().map(|s| format!("standing-{s}")));
         for l in ["related", "duplicate", "parent", "follow_up"] {
             k.push(format!("link-{l}"));
         }
