@@ -51,6 +51,8 @@ pub struct Settings {
     pub mail_token_prefix: String,
     /// The largest message the desk takes in; larger ones are quarantined.
     pub max_mail_bytes: u64,
+    /// The files a mailed reply carries in all; those past it are named, with a link.
+    pub max_send_bytes: u64,
     /// Messages one sender may send within an hour before the rest is quarantined (0: any).
     pub mail_sender_limit: u32,
     /// The desk-wide SMTP server replies go out through (a mailbox may name its own); none
@@ -118,6 +120,7 @@ impl Settings {
             webhook_allow: vec![],
             mail_token_prefix: "#".into(),
             max_mail_bytes: 25 * 1024 * 1024,
+            max_send_bytes: 20 * 1024 * 1024,
             mail_sender_limit: 30,
             smtp: None,
             secret_key: None,
@@ -145,8 +148,6 @@ pub struct App {
     secret_key: Arc<std::sync::OnceLock<secrets::SecretKey>>,
     /// SMTP connections, pooled per server (`mail::send`).
     smtp: Arc<mail::Transports>,
-    /// Senders' recent mail, for the per-sender limit (`mail::ingest`).
-    mail_storms: Arc<mail::Storms>,
     /// Told each time an IMAP IDLE watcher wakes the fetch (`mail::watch`).
     pub mail_woken: Arc<tokio::sync::Notify>,
 }
@@ -167,7 +168,6 @@ impl App {
             ticket_locks: Arc::default(),
             secret_key: Arc::default(),
             smtp: Arc::default(),
-            mail_storms: Arc::default(),
             mail_woken: Arc::default(),
         }
     }

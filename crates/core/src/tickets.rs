@@ -315,7 +315,10 @@ impl App {
                 .into_iter()
                 .filter(|(_, v)| !v.is_null())
                 .collect();
-        Self::check_custom_fields(&cfg, input.category_id, &custom_fields)?;
+        // Mail cannot fill in a form: its ticket is made, and the agent completes the fields.
+        if via != Via::Email {
+            Self::check_custom_fields(&cfg, input.category_id, &custom_fields)?;
+        }
         let group_id = self.settle_assignment(&cfg, input.assignee_id, input.group_id).await?;
         self.check_users(&input.cc_ids, "cc_ids").await?;
         if let Some(o) = input.organization_id

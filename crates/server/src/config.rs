@@ -126,6 +126,9 @@ pub static MAIL_TOKEN_PREFIX: Key = key("mail", "token_prefix", "GONGDAN_MAIL_TO
 pub static MAIL_MAX_MESSAGE_MB: Key = key("mail", "max_message_mb", "GONGDAN_MAIL_MAX_MESSAGE_MB", Some("25"))
     .sectioned()
     .doc("largest message taken in, in MiB; a larger one is quarantined");
+pub static MAIL_MAX_SEND_MB: Key = key("mail", "max_send_mb", "GONGDAN_MAIL_MAX_SEND_MB", Some("20"))
+    .sectioned()
+    .doc("files a mailed reply carries in all, in MiB; those past it are named in the mail with a link to the request");
 pub static MAIL_SENDER_LIMIT: Key =
     key("mail", "sender_limit_per_hour", "GONGDAN_MAIL_SENDER_LIMIT_PER_HOUR", Some("30"))
         .sectioned()
@@ -161,6 +164,7 @@ pub static KEYS: &[&Key] = &[
     &WEBHOOK_ALLOW,
     &MAIL_TOKEN_PREFIX,
     &MAIL_MAX_MESSAGE_MB,
+    &MAIL_MAX_SEND_MB,
     &MAIL_SENDER_LIMIT,
     &MAIL_SMTP,
 ];
@@ -183,6 +187,7 @@ pub struct Resolved {
     pub webhook_allow: Vec<gongdan_core::IpNet>,
     pub mail_token_prefix: String,
     pub max_mail_bytes: u64,
+    pub max_send_bytes: u64,
     pub mail_sender_limit: u32,
     pub smtp: Option<gongdan_domain::mail::servers::Smtp>,
     pub secret_key: Option<gongdan_core::secrets::SecretKey>,
@@ -398,6 +403,7 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         );
     }
     let mail_mb: u64 = l.parse(&MAIL_MAX_MESSAGE_MB, 25)?;
+    let send_mb: u64 = l.parse(&MAIL_MAX_SEND_MB, 20)?;
     let mail_sender_limit: u32 = l.parse(&MAIL_SENDER_LIMIT, 30)?;
     let smtp = l.text(&MAIL_SMTP, None).filter(|u| !u.trim().is_empty()).map(|u| smtp_url(&u)).transpose()?;
     let secret_key = match l.text(&SECRET_KEY, None).filter(|k| !k.trim().is_empty()) {
@@ -437,6 +443,7 @@ pub fn resolve(g: &GlobalArgs, listen: Option<SocketAddr>) -> anyhow::Result<Res
         webhook_allow,
         mail_token_prefix,
         max_mail_bytes: mail_mb.saturating_mul(1024 * 1024),
+        max_send_bytes: send_mb.saturating_mul(1024 * 1024),
         mail_sender_limit,
         smtp,
         secret_key,

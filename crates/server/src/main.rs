@@ -127,6 +127,7 @@ async fn open_app(cfg: &config::Resolved) -> anyhow::Result<App> {
     settings.webhook_allow = cfg.webhook_allow.clone();
     settings.mail_token_prefix = cfg.mail_token_prefix.clone();
     settings.max_mail_bytes = cfg.max_mail_bytes;
+    settings.max_send_bytes = cfg.max_send_bytes;
     settings.mail_sender_limit = cfg.mail_sender_limit;
     settings.smtp = cfg.smtp.clone();
     settings.secret_key = cfg.secret_key.clone();

@@ -409,6 +409,7 @@ async fn merged_slices_page_like_one_list(t: TestStore) {
 
 on_both!(
     TestStore =>
+    a_lease_has_one_holder_at_a_time,
     a_message_id_is_stored_once,
     merged_slices_page_like_one_list,
     opposite_moves_do_not_deadlock,
@@ -494,6 +495,23 @@ async fn upgrade_keeps_data_postgres() {
     }
 }
 
+/// A lease is one holder's until it runs out or is let go; its holder renews it.
+async fn a_lease_has_one_holder_at_a_time(t: TestStore) {
+    let store = &t.store;
+    let at = |s: i64| Timestamp::from_second(1_800_000_000 + s).unwrap();
+    assert!(store.take_lease("w:1", "a", at(90), at(0)).await.unwrap(), "[{}] free", t.backend);
+    assert!(!store.take_lease("w:1", "b", at(100), at(10)).await.unwrap(), "[{}] a holds it", t.backend);
+    assert!(store.take_lease("w:2", "b", at(100), at(10)).await.unwrap(), "another lease is another's");
+    assert!(store.take_lease("w:1", "a", at(150), at(60)).await.unwrap(), "[{}] a renews it", t.backend);
+    assert!(!store.take_lease("w:1", "b", at(200), at(149)).await.unwrap(), "renewed: still a's");
+    assert!(store.take_lease("w:1", "b", at(240), at(150)).await.unwrap(), "[{}] run out: b's", t.backend);
+    assert!(!store.take_lease("w:1", "a", at(250), at(160)).await.unwrap(), "and not a's any more");
+    store.release_lease("w:1", "a").await.unwrap();
+    assert!(!store.take_lease("w:1", "c", at(250), at(160)).await.unwrap(), "[{}] only b lets it go", t.backend);
+    store.release_lease("w:1", "b").await.unwrap();
+    assert!(store.take_lease("w:1", "c", at(250), at(160)).await.unwrap(), "[{}] let go: free", t.backend);
+}
+
 /// A Message-ID is stored with its comment in one transaction: the same one again fails the
 /// whole second write, which leaves nothing behind.
 async fn a_message_id_is_stored_once(t: TestStore) {
@@ -505,6 +523,7 @@ async fn a_message_id_is_stored_once(t: TestStore) {
         direction: "in",
         reasons: vec![Reason::NothingTies, Reason::ReceivedAt { address: "support@acme.test".into() }],
         status: "",
+        sender: "li@kehu.test".into(),
     };
     let with_comment = |tk: Ticket| TicketWrite {
         comment: Some(NewComment {
@@ -523,6 +542,24 @@ async fn a_message_id_is_stored_once(t: TestStore) {
     assert_eq!(stored[0].ticket_id, written.tickets[0].id);
     assert_eq!(stored[0].comment_id, written.comments[0].as_ref().map(|c| c.id));
     assert_eq!(stored[0].reasons, [Reason::NothingTies, Reason::ReceivedAt { address: "support@acme.test".into() }]);
+    // The per-sender limit counts what each sender sent after a time, on every node alike.
+    let before = at.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap();
+    assert_eq!(store.count_mail_from("li@kehu.test", before).await.unwrap(), 1, "[{}]", t.backend);
+    assert_eq!(store.count_mail_from("li@kehu.test", at).await.unwrap(), 0, "[{}] only later ones", t.backend);
+    assert_eq!(store.count_mail_from("other@kehu.test", before).await.unwrap(), 0);
+    // A delivery keeps whom the mail went to; a bounce names whom of them, and only on the
+    // bounced list it was read with (another report in between makes it read again).
+    let to = ["li@kehu.test".to_owned(), "zhao@kehu.test".to_owned()];
+    store.set_delivery("m1@x", "sent", "250 ok", Some(at), &to).await.unwrap();
+    store.set_delivery("m1@x", "sent", "250 ok", Some(at), &[]).await.unwrap();
+    let gone = ["zhao@kehu.test".to_owned()];
+    assert!(store.mark_bounced("m1@x", &[], &gone, "partly_failed", "not delivered to zhao").await.unwrap());
+    assert!(!store.mark_bounced("m1@x", &[], &to, "failed", "bounced").await.unwrap(), "[{}] stale", t.backend);
+    let m = store.mail_messages(&["m1@x"]).await.unwrap().remove(0);
+    assert_eq!(
+        (m.recipients, m.bounced, m.status.as_str(), m.attempts),
+        (to.to_vec(), gone.to_vec(), "partly_failed", 2)
+    );
     let again = WriteBatch { mail: vec![mail("m1@x")], ..batch(at, vec![with_comment(ticket(user, new, at))]) };
     match store.write(again).await {
         Err(StoreError::Duplicate { what }) => assert_eq!(what, "message_id"),
@@ -536,11 +573,12 @@ async fn a_message_id_is_stored_once(t: TestStore) {
         message_id: String::new(),
         sender: String::new(),
         subject: "x".into(),
-        reason: "not a mail message".into(),
+        reason: Reason::NotMail,
         size: 0,
         received_at: at,
     };
     let held = store.quarantine(&q, b"\x00raw\xff").await.unwrap();
     let (back, raw) = store.quarantined_raw(held.id).await.unwrap().unwrap();
     assert_eq!((back.size, raw.as_slice()), (5, b"\x00raw\xff".as_slice()));
+    assert_eq!(back.reason, Reason::NotMail, "[{}] the reason reads back as it was kept", t.backend);
 }

@@ -66,6 +66,8 @@ impl Ingested {
 pub const NOTE_MARKER: &str = "#note";
 /// New customers a message's `To`/`Cc` may add as CCs of its ticket, at most.
 const CC_MAX: usize = 20;
+/// The span the per-sender limit counts over.
+const STORM_SPAN: jiff::SignedDuration = jiff::SignedDuration::from_secs(3600);
 
 /// Who writes what the channel creates: user 0, the desk itself, as an unrestricted agent.
 fn desk_principal() -> Principal {
@@ -109,15 +111,15 @@ impl App {
         };
         if raw.len() as u64 > self.settings.max_mail_bytes {
             let mb = self.settings.max_mail_bytes / (1024 * 1024);
-            return self.hold(raw, hinted.as_ref(), None, format!("larger than the {mb} MB a message may be")).await;
+            return self.hold(raw, hinted.as_ref(), None, Reason::TooLarge { mb }).await;
         }
         let owned = raw.to_vec();
         // Off the async threads: a large message takes a while, and a parser bug must not take
         // the server down with it.
         let parsed = match tokio::task::spawn_blocking(move || parse::parse(&owned)).await {
             Ok(Some(p)) => p,
-            Ok(None) => return self.hold(raw, hinted.as_ref(), None, "not a mail message".into()).await,
-            Err(_) => return self.hold(raw, hinted.as_ref(), None, "the message could not be read".into()).await,
+            Ok(None) => return self.hold(raw, hinted.as_ref(), None, Reason::NotMail).await,
+            Err(_) => return self.hold(raw, hinted.as_ref(), None, Reason::Unreadable).await,
         };
         let e = &parsed.envelope;
         let mailbox = hinted.or_else(|| addressed_to(e, mailboxes));
@@ -140,20 +142,17 @@ impl App {
             return Ok(seen);
         }
         let Some(sender) = e.requester(mailbox.as_ref().is_some_and(|m| m.use_reply_to)).cloned() else {
-            return self.hold(raw, mailbox.as_ref(), Some(e), "it names no sender (From)".into()).await;
+            return self.hold(raw, mailbox.as_ref(), Some(e), Reason::NoSender).await;
         };
         if gongdan_domain::people::normalize_email(&sender.email, "from").is_err() {
-            let why = format!("the sender address `{}` is not one the desk can answer", sender.email);
+            let why = Reason::BadSender { address: sender.email.clone() };
             return self.hold(raw, mailbox.as_ref(), Some(e), why).await;
         }
         let user = self.store.find_user_by_identity(IdentityKind::Email, &sender.email).await?;
         // The desk's own staff answer many tickets by mail; the limit is for the outside.
         let staff = user.as_ref().is_some_and(|u| u.role.is_staff());
-        if limited && !staff && !self.mail_storms.admit(&sender.email, self.now(), self.settings.mail_sender_limit) {
-            let why = format!(
-                "more than {} messages from {} within an hour: held as a mail storm",
-                self.settings.mail_sender_limit, sender.email
-            );
+        if limited && !staff && self.is_storm(&sender.email).await? {
+            let why = Reason::Storm { address: sender.email.clone(), limit: self.settings.mail_sender_limit };
             return self.hold(raw, mailbox.as_ref(), Some(e), why).await;
         }
         let (findings, to_notice) = self.findings(e, user.as_ref()).await?;
@@ -165,6 +164,7 @@ impl App {
             direction: "in",
             reasons: reasons.clone(),
             status: "",
+            sender: sender.email.clone(),
         };
         let written = match (decision, user) {
             (Decision::Append(ticket), Some(user)) => {
@@ -184,7 +184,7 @@ impl App {
             // The database is unreachable or failing: nothing is lost by trying again later.
             Err(e @ CoreError::Store(_)) => Err(e),
             Err(err) => {
-                let why = format!("it could not be stored: {err}");
+                let why = Reason::NotStored { error: err.to_string() };
                 self.hold(raw, mailbox.as_ref(), Some(&parsed.envelope), why).await
             }
         }
@@ -199,12 +199,42 @@ impl App {
         let mut ids: Vec<&str> = b.returned.iter().map(String::as_str).collect();
         ids.extend(e.answered_ids());
         let ours = self.store.mail_messages(&ids).await?.into_iter().filter(|m| m.direction == "out");
-        for m in ours {
-            let why = format!("bounced: {}", b.why);
-            self.store.set_delivery(&m.message_id, "failed", &why, m.sent_at).await?;
+        for mut m in ours {
+            // Read again when another report for the same message came in between.
+            for _ in 0..5 {
+                let mut bounced = m.bounced.clone();
+                bounced.extend(b.recipients.iter().filter(|r| !m.bounced.contains(r)).cloned());
+                // A report that names no one returns the message as a whole.
+                let status = if b.recipients.is_empty() { "failed" } else { bounce::verdict(&m.recipients, &bounced) };
+                let why = match status {
+                    "partly_failed" => {
+                        let now = format!("{}: {}", b.recipients.join(", "), b.why);
+                        if m.status == "partly_failed" { format!("{}; {now}", m.detail) } else { now }
+                    }
+                    _ => format!("bounced: {}", b.why),
+                };
+                if self.store.mark_bounced(&m.message_id, &m.bounced, &bounced, status, &why).await? {
+                    break;
+                }
+                match self.store.mail_messages(&[&m.message_id]).await?.pop() {
+                    Some(again) => m = again,
+                    None => break,
+                }
+            }
             reasons.push(Reason::ReturnsReply { message_id: m.message_id.clone(), ticket: m.ticket_id.0 });
         }
         Ok(())
+    }
+
+    /// Whether `sender` already sent the most the per-sender limit allows within the hour, on
+    /// any node (held messages are not counted, so a storm that stops is let through again).
+    async fn is_storm(&self, sender: &str) -> Result<bool> {
+        let limit = self.settings.mail_sender_limit;
+        if limit == 0 {
+            return Ok(false);
+        }
+        let since = self.now().checked_sub(STORM_SPAN).unwrap_or(self.now());
+        Ok(self.store.count_mail_from(sender, since).await? >= i64::from(limit))
     }
 
     /// The earlier result when this Message-ID was taken in before.
@@ -307,7 +337,12 @@ impl App {
         let actor = desk_principal();
         let e = &parsed.envelope;
         let mut cc_ids = Vec::new();
-        let others = e.to.iter().chain(&e.cc).filter(|a| a.email != sender.email && !desk.contains(&a.email));
+        // Not the desk's own addresses: its mailboxes, and where the servers delivered this message
+        // (an alias forwarded to a mailbox is the desk's too, never a CC to mail replies to).
+        let others =
+            e.to.iter()
+                .chain(&e.cc)
+                .filter(|a| a.email != sender.email && !desk.contains(&a.email) && !e.delivered_to.contains(&a.email));
         for a in others.take(CC_MAX) {
             match self.requester_by_email(&a.email, a.name.as_deref(), None).await {
                 Ok(b) => cc_ids.push(b.id),
@@ -370,7 +405,7 @@ impl App {
         raw: &[u8],
         mailbox: Option<&Mailbox>,
         e: Option<&Envelope>,
-        reason: String,
+        reason: Reason,
     ) -> Result<Ingested> {
         let q = Quarantined {
             id: 0,
@@ -388,40 +423,8 @@ impl App {
             ticket_id: None,
             comment_id: None,
             quarantine_id: Some(q.id),
-            reasons: vec![Reason::Text(reason)],
+            reasons: vec![reason],
         })
-    }
-}
-
-/// Senders' recent messages on this node, for the per-sender limit (each node counts its own).
-#[derive(Default)]
-pub struct Storms(std::sync::Mutex<std::collections::HashMap<String, std::collections::VecDeque<jiff::Timestamp>>>);
-
-/// The span the per-sender limit counts over.
-const STORM_SPAN: jiff::SignedDuration = jiff::SignedDuration::from_secs(3600);
-
-impl Storms {
-    /// Counts a message from `sender` at `now`; false when it is over `limit` within the hour
-    /// (0: no limit). Held messages are not counted, so a storm that stops is let through again.
-    pub fn admit(&self, sender: &str, now: jiff::Timestamp, limit: u32) -> bool {
-        if limit == 0 {
-            return true;
-        }
-        let Ok(mut map) = self.0.lock() else { return true };
-        let since = now.checked_sub(STORM_SPAN).unwrap_or(now);
-        // Forget senders gone quiet, so the map stays as small as the last hour's senders.
-        if map.len() > 10_000 {
-            map.retain(|_, q| q.back().is_some_and(|t| *t > since));
-        }
-        let q = map.entry(sender.to_owned()).or_default();
-        while q.front().is_some_and(|t| *t <= since) {
-            q.pop_front();
-        }
-        if q.len() >= limit as usize {
-            return false;
-        }
-        q.push_back(now);
-        true
     }
 }
 
@@ -451,9 +454,10 @@ fn folded(new: &str, history: &str) -> String {
     format!("{new}<details><summary>•••</summary>{history}</details>")
 }
 
-/// The mailbox a message was sent to (`To`, then `Cc`).
+/// The mailbox a message was sent to (`To`, then `Cc`, then where it was delivered).
 fn addressed_to(e: &Envelope, mailboxes: &[Mailbox]) -> Option<Mailbox> {
-    e.to.iter().chain(&e.cc).find_map(|a| mailboxes.iter().find(|m| m.active && m.address == a.email)).cloned()
+    let mut named = e.to.iter().chain(&e.cc).map(|a| &a.email).chain(&e.delivered_to);
+    named.find_map(|a| mailboxes.iter().find(|m| m.active && m.address == *a)).cloned()
 }
 
 fn standing(t: &Ticket, sender: Option<&User>) -> Standing {
@@ -478,21 +482,4 @@ fn fit(text: &str, max: usize, parsed: &Parsed) -> String {
     let note = "\n\n[…the rest of this message was too long to show as text]";
     let keep = max.saturating_sub(note.chars().count());
     text.chars().take(keep).collect::<String>() + note
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_per_sender_limit_counts_the_last_hour_only() {
-        let storms = Storms::default();
-        let t0 = jiff::Timestamp::UNIX_EPOCH;
-        let at = |s: i64| t0.checked_add(jiff::SignedDuration::from_secs(s)).unwrap();
-        assert!(storms.admit("a@x", at(0), 2) && storms.admit("a@x", at(10), 2));
-        assert!(!storms.admit("a@x", at(20), 2), "the third within the hour is held");
-        assert!(storms.admit("b@x", at(20), 2), "others are not");
-        assert!(storms.admit("a@x", at(3601), 2), "the first has left the window");
-        assert!(storms.admit("c@x", at(0), 0) && storms.admit("c@x", at(0), 0), "0 is no limit");
-    }
 }

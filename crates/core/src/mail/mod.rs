@@ -15,7 +15,7 @@ use gongdan_domain::ids::MailboxId;
 use gongdan_domain::mail::Mailbox;
 
 pub use gongdan_store::{MailMessage, Quarantined};
-pub use ingest::{Ingested, NOTE_MARKER, Outcome, Storms};
+pub use ingest::{Ingested, NOTE_MARKER, Outcome};
 pub use smtp::Transports;
 
 use crate::access::require_admin;

@@ -7,6 +7,7 @@
 //! it is sent, so two workers never mail one twice; a claim runs out (a worker that died lets
 //! it go), and one that cannot go yet waits its own back-off behind the rest.
 
+use gongdan_domain::mail::reason::Reason;
 use gongdan_domain::mail::thread::tagged_subject;
 use gongdan_domain::mail::{Address, compose};
 use gongdan_store::{NewJob, Notification};
@@ -182,7 +183,7 @@ impl App {
                     &message_id,
                     t.id,
                     mailbox.id,
-                    &format!("a notification to {}", headers.to[0].email),
+                    &Reason::Notified { address: headers.to[0].email.clone() },
                     self.now(),
                 )
                 .await

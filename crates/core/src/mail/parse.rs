@@ -52,6 +52,7 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
         report: m.root_part().content_type().is_some_and(|c| {
             c.ctype().eq_ignore_ascii_case("multipart") && c.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
         }),
+        delivered_to: delivered_to(&m),
     };
     let text = m.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
     let html = m.html_bodies().any(|p| p.is_text_html()).then(|| m.body_html(0).map(|h| h.into_owned())).flatten();
@@ -94,6 +95,7 @@ fn without_nul(e: Envelope) -> Envelope {
         x_autoreply: e.x_autoreply,
         auto_response_suppress: e.auto_response_suppress.map(nul_free),
         report: e.report,
+        delivered_to: list(e.delivered_to),
     }
 }
 
@@ -108,6 +110,21 @@ fn ids(v: &mail_parser::HeaderValue<'_>) -> Vec<String> {
         _ => vec![],
     };
     list.iter().map(|i| clean_message_id(i)).filter(|i| !i.is_empty()).collect()
+}
+
+/// Every `Delivered-To` and `X-Original-To` address, as receiving servers add them.
+fn delivered_to(m: &Message<'_>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (name, value) in m.headers_raw() {
+        if !(name.eq_ignore_ascii_case("Delivered-To") || name.eq_ignore_ascii_case("X-Original-To")) {
+            continue;
+        }
+        let a = value.trim().trim_matches(['<', '>']).trim().to_lowercase();
+        if a.contains('@') && !a.contains(char::is_whitespace) && !out.contains(&a) && out.len() < 8 {
+            out.push(a);
+        }
+    }
+    out
 }
 
 fn header_text(m: &Message<'_>, name: &str) -> Option<String> {

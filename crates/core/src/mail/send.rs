@@ -30,9 +30,6 @@ pub const SEND_JOB: &str = "mail.send";
 const SEND_ATTEMPTS: i64 = 12;
 /// People a reply is copied to at most (a ticket's CCs beyond are left out).
 const CC_MAX: usize = 50;
-/// Attachments sent with a reply, in all: the files past it stay on the ticket only (the
-/// customer sees them in the portal).
-const ATTACH_MAX: u64 = 20 * 1024 * 1024;
 
 pub(crate) const JOB: JobKind =
     JobKind { name: SEND_JOB, run: |app, job| Box::pin(async move { app.run_send(job).await }), every: None };
@@ -79,6 +76,7 @@ impl App {
                 direction: "out",
                 reasons: vec![Reason::MailedFrom { address: mailbox.address.clone() }],
                 status: "queued",
+                sender: String::new(),
             },
             job: NewJob {
                 kind: SEND_JOB.into(),
@@ -95,9 +93,13 @@ impl App {
         let Some(id) = job.payload.get("message_id").and_then(|v| v.as_str()) else {
             return Ran::Failed { error: "no message_id".into(), at: None };
         };
+        let mut recipients = Vec::new();
         let (status, detail, done) = match self.send_one(id).await {
             Ok(None) => return Ran::Done,
-            Ok(Some(answer)) => ("sent", answer, Ran::Done),
+            Ok(Some((answer, to))) => {
+                recipients = to;
+                ("sent", answer, Ran::Done)
+            }
             Err(Unsent::Permanent(why)) => ("failed", why, Ran::Done),
             Err(Unsent::Transient(why)) if job.attempts >= job.max_attempts => ("failed", why, Ran::Done),
             Err(Unsent::Transient(why)) => ("retrying", why.clone(), Ran::Failed { error: why, at: None }),
@@ -106,15 +108,16 @@ impl App {
             tracing::warn!(message_id = id, attempt = job.attempts, status, detail, "reply not sent");
         }
         let sent_at = (status == "sent").then(|| self.now());
-        match self.store.set_delivery(id, status, &detail, sent_at).await {
+        match self.store.set_delivery(id, status, &detail, sent_at, &recipients).await {
             Ok(()) => done,
             // Sent but not recorded: the job runs again and sends it again (see the top).
             Err(e) => Ran::Failed { error: format!("recording the delivery: {e}"), at: None },
         }
     }
 
-    /// Sends one queued reply: the server's answer, or none when it was sent before.
-    async fn send_one(&self, id: &str) -> std::result::Result<Option<String>, Unsent> {
+    /// Sends one queued reply: the server's answer and whom it went to, or none when it was
+    /// sent before.
+    async fn send_one(&self, id: &str) -> std::result::Result<Option<(String, Vec<String>)>, Unsent> {
         let store = |e: gongdan_store::StoreError| Unsent::Transient(format!("the database: {e}"));
         let Some(row) = self.store.mail_messages(&[id]).await.map_err(store)?.pop() else { return Ok(None) };
         if row.status == "sent" || row.direction != "out" {
@@ -134,10 +137,11 @@ impl App {
         let (smtp, password) = self.smtp_for(mailbox)?;
         let message = self.reply_message(&row, &ticket, &comment, mailbox, &mailboxes).await?;
         let bytes = message.formatted();
+        let to: Vec<String> = message.envelope().to().iter().map(|a| a.to_string().to_ascii_lowercase()).collect();
         match self.smtp.send(&smtp, &password, message.envelope(), &bytes).await {
             Ok(answer) => {
                 let text = answer.message().collect::<Vec<_>>().join(" ");
-                Ok(Some(format!("{} {text}", answer.code()).trim().to_owned()))
+                Ok(Some((format!("{} {text}", answer.code()).trim().to_owned(), to)))
             }
             Err(e) => Err(smtp_error(&e, &smtp)),
         }
@@ -179,7 +183,7 @@ impl App {
                 u.and_then(|u| u.email.clone().map(|email| (Address { email, name: Some(u.name.clone()) }, u)))
             })
         };
-        let requester = person(ticket.requester_id).await.map_err(store)?.map(|(a, _)| a);
+        let requester = person(ticket.requester_id).await.map_err(store)?;
         let mut ccs = Vec::new();
         for id in ticket.cc_ids.iter().take(CC_MAX) {
             if let Some((a, _)) = person(*id).await.map_err(store)? {
@@ -201,7 +205,7 @@ impl App {
             ticket: ticket.id,
             subject: &ticket.subject,
             token_prefix: &self.settings.mail_token_prefix,
-            requester,
+            requester: requester.as_ref().map(|(a, _)| a.clone()),
             ccs,
             author: author.as_ref().map(|(a, _)| a.email.as_str()),
             desk: &desk,
@@ -213,23 +217,35 @@ impl App {
             None => mailbox.name.clone(),
         };
         let mut files = Vec::new();
+        let mut left = Vec::new();
         let mut total = 0u64;
         for a in &comment.attachments {
-            total = total.saturating_add(a.size.max(0) as u64);
-            if total > ATTACH_MAX {
-                break;
+            let size = a.size.max(0) as u64;
+            // A file that does not fit is named instead; smaller ones after it still go.
+            if total.saturating_add(size) > self.settings.max_send_bytes {
+                left.push((a.filename.clone(), a.size));
+                continue;
             }
+            total += size;
             let bytes = tokio::fs::read(self.blob_path(&a.sha256))
                 .await
                 .map_err(|e| Unsent::Transient(format!("reading {}: {e}", a.filename)))?;
             files.push((a.filename.clone(), a.content_type.clone(), bytes));
         }
+        let (mut text, mut html) = (comment.body.clone(), comment.html_body.clone());
+        if !left.is_empty() {
+            let link = format!("{}/portal/requests/{}", self.settings.public_url.trim_end_matches('/'), ticket.id);
+            let language = requester.as_ref().map(|(_, u)| u.language).unwrap_or(self.settings.default_language);
+            let note = compose::left_out(language, &left, &link);
+            text = format!("{text}\n\n{note}");
+            html = format!("{html}{}", gongdan_domain::conversation::text_to_html(&note));
+        }
         let out = Outgoing {
             from: Address { email: mailbox.address.clone(), name: Some(from_name) },
             headers: &headers,
             message_id: &row.message_id,
-            text: &comment.body,
-            html: &comment.html_body,
+            text: &text,
+            html: &html,
             files,
             automatic: false,
         };

@@ -1,9 +1,10 @@
-//! IMAP IDLE: each node keeps one connection per mailbox whose server offers IDLE, waiting in
-//! it; when the server says a message arrived, the fetch job is made due at once (mail lands in
-//! seconds, not at the next poll). The fetching itself stays the job's (leased, one node at a
-//! time, each message once), so a watcher only ever wakes it: two nodes watching one mailbox
-//! wake one job. A mailbox whose server lacks IDLE is polled by the job as before; a server
-//! that drops the connection is watched again after a back-off that grows to five minutes.
+//! IMAP IDLE: one connection per mailbox whose server offers IDLE, held by one node at a time
+//! (a lease, `mail.watch:<id>`, renewed each minute; another node takes over when it runs out),
+//! waiting in it; when the server says a message arrived, the fetch job is made due at once
+//! (mail lands in seconds, not at the next poll). The fetching itself stays the job's (leased,
+//! each message once), so a watcher only ever wakes it. A mailbox whose server lacks IDLE is
+//! polled by the job as before; a server that drops the connection is watched again after a
+//! back-off that grows to five minutes.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,8 +19,12 @@ use tokio::task::JoinHandle;
 use super::fetch::{FETCH_JOB, timed};
 use crate::App;
 
-/// RFC 2177: re-issue IDLE well within 29 minutes, or servers drop the connection.
-const IDLE_FOR: Duration = Duration::from_secs(20 * 60);
+/// IDLE is re-issued this often (RFC 2177 asks for less than 29 minutes), and the lease renewed.
+const IDLE_FOR: Duration = Duration::from_secs(60);
+/// A watcher's lease: a node that stops renewing it (it died) is replaced within this.
+const LEASE: jiff::SignedDuration = jiff::SignedDuration::from_secs(150);
+/// How often a node whose mailbox another node watches asks again.
+const STANDBY: Duration = Duration::from_secs(60);
 /// How often the set of mailboxes to watch is read again (a mailbox saved in the console).
 const REREAD: Duration = Duration::from_secs(30);
 const BACKOFF_FIRST: Duration = Duration::from_secs(5);
@@ -30,6 +35,8 @@ enum Ended {
     /// The server has no IDLE: the job's polling covers this mailbox.
     NoIdle,
     Failed(String),
+    /// Another node holds the mailbox's lease now.
+    Lost,
 }
 
 impl App {
@@ -44,9 +51,10 @@ impl App {
                     Ok(boxes) => {
                         let wanted: BTreeMap<MailboxId, Imap> =
                             boxes.into_iter().filter(|m| m.active).filter_map(|m| m.imap.map(|i| (m.id, i))).collect();
-                        // Gone or changed: stop watching with the old settings.
+                        // Gone or changed: stop watching with the old settings. A watcher that
+                        // ended (no IDLE there) stays ended until the settings change.
                         watching.retain(|id, (imap, task)| {
-                            let keep = wanted.get(id) == Some(imap) && !task.is_finished();
+                            let keep = wanted.get(id) == Some(imap);
                             if !keep {
                                 task.abort();
                             }
@@ -67,21 +75,35 @@ impl App {
                     _ = stop.changed() => {}
                 }
             }
-            for (_, (_, task)) in watching {
+            // Let the leases go: another node takes the mailboxes over at once, not in minutes.
+            for (id, (_, task)) in watching {
                 task.abort();
+                if let Err(e) = app.store.release_lease(&format!("mail.watch:{}", id.0), &app.node).await {
+                    tracing::warn!(error = %e, "letting a mailbox watch go");
+                }
             }
         })
     }
 
-    /// Watches one mailbox for as long as its server offers IDLE, reconnecting after errors.
+    /// Watches one mailbox for as long as its server offers IDLE, reconnecting after errors,
+    /// while this node holds its lease.
     async fn watch_mailbox(&self, id: MailboxId, imap: Imap) {
+        let lease = format!("mail.watch:{}", id.0);
         let mut backoff = BACKOFF_FIRST;
         loop {
-            match self.idle_once(&imap).await {
+            if !self.hold_lease(&lease).await {
+                tokio::time::sleep(STANDBY).await;
+                continue;
+            }
+            match self.idle_once(&imap, &lease).await {
                 Ended::NoIdle => {
                     tracing::debug!(mailbox = id.0, "no IMAP IDLE on this server; polling it");
+                    if let Err(e) = self.store.release_lease(&lease, &self.node).await {
+                        tracing::warn!(error = %e, "letting a mailbox watch go");
+                    }
                     return;
                 }
+                Ended::Lost => tracing::debug!(mailbox = id.0, "another node watches this mailbox now"),
                 Ended::Failed(e) => {
                     tracing::debug!(mailbox = id.0, error = %e, "IMAP IDLE connection ended");
                     tokio::time::sleep(backoff).await;
@@ -91,9 +113,23 @@ impl App {
         }
     }
 
+    /// Takes or renews this node's lease on watching a mailbox; false when another node has it
+    /// (or the database does not answer: then nobody can tell, and the job's polling goes on).
+    async fn hold_lease(&self, lease: &str) -> bool {
+        let now = self.now();
+        let until = now.checked_add(LEASE).unwrap_or(now);
+        match self.store.take_lease(lease, &self.node, until, now).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(error = %e, "renewing a mailbox watch");
+                false
+            }
+        }
+    }
+
     /// One connection: sign in, select the folder, wait in IDLE, wake the fetch on new mail;
-    /// returns only when the connection ends.
-    async fn idle_once(&self, imap: &Imap) -> Ended {
+    /// returns only when the connection ends or the lease is lost.
+    async fn idle_once(&self, imap: &Imap, lease: &str) -> Ended {
         let mut session = match self.imap_session(imap).await {
             Ok(s) => s,
             Err(e) => return Ended::Failed(e),
@@ -127,6 +163,9 @@ impl App {
             };
             if arrived {
                 self.wake_fetch().await;
+            }
+            if !self.hold_lease(lease).await {
+                return Ended::Lost;
             }
         }
     }

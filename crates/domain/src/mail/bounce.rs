@@ -9,6 +9,16 @@ pub struct Bounce {
     pub returned: Vec<String>,
     /// `5.1.1 smtp; 550 5.1.1 <gone@else.example>: user unknown`, as short as the report allows.
     pub why: String,
+    /// The addresses it failed for (`Final-Recipient` of each failed block), lower case; empty
+    /// when the report does not say.
+    pub recipients: Vec<String>,
+}
+
+/// What a bounce makes of the desk's message: `failed` when no one it went to got it (or the
+/// report does not say who did not), else `partly_failed`.
+pub fn verdict(sent_to: &[String], bounced: &[String]) -> &'static str {
+    let all = !bounced.is_empty() && sent_to.iter().all(|a| bounced.iter().any(|b| b.eq_ignore_ascii_case(a)));
+    if all || sent_to.is_empty() || bounced.is_empty() { "failed" } else { "partly_failed" }
 }
 
 /// Reads a report's body (everything after its own header, as text). `None` when it reports
@@ -18,11 +28,23 @@ pub fn read(body: &str) -> Option<Bounce> {
     let mut diagnostic = None;
     let mut failed = false;
     let mut returned: Vec<String> = Vec::new();
+    let mut recipient: Option<String> = None;
+    let mut recipients: Vec<String> = Vec::new();
     for line in unfold(body) {
         let Some((name, value)) = line.split_once(':') else { continue };
         let value = value.trim();
         match name.trim().to_ascii_lowercase().as_str() {
-            "action" => failed |= value.eq_ignore_ascii_case("failed"),
+            // `rfc822; gone@else.example`: each recipient's block starts with it.
+            "final-recipient" => {
+                let address = value.rsplit(';').next().unwrap_or(value).trim().trim_matches(['<', '>']);
+                recipient = Some(address.to_ascii_lowercase()).filter(|a| a.contains('@'));
+            }
+            "action" if value.eq_ignore_ascii_case("failed") => {
+                failed = true;
+                if let Some(r) = recipient.take().filter(|r| !recipients.contains(r)) {
+                    recipients.push(r);
+                }
+            }
             "status" if status.is_none() => status = Some(value.to_owned()),
             "diagnostic-code" if diagnostic.is_none() => diagnostic = Some(value.to_owned()),
             "message-id" => {
@@ -45,7 +67,7 @@ pub fn read(body: &str) -> Option<Bounce> {
         (None, Some(d)) => d,
         (None, None) => "returned as undeliverable".into(),
     };
-    Some(Bounce { returned, why: why.chars().take(500).collect() })
+    Some(Bounce { returned, why: why.chars().take(500).collect(), recipients })
 }
 
 /// Header-style lines with their continuations joined.
@@ -76,6 +98,22 @@ mod tests {
         let b = read(body).unwrap();
         assert_eq!(b.returned, ["gd.01@acme.test"]);
         assert_eq!(b.why, "5.1.1 smtp; 550 5.1.1 <gone@else.example>: user unknown");
+        assert_eq!(b.recipients, ["gone@else.example"]);
+    }
+
+    #[test]
+    fn a_report_names_whom_it_failed_for_and_only_them() {
+        let body = "Reporting-MTA: dns; mx.acme.test\n\n\
+                    Final-Recipient: rfc822;<Gone@Else.example>\nAction: failed\nStatus: 5.1.1\n\n\
+                    Original-Recipient: rfc822; zhao@cust.test\nFinal-Recipient: rfc822; zhao@cust.test\n\
+                    Action: delivered\nStatus: 2.0.0\n";
+        let b = read(body).unwrap();
+        assert_eq!(b.recipients, ["gone@else.example"]);
+        let sent = ["li@cust.test".to_owned(), "gone@else.example".to_owned()];
+        assert_eq!(verdict(&sent, &b.recipients), "partly_failed");
+        assert_eq!(verdict(&sent, &["gone@else.example".into(), "LI@cust.test".into()]), "failed");
+        assert_eq!(verdict(&sent, &[]), "failed", "a report that names no one fails the message");
+        assert_eq!(verdict(&[], &b.recipients), "failed", "nothing known of whom it went to");
     }
 
     #[test]

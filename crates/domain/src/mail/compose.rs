@@ -4,6 +4,7 @@
 use crate::ids::{GroupId, MailboxId, TicketId};
 use crate::mail::thread::tagged_subject;
 use crate::mail::{Address, Mailbox};
+use crate::people::Language;
 
 /// References kept at most: the thread's first message and the latest ones (RFC 5322 §3.6.4
 /// lets a long thread's list be trimmed from the middle).
@@ -107,6 +108,24 @@ pub fn message_id(random: u128, from: &str) -> String {
     format!("gd.{random:032x}@{domain}")
 }
 
+/// The lines a reply's mail ends with when some of its files were too large to attach: their
+/// names and sizes, and where the customer finds them (the request in the portal).
+pub fn left_out(language: Language, files: &[(String, i64)], link: &str) -> String {
+    let size = |n: i64| match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / 1_048_576.0),
+        n if n >= 1 << 10 => format!("{} KB", n >> 10),
+        n => format!("{n} B"),
+    };
+    let names: Vec<String> = files.iter().map(|(name, n)| format!("{name} ({})", size(*n))).collect();
+    match language {
+        Language::ZhCn => format!("以下附件太大，未随邮件发送，请到您的工单中查看：{link}\n{}", names.join("\n")),
+        Language::En => format!(
+            "These files were too large to send by mail; you find them on your request: {link}\n{}",
+            names.join("\n")
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +201,18 @@ mod tests {
         assert_eq!(reply_subject("  "), "Re: (no subject)");
         assert_eq!(message_id(255, "support@acme.test"), "gd.000000000000000000000000000000ff@acme.test");
         assert_eq!(message_id(1, "nobody"), "gd.00000000000000000000000000000001@gongdan.invalid");
+    }
+
+    #[test]
+    fn files_left_out_are_named_with_where_to_find_them() {
+        let files =
+            [("scan.pdf".to_owned(), 25 * 1_048_576), ("log.txt".to_owned(), 1_572_864), ("a".to_owned(), 61_440)];
+        let en = left_out(Language::En, &files, "https://help.acme.test/portal/requests/10001");
+        assert!(en.contains("https://help.acme.test/portal/requests/10001"), "{en}");
+        assert!(
+            en.contains("scan.pdf (25.0 MB)") && en.contains("log.txt (1.5 MB)") && en.contains("a (60 KB)"),
+            "{en}"
+        );
+        assert!(left_out(Language::ZhCn, &files, "x").starts_with("以下附件太大"));
     }
 }

@@ -116,6 +116,9 @@ pub struct Envelope {
     pub auto_response_suppress: Option<String>,
     /// The message is a `multipart/report` (a delivery status notification).
     pub report: bool,
+    /// Where the receiving servers delivered it (`Delivered-To`, `X-Original-To`), lower case:
+    /// the desk's own addresses, even an alias no mailbox is set up for.
+    pub delivered_to: Vec<String>,
 }
 
 impl Envelope {

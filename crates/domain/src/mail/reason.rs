@@ -69,6 +69,28 @@ pub enum Reason {
     MailedFrom {
         address: String,
     },
+    /// The desk mailed a notification to `address` on the ticket.
+    Notified {
+        address: String,
+    },
+    // Why a message was quarantined.
+    TooLarge {
+        mb: u64,
+    },
+    NotMail,
+    Unreadable,
+    NoSender,
+    BadSender {
+        address: String,
+    },
+    Storm {
+        address: String,
+        limit: u32,
+    },
+    /// `error` is the store's or a rule's refusal, in English.
+    NotStored {
+        error: String,
+    },
     /// A reason stored as a sentence, before reasons had keys.
     #[serde(untagged)]
     Text(String),
@@ -99,6 +121,14 @@ impl Reason {
             Reason::NotCopied { address: s() },
             Reason::Copied { count: 2 },
             Reason::MailedFrom { address: s() },
+            Reason::Notified { address: s() },
+            Reason::TooLarge { mb: 25 },
+            Reason::NotMail,
+            Reason::Unreadable,
+            Reason::NoSender,
+            Reason::BadSender { address: s() },
+            Reason::Storm { address: s(), limit: 30 },
+            Reason::NotStored { error: "a value was refused".into() },
         ];
         // A kind added above must be added here too (the match has no wildcard).
         for r in &all {
@@ -123,6 +153,14 @@ impl Reason {
                 | Reason::NotCopied { .. }
                 | Reason::Copied { .. }
                 | Reason::MailedFrom { .. }
+                | Reason::Notified { .. }
+                | Reason::TooLarge { .. }
+                | Reason::NotMail
+                | Reason::Unreadable
+                | Reason::NoSender
+                | Reason::BadSender { .. }
+                | Reason::Storm { .. }
+                | Reason::NotStored { .. }
                 | Reason::Text(_) => {}
             }
         }
@@ -169,6 +207,16 @@ impl std::fmt::Display for Reason {
             Reason::NotCopied { address } => write!(f, "`{address}` was not copied: not a usable address"),
             Reason::Copied { count } => write!(f, "{count} other recipient(s) copied on the ticket"),
             Reason::MailedFrom { address } => write!(f, "a public reply: mailed from {address}"),
+            Reason::Notified { address } => write!(f, "a notification to {address}"),
+            Reason::TooLarge { mb } => write!(f, "larger than the {mb} MB a message may be"),
+            Reason::NotMail => f.write_str("not a mail message"),
+            Reason::Unreadable => f.write_str("the message could not be read"),
+            Reason::NoSender => f.write_str("it names no sender (From)"),
+            Reason::BadSender { address } => write!(f, "the sender address `{address}` is not one the desk can answer"),
+            Reason::Storm { address, limit } => {
+                write!(f, "more than {limit} messages from {address} within an hour: held as a mail storm")
+            }
+            Reason::NotStored { error } => write!(f, "it could not be stored: {error}"),
             Reason::Text(t) => f.write_str(t),
         }
     }

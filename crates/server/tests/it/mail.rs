@@ -332,7 +332,7 @@ async fn the_console_sets_up_mailboxes_and_clears_the_quarantine(t: TestApp) {
     assert!(empty.contains("没有待处理的邮件") || empty.contains("No mail is waiting"), "{empty}");
     let held = take(&t, "08-no-sender.eml", "quarantined").await;
     let q = web.get("/admin/quarantine").await;
-    assert!(text_of(&q.html).contains("it names no sender"), "{}", q.html);
+    assert!(text_of(&q.html).contains("没有发件人（From）"), "the reason in the reader's language: {}", q.html);
     let again = web.post(&format!("/admin/quarantine/{}/reprocess", held["quarantine_id"]), &[]).await;
     assert_eq!(again.status, StatusCode::SEE_OTHER);
     let (_, list) = t.get("/api/v1/mail/quarantine", &t.admin).await;
@@ -389,7 +389,57 @@ async fn reply_to_names_the_requester_where_the_mailbox_says_so(t: TestApp) {
     assert_eq!(email_of(&t, &ticket(&t, &b["ticket_id"]).await["requester_id"]).await.0, "noreply@forms.example");
 }
 
+/// Mail cannot fill in a form: a mailbox whose category's form has required fields still makes
+/// its tickets (the agent completes them), while the API still asks for them.
+async fn a_mailbox_category_with_a_required_form_still_takes_mail(t: TestApp) {
+    let (s, field) = t
+        .post("/api/v1/custom_fields", &t.admin, json!({"key": "order_no", "kind": "text", "label_zh": "订单号"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{field}");
+    let (_, form) = t
+        .post(
+            "/api/v1/forms",
+            &t.admin,
+            json!({"name": "售后", "fields": [{"field_id": field["id"], "required": true}]}),
+        )
+        .await;
+    let (_, cat) = t.post("/api/v1/categories", &t.admin, json!({"name_zh": "售后", "form_id": form["id"]})).await;
+    let (s, mb) = t
+        .post("/api/v1/mailboxes", &t.admin, json!({"address": "after-sales@acme.test", "category_id": cat["id"]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{mb}");
+    let raw = "From: 周杰 <zhou@kehu.test>\r\nTo: after-sales@acme.test\r\nSubject: 退货\r\n\
+               Message-ID: <form-1@kehu.test>\r\n\r\n想退货。\r\n";
+    let out = take_raw(&t, raw.as_bytes().to_vec(), "created").await;
+    assert_eq!(ticket(&t, &out["ticket_id"]).await["category_id"], cat["id"]);
+    let (s, e) = t
+        .post(
+            "/api/v1/tickets",
+            &t.admin,
+            json!({"subject": "x", "category_id": cat["id"], "requester": {"email": "a@kehu.test"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+}
+
+/// An alias that forwards to a mailbox is the desk's own address too: the servers say where
+/// they delivered the message, and that address is no CC (replies would mail the desk).
+async fn an_alias_the_desk_is_reached_at_is_not_copied(t: TestApp) {
+    t.post("/api/v1/mailboxes", &t.admin, json!({"address": "support@acme.test"})).await;
+    let raw = "Delivered-To: support@acme.test\r\nX-Original-To: help@acme.test\r\n\
+               From: 周杰 <zhou@kehu.test>\r\nTo: Acme Help <help@acme.test>\r\nCc: 赵敏 <zhao@kehu.test>\r\n\
+               Subject: 发票\r\nMessage-ID: <alias-1@kehu.test>\r\n\r\n发票抬头错了。\r\n";
+    let out = take_raw(&t, raw.as_bytes().to_vec(), "created").await;
+    assert!(out["reason"].as_str().unwrap().contains("received at support@acme.test"), "{out}");
+    let tk = ticket(&t, &out["ticket_id"]).await;
+    let ccs = tk["cc_ids"].as_array().unwrap();
+    assert_eq!(ccs.len(), 1, "{tk}");
+    assert_eq!(email_of(&t, &ccs[0]).await.0, "zhao@kehu.test");
+}
+
 on_both!(
+    an_alias_the_desk_is_reached_at_is_not_copied,
+    a_mailbox_category_with_a_required_form_still_takes_mail,
     reply_to_names_the_requester_where_the_mailbox_says_so,
     a_mail_storm_is_held_not_lost,
     the_console_sets_up_mailboxes_and_clears_the_quarantine,

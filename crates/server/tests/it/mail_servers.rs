@@ -345,8 +345,9 @@ async fn notifications_go_out_by_mail_too(t: TestApp) {
 
 /// With IDLE the fetch runs when mail arrives: the watcher wakes the fetch job at once.
 async fn mail_is_fetched_when_it_arrives(t: TestApp) {
+    use gongdan_core::Clock as _;
     let Some(imap) = Dovecot::start("support", "imap-pw-1").await else { return };
-    imap_mailbox(&t, &imap, json!({"after_import": "seen"})).await;
+    let mb = imap_mailbox(&t, &imap, json!({"after_import": "seen"})).await;
     // A first round finds nothing and leaves the next for 30 seconds on (the clock stands still).
     while t.app.run_due_jobs().await.unwrap() > 0 {}
     assert_eq!(t.app.run_due_jobs().await.unwrap(), 0, "nothing due");
@@ -367,8 +368,13 @@ async fn mail_is_fetched_when_it_arrives(t: TestApp) {
     assert!(t.app.run_due_jobs().await.unwrap() > 0, "the fetch is due at once");
     let (_, list) = t.get("/api/v1/tickets", &t.admin).await;
     assert_eq!(list["items"][0]["subject"], "打印机卡纸", "{list}");
+    // One node watches the mailbox at a time: its lease is held, and let go when it stops.
+    let lease = format!("mail.watch:{}", mb["id"]);
+    let (now, soon) = (t.clock.now(), t.clock.now().checked_add(jiff::SignedDuration::from_secs(1)).unwrap());
+    assert!(!t.app.store.take_lease(&lease, "another-node", soon, now).await.unwrap(), "held by the watcher");
     let _ = stop.send(true);
     watcher.await.unwrap();
+    assert!(t.app.store.take_lease(&lease, "another-node", soon, now).await.unwrap(), "let go on stopping");
 }
 
 /// A notification whose mail cannot go waits its back-off behind the rest; one a worker took
@@ -423,7 +429,81 @@ async fn notifications_wait_for_a_server_that_is_down_and_survive_a_dead_worker(
     assert_eq!(smtp.received().len(), 2, "and only once");
 }
 
+/// A reply carries what fits (files past `mail.max_send_mb` in all — 100 KiB here — are
+/// named, with the link to the request), and a bounce for one of its recipients marks it partly failed, not failed.
+async fn a_reply_names_the_files_it_cannot_carry_and_a_bounce_counts_per_recipient(t: TestApp) {
+    let Some(smtp) = SmtpSink::start().await else { return };
+    smtp_mailbox(&t, smtp.port).await;
+    let first = inbound(
+        &t,
+        mail("李雷 <li.lei@kehu.test>", "日志", "p1@kehu.test", "Cc: 赵敏 <zhao@kehu.test>\r\n", "日志在附件里。"),
+    )
+    .await;
+    let id = first["ticket_id"].clone();
+    let mut files = Vec::new();
+    for (name, size) in [("dump-1.bin", 60 << 10), ("dump-2.bin", 60 << 10), ("notes.txt", 2000)] {
+        let r = t
+            .req(reqwest::Method::POST, &format!("/api/v1/uploads?filename={name}"), &t.admin)
+            .header("content-type", "application/octet-stream")
+            .body(vec![b'x'; size])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        files.push(r.json::<Value>().await.unwrap()["id"].clone());
+    }
+    let (s, reply) = t
+        .post(
+            &format!("/api/v1/tickets/{id}/comments"),
+            &t.admin,
+            json!({"body": "请看附件。", "public": true, "attachment_ids": files}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{reply}");
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    let got = smtp.expect(1);
+    let sent = mail_parser::MessageParser::default().parse(&got[0]).unwrap();
+    use mail_parser::MimeHeaders as _;
+    let names: Vec<_> = sent.attachments().filter_map(|a| a.attachment_name()).collect();
+    assert_eq!(names, ["dump-1.bin", "notes.txt"], "what fits goes, the smaller file after the one left out too");
+    let text = sent.body_text(0).unwrap();
+    assert!(text.contains("以下附件太大") && text.contains("dump-2.bin (60 KB)"), "{text}");
+    assert!(text.contains(&format!("{}/portal/requests/{id}", t.base)), "{text}");
+    let out = ticket_mail(&t, &id).await.pop().unwrap();
+    assert_eq!(out["recipients"], json!(["li.lei@kehu.test", "zhao@kehu.test"]), "{out}");
+    let ours = out["message_id"].as_str().unwrap().to_owned();
+
+    let dsn = |n: u32, to: &str| {
+        format!(
+            "From: MAILER-DAEMON@mx.kehu.test\r\nTo: support@acme.test\r\nSubject: Undelivered\r\n\
+             Message-ID: <dsn-{n}@mx.kehu.test>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\r\n\
+             --R\r\nContent-Type: text/plain\r\n\r\nNot delivered.\r\n\
+             --R\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.kehu.test\r\n\r\n\
+             Final-Recipient: rfc822; {to}\r\nAction: failed\r\nStatus: 5.2.2\r\n\
+             Diagnostic-Code: smtp; 552 mailbox full\r\n\
+             --R\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{ours}>\r\n--R--\r\n"
+        )
+        .into_bytes()
+    };
+    inbound(&t, dsn(1, "zhao@kehu.test")).await;
+    let out = ticket_mail(&t, &id).await.pop().unwrap();
+    assert_eq!((out["status"].as_str(), &out["bounced"]), (Some("partly_failed"), &json!(["zhao@kehu.test"])));
+    assert_eq!(out["detail"], "zhao@kehu.test: 5.2.2 smtp; 552 mailbox full");
+    assert_eq!(out["attempts"], 1, "a bounce is no attempt");
+    // The timeline says so in words.
+    let web = crate::support::Web::new(&t);
+    web.login("admin@test.example", "admin-password").await;
+    let page = web.get(&format!("/agent/tickets/{id}")).await;
+    assert!(page.html.contains("部分收件人未收到"), "the reply's mail line");
+    // Returned for the other one too: nobody got it.
+    inbound(&t, dsn(2, "li.lei@kehu.test")).await;
+    let out = ticket_mail(&t, &id).await.pop().unwrap();
+    assert_eq!((out["status"].as_str(), out["bounced"].as_array().map(Vec::len)), (Some("failed"), Some(2)));
+}
+
 on_both!(
+    a_reply_names_the_files_it_cannot_carry_and_a_bounce_counts_per_recipient,
     mail_is_fetched_when_it_arrives,
     notifications_wait_for_a_server_that_is_down_and_survive_a_dead_worker,
     notifications_go_out_by_mail_too,

@@ -48,6 +48,8 @@ impl TestApp {
         // Links in mail point at this server.
         settings.public_url = format!("http://{addr}");
         settings.max_attachment_bytes = 64 * 1024;
+        // Two of the largest files do not fit in one mailed reply.
+        settings.max_send_bytes = 100 * 1024;
         // As behind a proxy on this machine: tests name other clients with X-Forwarded-For.
         settings.trusted_proxies = gongdan_core::IpNet::parse("127.0.0.0/8").into_iter().collect();
         // The webhook receivers the tests start listen here; every other inward address stays refused.

@@ -102,4 +102,10 @@ pub trait JobStore: Send + Sync {
     /// Makes the pending job with this unique key due at `at` if it is due later and no worker
     /// holds it; returns whether it moved.
     async fn hurry_job(&self, unique_key: &str, at: Timestamp) -> Result<bool>;
+    /// Takes or renews the lease `name` for `holder` until `until`: true when it was free, ran
+    /// out by `now`, or was the holder's already (work one node at a time does without a job,
+    /// such as watching a mailbox).
+    async fn take_lease(&self, name: &str, holder: &str, until: Timestamp, now: Timestamp) -> Result<bool>;
+    /// Lets the lease go, if `holder` holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
 }

@@ -20,6 +20,8 @@ pub struct MailRecord {
     pub reasons: Vec<Reason>,
     /// `""` for received mail; `queued` for a reply the desk is to send.
     pub status: &'static str,
+    /// The sender's address of received mail (the per-sender limit counts it); `""` for ours.
+    pub sender: String,
 }
 
 /// A stored Message-ID and where it went.
@@ -31,13 +33,18 @@ pub struct MailMessage {
     pub mailbox_id: Option<MailboxId>,
     pub direction: String,
     pub reasons: Vec<Reason>,
-    /// The delivery of the desk's own mail: `queued`, `retrying`, `sent`, `failed` (`""` for
-    /// received mail), the server's last answer, and how often it was tried.
+    /// The delivery of the desk's own mail: `queued`, `retrying`, `sent`, `failed`,
+    /// `partly_failed` (`""` for received mail), the server's last answer (or the bounce's
+    /// why), and how often it was tried.
     pub status: String,
     pub detail: String,
     pub attempts: i64,
     pub sent_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// Whom the desk's own mail went to (known once the server took it), and whom of them a
+    /// delivery report returned.
+    pub recipients: Vec<String>,
+    pub bounced: Vec<String>,
 }
 
 /// Where a mailbox's IMAP fetch stands: the folder's UIDVALIDITY and the last UID taken in.
@@ -55,7 +62,7 @@ pub struct Quarantined {
     pub message_id: String,
     pub sender: String,
     pub subject: String,
-    pub reason: String,
+    pub reason: Reason,
     /// Its size in bytes (the raw source is read on its own).
     pub size: i64,
     pub received_at: Timestamp,
@@ -73,14 +80,28 @@ pub trait MailStore: Send + Sync {
     async fn comments_mail(&self, comments: &[CommentId]) -> Result<Vec<MailMessage>>;
     /// A ticket's messages, oldest first.
     async fn ticket_mail(&self, ticket: TicketId) -> Result<Vec<MailMessage>>;
-    /// Records a delivery attempt of the desk's own message (one more attempt).
+    /// Records a delivery attempt of the desk's own message (one more attempt); `recipients`
+    /// are whom it went to (empty: unchanged).
     async fn set_delivery(
         &self,
         message_id: &str,
         status: &str,
         detail: &str,
         sent_at: Option<Timestamp>,
+        recipients: &[String],
     ) -> Result<()>;
+    /// Records what a delivery report said of the desk's message, if its bounced list is still
+    /// `expected` (false otherwise: another report came in between; read it again).
+    async fn mark_bounced(
+        &self,
+        message_id: &str,
+        expected: &[String],
+        bounced: &[String],
+        status: &str,
+        detail: &str,
+    ) -> Result<bool>;
+    /// How many messages from `sender` were taken in after `since`.
+    async fn count_mail_from(&self, sender: &str, since: Timestamp) -> Result<i64>;
     /// Keeps the Message-ID of mail the desk sent on a ticket outside a comment (a
     /// notification), already sent, so that an answer to it finds the ticket.
     async fn record_sent_mail(
@@ -88,7 +109,7 @@ pub trait MailStore: Send + Sync {
         message_id: &str,
         ticket: TicketId,
         mailbox: MailboxId,
-        reason: &str,
+        reason: &Reason,
         at: Timestamp,
     ) -> Result<()>;
     async fn fetch_position(&self, mailbox: MailboxId) -> Result<FetchPosition>;

@@ -66,6 +66,30 @@ impl JobStore for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn take_lease(&self, name: &str, holder: &str, until: Timestamp, now: Timestamp) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, held_until) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, held_until = excluded.held_until \
+             WHERE leases.held_until <= $4 OR leases.holder = excluded.holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(ts(until))
+        .bind(ts(now))
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     async fn enqueue(&self, job: &NewJob, now: Timestamp) -> Result<Option<i64>> {
         let mut conn = self.write.acquire().await?;
         Self::insert_job(&mut conn, job, now).await

@@ -1,14 +1,30 @@
 //! Mailboxes, stored Message-IDs and quarantined mail.
 
 use gongdan_domain::mail::Mailbox;
+use gongdan_domain::mail::reason::Reason;
 use gongdan_domain::mail::servers::{Imap, Smtp};
 
 use super::*;
 
-type MessageRow = (String, i64, Option<i64>, Option<i64>, String, String, String, String, i64, Option<i64>, i64);
+type MessageRow =
+    (String, i64, Option<i64>, Option<i64>, String, String, String, String, i64, Option<i64>, i64, String, String);
 
 fn message(r: MessageRow) -> Result<MailMessage> {
-    let (message_id, ticket, comment, mailbox, direction, reasons, status, detail, attempts, sent, created) = r;
+    let (
+        message_id,
+        ticket,
+        comment,
+        mailbox,
+        direction,
+        reasons,
+        status,
+        detail,
+        attempts,
+        sent,
+        created,
+        to,
+        bounced,
+    ) = r;
     Ok(MailMessage {
         message_id,
         ticket_id: TicketId(ticket),
@@ -21,11 +37,13 @@ fn message(r: MessageRow) -> Result<MailMessage> {
         attempts,
         sent_at: sent.map(from_ts).transpose()?,
         created_at: from_ts(created)?,
+        recipients: json(&to)?,
+        bounced: json(&bounced)?,
     })
 }
 
-const MESSAGE_COLS: &str =
-    "message_id, ticket_id, comment_id, mailbox_id, direction, reasons, status, detail, attempts, sent_at, created_at";
+const MESSAGE_COLS: &str = "message_id, ticket_id, comment_id, mailbox_id, direction, reasons, status, detail, attempts, \
+     sent_at, created_at, recipients, bounced";
 
 /// A server's settings as stored: the JSON without the password, the password (sealed) apart.
 fn settings<T: serde::de::DeserializeOwned>(
@@ -49,7 +67,8 @@ fn quarantined(r: QuarantineRow) -> Result<Quarantined> {
         message_id,
         sender,
         subject,
-        reason,
+        // Stored as the reason's JSON; a row from before reasons were data holds the sentence.
+        reason: serde_json::from_str(&reason).unwrap_or(Reason::Text(reason)),
         size,
         received_at: from_ts(received)?,
     })
@@ -68,8 +87,8 @@ impl SqlStore {
         at: Timestamp,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO mail_messages (message_id, ticket_id, comment_id, mailbox_id, direction, reasons, status, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO mail_messages (message_id, ticket_id, comment_id, mailbox_id, direction, reasons, status, created_at, sender) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&m.message_id)
         .bind(ticket.0)
@@ -79,6 +98,7 @@ impl SqlStore {
         .bind(to_json(&m.reasons)?)
         .bind(m.status)
         .bind(ts(at))
+        .bind(&m.sender)
         .execute(&mut *tx)
         .await?;
         Ok(())
@@ -237,18 +257,52 @@ impl MailStore for SqlStore {
         status: &str,
         detail: &str,
         sent_at: Option<Timestamp>,
+        recipients: &[String],
     ) -> Result<()> {
         let done = sqlx::query(
-            "UPDATE mail_messages SET status = $1, detail = $2, attempts = attempts + 1, sent_at = $3 \
-             WHERE message_id = $4",
+            "UPDATE mail_messages SET status = $1, detail = $2, attempts = attempts + 1, sent_at = $3, \
+             recipients = CASE WHEN $5 = '[]' THEN recipients ELSE $5 END WHERE message_id = $4",
         )
         .bind(status)
         .bind(detail)
         .bind(sent_at.map(ts))
         .bind(message_id)
+        .bind(to_json(&recipients)?)
         .execute(&self.write)
         .await?;
         matched(done)
+    }
+
+    async fn mark_bounced(
+        &self,
+        message_id: &str,
+        expected: &[String],
+        bounced: &[String],
+        status: &str,
+        detail: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE mail_messages SET bounced = $1, status = $2, detail = $3 WHERE message_id = $4 AND bounced = $5",
+        )
+        .bind(to_json(&bounced)?)
+        .bind(status)
+        .bind(detail)
+        .bind(message_id)
+        .bind(to_json(&expected)?)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn count_mail_from(&self, sender: &str, since: Timestamp) -> Result<i64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM mail_messages WHERE sender = $1 AND created_at > $2 AND direction = 'in'",
+        )
+        .bind(sender)
+        .bind(ts(since))
+        .fetch_one(&self.read)
+        .await?;
+        Ok(n)
     }
 
     async fn record_sent_mail(
@@ -256,7 +310,7 @@ impl MailStore for SqlStore {
         message_id: &str,
         ticket: TicketId,
         mailbox: MailboxId,
-        reason: &str,
+        reason: &Reason,
         at: Timestamp,
     ) -> Result<()> {
         sqlx::query(
@@ -317,7 +371,7 @@ impl MailStore for SqlStore {
         .bind(&q.message_id)
         .bind(&q.sender)
         .bind(&q.subject)
-        .bind(&q.reason)
+        .bind(to_json(&q.reason)?)
         .bind(raw)
         .bind(ts(q.received_at))
         .fetch_one(&self.write)

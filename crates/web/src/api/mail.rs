@@ -225,6 +225,10 @@ pub struct TicketMailOut {
     /// Why received mail went where it went.
     pub reasons: Vec<String>,
     pub created_at: Timestamp,
+    /// The desk's own mail: the addresses the server took it for.
+    pub recipients: Vec<String>,
+    /// Those of them a delivery report returned (`partly_failed` while some are left).
+    pub bounced: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -241,6 +245,8 @@ pub enum DeliveryStatus {
     Retrying,
     Sent,
     Failed,
+    /// Sent, and returned by a delivery report for some of its recipients (`bounced`).
+    PartlyFailed,
 }
 
 /// The ticket's mail, oldest first: each received message with why it landed here, each reply
@@ -262,6 +268,7 @@ async fn ticket_mail(
                     "retrying" => Some(DeliveryStatus::Retrying),
                     "sent" => Some(DeliveryStatus::Sent),
                     "failed" => Some(DeliveryStatus::Failed),
+                    "partly_failed" => Some(DeliveryStatus::PartlyFailed),
                     _ => None,
                 },
                 direction: if m.direction == "out" { MailDirection::Out } else { MailDirection::In },
@@ -273,6 +280,8 @@ async fn ticket_mail(
                 sent_at: m.sent_at,
                 reasons: m.reasons.iter().map(ToString::to_string).collect(),
                 created_at: m.created_at,
+                recipients: m.recipients,
+                bounced: m.bounced,
             })
             .collect(),
     }))
@@ -374,7 +383,7 @@ impl From<Quarantined> for QuarantinedOut {
             message_id: q.message_id,
             sender: q.sender,
             subject: q.subject,
-            reason: q.reason,
+            reason: q.reason.to_string(),
             size: q.size,
             received_at: q.received_at,
         }

@@ -43,6 +43,40 @@ pub fn t_args(lang: Language, key: &str, args: &[(&'static str, String)]) -> Str
     LOCALES.try_lookup_with_args(&langid(lang), key, &map).unwrap_or_else(|| key.to_owned())
 }
 
+/// One step of a message's explain log in the reader's language: `reason-<key>` with the
+/// reason's facts (how the sender stands to the ticket in words too).
+pub fn mail_reason(lang: Language, r: &gongdan_domain::mail::reason::Reason) -> String {
+    let serde_json::Value::Object(facts) = serde_json::to_value(r).unwrap_or_default() else {
+        return r.to_string();
+    };
+    let Some(key) = facts.get("key").and_then(|k| k.as_str()) else { return r.to_string() };
+    let mut args: Vec<(&'static str, String)> = Vec::new();
+    for (name, value) in &facts {
+        let name: &'static str = match name.as_str() {
+            "address" => "address",
+            "why" => "why",
+            "message_id" => "message_id",
+            "ticket" => "ticket",
+            "count" => "count",
+            "number" => "number",
+            "marker" => "marker",
+            "closed" => "closed",
+            "follow_up" => "follow_up",
+            "mb" => "mb",
+            "limit" => "limit",
+            "error" => "error",
+            "sender" => {
+                let standing = value.as_str().unwrap_or_default();
+                args.push(("sender", t(lang, &format!("standing-{standing}"))));
+                continue;
+            }
+            _ => continue,
+        };
+        args.push((name, value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())));
+    }
+    t_args(lang, &format!("reason-{key}"), &args)
+}
+
 /// The best language for an `Accept-Language` header, if it names one we speak.
 pub fn negotiate(header: &str) -> Option<Language> {
     let mut best: Option<(f32, Language)> = None;

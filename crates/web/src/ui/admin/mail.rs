@@ -362,7 +362,7 @@ async fn quarantine(State(app): State<App>, v: Viewer) -> UiResult {
             received: ctx.dt(&q.received_at),
             sender: if q.sender.is_empty() { "—".into() } else { q.sender },
             subject: if q.subject.is_empty() { ctx.t("mail-no-subject") } else { q.subject },
-            reason: q.reason,
+            reason: crate::ui::i18n::mail_reason(ctx.lang, &q.reason),
             size: format!("{:.1} KB", q.size as f64 / 1024.0),
         })
         .collect();

@@ -17,7 +17,6 @@ use gongdan_core::{App, CoreError};
 use gongdan_domain::conversation::{Comment, Event, LinkKind};
 use gongdan_domain::event::{EventKind, Via};
 use gongdan_domain::ids::*;
-use gongdan_domain::mail::reason::Reason;
 use gongdan_domain::tickets::TicketQuery;
 use gongdan_domain::tickets::{Priority, StatusCategory, Ticket, TicketType};
 use jiff::Timestamp;
@@ -68,49 +67,19 @@ pub struct MailLine {
     pub reasons: Vec<String>,
 }
 
-/// One step of a message's explain log in the reader's language: `reason-<key>` with the
-/// reason's facts (how the sender stands to the ticket in words too).
-fn reason_text(ctx: &Ctx, r: &Reason) -> String {
-    let serde_json::Value::Object(facts) = serde_json::to_value(r).unwrap_or_default() else {
-        return r.to_string();
-    };
-    let Some(key) = facts.get("key").and_then(|k| k.as_str()) else { return r.to_string() };
-    let mut args: Vec<(&'static str, String)> = Vec::new();
-    for (name, value) in &facts {
-        let name: &'static str = match name.as_str() {
-            "address" => "address",
-            "why" => "why",
-            "message_id" => "message_id",
-            "ticket" => "ticket",
-            "count" => "count",
-            "number" => "number",
-            "marker" => "marker",
-            "closed" => "closed",
-            "follow_up" => "follow_up",
-            "sender" => {
-                let standing = value.as_str().unwrap_or_default();
-                args.push(("sender", ctx.t(&format!("standing-{standing}"))));
-                continue;
-            }
-            _ => continue,
-        };
-        args.push((name, value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string())));
-    }
-    crate::ui::i18n::t_args(ctx.lang, &format!("reason-{key}"), &args)
-}
-
 fn mail_line(ctx: &Ctx, m: &gongdan_core::mail::MailMessage) -> MailLine {
     if m.direction != "out" {
         return MailLine {
             class: "in",
             text: ctx.t("mail-in"),
-            reasons: m.reasons.iter().map(|r| reason_text(ctx, r)).collect(),
+            reasons: m.reasons.iter().map(|r| crate::ui::i18n::mail_reason(ctx.lang, r)).collect(),
         };
     }
     let (class, text) = match m.status.as_str() {
         "sent" => ("sent", ctx.t1("mail-out-sent", "at", m.sent_at.map(|t| ctx.dt(&t)).unwrap_or_default())),
         "retrying" => ("retrying", ctx.t1("mail-out-retrying", "detail", &m.detail)),
         "failed" => ("failed", ctx.t1("mail-out-failed", "detail", &m.detail)),
+        "partly_failed" => ("failed", ctx.t1("mail-out-partly-failed", "detail", &m.detail)),
         _ => ("queued", ctx.t("mail-out-queued")),
     };
     MailLine { class, text, reasons: vec![] }
