@@ -66,6 +66,8 @@ impl Ingested {
 pub const NOTE_MARKER: &str = "#note";
 /// New customers a message's `To`/`Cc` may add as CCs of its ticket, at most.
 const CC_MAX: usize = 20;
+/// Files one message keeps at most; the rest stay in its raw source.
+const FILES_MAX: usize = 50;
 /// The span the per-sender limit counts over.
 const STORM_SPAN: jiff::SignedDuration = jiff::SignedDuration::from_secs(3600);
 
@@ -176,7 +178,15 @@ impl App {
             }
         };
         match written {
-            Ok(done) => Ok(done),
+            Ok(done) => {
+                if done.reasons.iter().any(|r| matches!(r, Reason::FilesLeftOut { .. })) {
+                    // The message is on its ticket; the files it could not keep stay with the
+                    // raw source, where an admin downloads them.
+                    let why = Reason::KeptForFiles { ticket: done.ticket_id.map(|t| t.0).unwrap_or(0) };
+                    self.keep_raw(raw, mailbox.as_ref(), Some(&parsed.envelope), why).await?;
+                }
+                Ok(done)
+            }
             // The same message, taken in a moment ago by another fetch or node.
             Err(CoreError::Duplicate { field }) if field == "message_id" => {
                 self.seen(&e.message_id, reasons).await?.ok_or(CoreError::Internal("a duplicate vanished".into()))
@@ -294,14 +304,14 @@ impl App {
             public = false;
             reasons.push(Reason::NotificationAnswer);
         }
-        let attachment_ids = self.store_parts(&actor, parsed).await?;
+        let stored = self.store_parts(&actor, parsed, reasons).await?;
         record.reasons = reasons.clone();
         let input = AddComment {
             body: fit(&body, COMMENT_MAX, parsed),
             // The text already says the note is one; the HTML would still show the marker.
-            html_body: if public { mail_html(parsed, &attachment_ids) } else { None },
+            html_body: if public { mail_html(parsed, &stored) } else { None },
             public,
-            attachment_ids,
+            attachment_ids: stored.iter().flatten().copied().collect(),
             mail: Some(record),
         };
         let done = self.add_comment(&actor, ticket, input, Via::Email, None).await?.value;
@@ -354,13 +364,13 @@ impl App {
         if !cc_ids.is_empty() {
             reasons.push(Reason::Copied { count: cc_ids.len() });
         }
-        let attachment_ids = self.store_parts(&actor, parsed).await?;
+        let stored = self.store_parts(&actor, parsed, reasons).await?;
         let subject = if e.subject.trim().is_empty() { "(no subject)".to_owned() } else { e.subject.clone() };
         record.reasons = reasons.clone();
         let input = CreateTicket {
             subject: subject.chars().take(SUBJECT_MAX).collect(),
             description: fit(parsed.text.trim(), DESCRIPTION_MAX, parsed),
-            html_description: mail_html(parsed, &attachment_ids),
+            html_description: mail_html(parsed, &stored),
             requester: Some(RequesterInput {
                 email: Some(sender.email.clone()),
                 name: sender.name.clone(),
@@ -371,7 +381,7 @@ impl App {
             category_id: mailbox.and_then(|m| m.category_id),
             priority: mailbox.and_then(|m| m.priority),
             channel: Some(Channel::Email),
-            attachment_ids,
+            attachment_ids: stored.iter().flatten().copied().collect(),
             mail: Some(record),
             ..Default::default()
         };
@@ -390,16 +400,40 @@ impl App {
         })
     }
 
-    /// Stores the message's files as uploads of `actor`, who then attaches them.
-    async fn store_parts(&self, actor: &Principal, parsed: &Parsed) -> Result<Vec<AttachmentId>> {
+    /// Stores the message's files as uploads of `actor`, who then attaches them: one id per
+    /// part, in order, or none for a file past the attachment limit or past the most files a
+    /// message keeps (the reasons name them; the raw message is kept with them, see
+    /// [`App::ingest_mail`]).
+    async fn store_parts(
+        &self,
+        actor: &Principal,
+        parsed: &Parsed,
+        reasons: &mut Vec<Reason>,
+    ) -> Result<Vec<Option<AttachmentId>>> {
+        let limit = self.attachment_limit().await?;
         let mut ids = Vec::with_capacity(parsed.parts.len());
+        let mut left = Vec::new();
         for p in &parsed.parts {
-            ids.push(self.upload(actor, &p.filename, &p.content_type, &p.bytes).await?.id);
+            if p.bytes.len() as u64 > limit || ids.iter().flatten().count() >= FILES_MAX {
+                left.push(p.filename.clone());
+                ids.push(None);
+                continue;
+            }
+            ids.push(Some(self.upload(actor, &p.filename, &p.content_type, &p.bytes).await?.id));
+        }
+        if !left.is_empty() {
+            let shown: Vec<&str> = left.iter().take(5).map(String::as_str).collect();
+            let more = if left.len() > 5 { format!(" (+{})", left.len() - 5) } else { String::new() };
+            reasons.push(Reason::FilesLeftOut {
+                files: format!("{}{more}", shown.join(", ")),
+                limit_mb: limit / (1024 * 1024),
+                most: FILES_MAX,
+            });
         }
         Ok(ids)
     }
 
-    /// Keeps a message whole, with why.
+    /// Keeps a message whole, with why, instead of taking it in.
     async fn hold(
         &self,
         raw: &[u8],
@@ -407,17 +441,7 @@ impl App {
         e: Option<&Envelope>,
         reason: Reason,
     ) -> Result<Ingested> {
-        let q = Quarantined {
-            id: 0,
-            mailbox_id: mailbox.map(|m| m.id),
-            message_id: e.map(|e| e.message_id.clone()).unwrap_or_default(),
-            sender: e.and_then(|e| e.from.as_ref()).map(|a| a.email.clone()).unwrap_or_default(),
-            subject: e.map(|e| e.subject.chars().take(SUBJECT_MAX).collect()).unwrap_or_default(),
-            reason: reason.clone(),
-            size: raw.len() as i64,
-            received_at: self.now(),
-        };
-        let q = self.store.quarantine(&q, raw).await?;
+        let q = self.keep_raw(raw, mailbox, e, reason.clone()).await?;
         Ok(Ingested {
             outcome: Outcome::Quarantined,
             ticket_id: None,
@@ -426,20 +450,41 @@ impl App {
             reasons: vec![reason],
         })
     }
+
+    /// Puts a message's raw source in the quarantine list, with why.
+    async fn keep_raw(
+        &self,
+        raw: &[u8],
+        mailbox: Option<&Mailbox>,
+        e: Option<&Envelope>,
+        reason: Reason,
+    ) -> Result<Quarantined> {
+        let q = Quarantined {
+            id: 0,
+            mailbox_id: mailbox.map(|m| m.id),
+            message_id: e.map(|e| e.message_id.clone()).unwrap_or_default(),
+            sender: e.and_then(|e| e.from.as_ref()).map(|a| a.email.clone()).unwrap_or_default(),
+            subject: e.map(|e| e.subject.chars().take(SUBJECT_MAX).collect()).unwrap_or_default(),
+            reason,
+            size: raw.len() as i64,
+            received_at: self.now(),
+        };
+        Ok(self.store.quarantine(&q, raw).await?)
+    }
 }
 
 /// The message's HTML, safe to show: no script or handlers (ammonia), inline `cid:` images
 /// pointing at their stored files, and remote images held back until an agent asks, so
 /// opening a ticket tells no tracker that it was read.
 /// The quoted history of a reply goes behind "•••", kept whole.
-fn mail_html(parsed: &Parsed, stored: &[AttachmentId]) -> Option<String> {
+fn mail_html(parsed: &Parsed, stored: &[Option<AttachmentId>]) -> Option<String> {
     let Some(html) = parsed.html.as_deref() else {
         let text = parsed.text.trim();
         let at = quote::text_start(text)?;
         return Some(folded(&text_to_html(&text[..at]), &text_to_html(&text[at..])));
     };
     let inline: Vec<(String, AttachmentId)> =
-        parsed.parts.iter().zip(stored).filter_map(|(p, id)| p.content_id.clone().map(|c| (c, *id))).collect();
+        parsed.parts.iter().zip(stored).filter_map(|(p, id)| Some((p.content_id.clone()?, (*id)?))).collect();
     let clean = crate::conversation::safe_html(html, move |cid| {
         inline.iter().find(|(c, _)| c == cid).map(|(_, id)| format!("/api/v1/attachments/{id}"))
     });

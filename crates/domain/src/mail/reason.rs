@@ -73,6 +73,13 @@ pub enum Reason {
     Notified {
         address: String,
     },
+    /// Files the message could not keep (past the attachment limit, or past the most files a
+    /// message keeps), named; its raw source keeps them.
+    FilesLeftOut {
+        files: String,
+        limit_mb: u64,
+        most: usize,
+    },
     // Why a message was quarantined.
     TooLarge {
         mb: u64,
@@ -90,6 +97,10 @@ pub enum Reason {
     /// `error` is the store's or a rule's refusal, in English.
     NotStored {
         error: String,
+    },
+    /// Taken in on `ticket`, kept here too for the files it could not keep.
+    KeptForFiles {
+        ticket: i64,
     },
     /// A reason stored as a sentence, before reasons had keys.
     #[serde(untagged)]
@@ -122,6 +133,8 @@ impl Reason {
             Reason::Copied { count: 2 },
             Reason::MailedFrom { address: s() },
             Reason::Notified { address: s() },
+            Reason::FilesLeftOut { files: "scan.zip".into(), limit_mb: 20, most: 50 },
+            Reason::KeptForFiles { ticket: 1 },
             Reason::TooLarge { mb: 25 },
             Reason::NotMail,
             Reason::Unreadable,
@@ -154,6 +167,8 @@ impl Reason {
                 | Reason::Copied { .. }
                 | Reason::MailedFrom { .. }
                 | Reason::Notified { .. }
+                | Reason::FilesLeftOut { .. }
+                | Reason::KeptForFiles { .. }
                 | Reason::TooLarge { .. }
                 | Reason::NotMail
                 | Reason::Unreadable
@@ -217,6 +232,13 @@ impl std::fmt::Display for Reason {
                 write!(f, "more than {limit} messages from {address} within an hour: held as a mail storm")
             }
             Reason::NotStored { error } => write!(f, "it could not be stored: {error}"),
+            Reason::FilesLeftOut { files, limit_mb, most } => write!(
+                f,
+                "not attached ({files}): over the {limit_mb} MB limit or past {most} files; the raw message in the quarantine keeps them"
+            ),
+            Reason::KeptForFiles { ticket } => {
+                write!(f, "taken in on ticket {ticket}; kept here for the files it could not attach")
+            }
             Reason::Text(t) => f.write_str(t),
         }
     }

@@ -437,7 +437,48 @@ async fn an_alias_the_desk_is_reached_at_is_not_copied(t: TestApp) {
     assert_eq!(email_of(&t, &ccs[0]).await.0, "zhao@kehu.test");
 }
 
+/// A file past the attachment limit (64 KiB in the tests) does not cost the customer their
+/// ticket: the message is taken in with the files that fit, the reasons name the one left out,
+/// and the raw message waits in the quarantine with it.
+async fn a_file_past_the_limit_is_kept_aside_not_the_message(t: TestApp) {
+    use base64::Engine as _;
+    t.post("/api/v1/mailboxes", &t.admin, json!({"address": "support@acme.test"})).await;
+    let b64 = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![b'z'; n]);
+    let raw = format!(
+        "From: 孙悦 <sun@kehu.test>\r\nTo: support@acme.test\r\nSubject: 录屏\r\nMessage-ID: <big-1@kehu.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n录屏和日志见附件。\r\n\
+         --B\r\nContent-Type: video/mp4; name=\"screen.mp4\"\r\nContent-Disposition: attachment; filename=\"screen.mp4\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n\
+         --B\r\nContent-Type: text/plain; name=\"log.txt\"\r\nContent-Disposition: attachment; filename=\"log.txt\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--B--\r\n",
+        b64(100 * 1024),
+        b64(300)
+    );
+    let out = take_raw(&t, raw.into_bytes(), "created").await;
+    assert!(out["reason"].as_str().unwrap().contains("not attached (screen.mp4)"), "{out}");
+    let first = comments(&t, &out["ticket_id"]).await.remove(0);
+    let files: Vec<_> = first["attachments"].as_array().unwrap().iter().map(|a| a["filename"].clone()).collect();
+    assert_eq!(files, [json!("log.txt")], "{first}");
+    let (_, held) = t.get("/api/v1/mail/quarantine", &t.admin).await;
+    let kept = &held["items"][0];
+    assert_eq!(
+        kept["reason"],
+        format!("taken in on ticket {}; kept here for the files it could not attach", out["ticket_id"])
+    );
+    let source = t
+        .req(reqwest::Method::GET, &format!("/api/v1/mail/quarantine/{}", kept["id"]), &t.admin)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(source.windows(10).any(|w| w == b"screen.mp4"), "the raw source has the file");
+}
+
 on_both!(
+    a_file_past_the_limit_is_kept_aside_not_the_message,
     an_alias_the_desk_is_reached_at_is_not_copied,
     a_mailbox_category_with_a_required_form_still_takes_mail,
     reply_to_names_the_requester_where_the_mailbox_says_so,

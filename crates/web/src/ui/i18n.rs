@@ -65,6 +65,9 @@ pub fn mail_reason(lang: Language, r: &gongdan_domain::mail::reason::Reason) -> 
             "mb" => "mb",
             "limit" => "limit",
             "error" => "error",
+            "files" => "files",
+            "limit_mb" => "limit_mb",
+            "most" => "most",
             "sender" => {
                 let standing = value.as_str().unwrap_or_default();
                 args.push(("sender", t(lang, &format!("standing-{standing}"))));
