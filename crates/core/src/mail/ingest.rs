@@ -8,7 +8,7 @@ use gongdan_domain::access::{Principal, Role};
 use gongdan_domain::conversation::text_to_html;
 use gongdan_domain::conversation::{COMMENT_MAX, LinkKind};
 use gongdan_domain::event::Via;
-use gongdan_domain::ids::{AttachmentId, CommentId, MailboxId, SYSTEM_USER, TicketId};
+use gongdan_domain::ids::{AttachmentId, CommentId, MailboxId, SYSTEM_USER, TicketId, UserId};
 use gongdan_domain::mail::reason::Reason;
 use gongdan_domain::mail::thread::{self, ByReference, Candidate, Decision, Findings, Standing};
 use gongdan_domain::mail::{Address, Envelope, Mailbox, bounce, noise, quote};
@@ -18,7 +18,7 @@ use gongdan_store::{MailRecord, Quarantined};
 
 use super::parse::{self, Parsed};
 use crate::access::require_admin;
-use crate::tickets::{AddComment, CreateTicket, RequesterInput};
+use crate::tickets::{AddComment, CreateTicket, RequesterInput, UpdateTicket};
 use crate::{App, CoreError, Result};
 
 /// What became of a message.
@@ -170,7 +170,7 @@ impl App {
         };
         let written = match (decision, user) {
             (Decision::Append(ticket), Some(user)) => {
-                self.append(&parsed, &user, ticket, record, to_notice, &mut reasons).await
+                self.append(&parsed, &user, ticket, record, to_notice, &desk, &mut reasons).await
             }
             (Decision::Append(_), None) => Err(CoreError::Internal("an append needs the sender".into())),
             (Decision::Create { related }, _) => {
@@ -279,6 +279,7 @@ impl App {
     }
 
     /// The message as a comment by its sender on `ticket` (a closed ticket gets a follow-up).
+    #[allow(clippy::too_many_arguments)]
     async fn append(
         &self,
         parsed: &Parsed,
@@ -286,12 +287,19 @@ impl App {
         ticket: TicketId,
         mut record: MailRecord,
         to_notice: bool,
+        desk: &[String],
         reasons: &mut Vec<Reason>,
     ) -> Result<Ingested> {
         if !user.active {
             return Err(CoreError::forbidden("the sender's account is deactivated"));
         }
         let actor = self.principal_for(user).await?;
+        // Someone the customer added on their answer joins the ticket's CCs, as on a new ticket.
+        let current = self.store.get_ticket(ticket).await?.ok_or(CoreError::NotFound("ticket"))?;
+        let mut known = current.cc_ids.clone();
+        known.push(current.requester_id);
+        let sender = user.email.as_deref().unwrap_or_default();
+        let added = self.copied(&parsed.envelope, &[sender], desk, &known, reasons).await?;
         let (mut body, mut public) = (parsed.text.trim().to_owned(), true);
         if actor.is_staff()
             && let Some(rest) = body.strip_prefix(NOTE_MARKER)
@@ -315,6 +323,15 @@ impl App {
             mail: Some(record),
         };
         let done = self.add_comment(&actor, ticket, input, Via::Email, None).await?.value;
+        if !added.is_empty() {
+            let mut cc_ids = done.ticket.cc_ids.clone();
+            cc_ids.extend(added.iter().filter(|id| !done.ticket.cc_ids.contains(id)));
+            let input = UpdateTicket { cc_ids: Some(cc_ids), ..Default::default() };
+            // The answer is stored; a CC that cannot be added is not worth losing it over.
+            if let Err(e) = self.update_ticket(&desk_principal(), done.ticket.id, input, None, Via::Email).await {
+                tracing::warn!(ticket = done.ticket.id.0, error = %e, "the CCs of a mailed answer were not added");
+            }
+        }
         let outcome = match done.follow_up_of {
             Some(closed) => {
                 reasons.push(Reason::FollowUp { closed: closed.0, follow_up: done.ticket.id.0 });
@@ -329,6 +346,37 @@ impl App {
             quarantine_id: None,
             reasons: reasons.clone(),
         })
+    }
+
+    /// The people a message was sent to besides `except` and those already on the ticket
+    /// (`known`), as users (made customers when new): never the desk's own addresses — its
+    /// mailboxes, and where the servers delivered the message (an alias forwarded to a
+    /// mailbox is the desk's too, never a CC to mail replies to).
+    async fn copied(
+        &self,
+        e: &Envelope,
+        except: &[&str],
+        desk: &[String],
+        known: &[UserId],
+        reasons: &mut Vec<Reason>,
+    ) -> Result<Vec<UserId>> {
+        let mut ids: Vec<UserId> = Vec::new();
+        let others = e.to.iter().chain(&e.cc).filter(|a| {
+            !except.contains(&a.email.as_str()) && !desk.contains(&a.email) && !e.delivered_to.contains(&a.email)
+        });
+        for a in others.take(CC_MAX) {
+            match self.requester_by_email(&a.email, a.name.as_deref(), None).await {
+                Ok(b) if known.contains(&b.id) || ids.contains(&b.id) => {}
+                Ok(b) => ids.push(b.id),
+                Err(e @ CoreError::Store(_)) => return Err(e),
+                // An address that is no address is left out, said in the reasons.
+                Err(_) => reasons.push(Reason::NotCopied { address: a.email.clone() }),
+            }
+        }
+        if !ids.is_empty() {
+            reasons.push(Reason::Copied { count: ids.len() });
+        }
+        Ok(ids)
     }
 
     /// The message as a new ticket from its sender, for the mailbox's group, copying the other
@@ -346,24 +394,7 @@ impl App {
     ) -> Result<Ingested> {
         let actor = desk_principal();
         let e = &parsed.envelope;
-        let mut cc_ids = Vec::new();
-        // Not the desk's own addresses: its mailboxes, and where the servers delivered this message
-        // (an alias forwarded to a mailbox is the desk's too, never a CC to mail replies to).
-        let others =
-            e.to.iter()
-                .chain(&e.cc)
-                .filter(|a| a.email != sender.email && !desk.contains(&a.email) && !e.delivered_to.contains(&a.email));
-        for a in others.take(CC_MAX) {
-            match self.requester_by_email(&a.email, a.name.as_deref(), None).await {
-                Ok(b) => cc_ids.push(b.id),
-                Err(e @ CoreError::Store(_)) => return Err(e),
-                // An address that is no address is left out, said in the reasons.
-                Err(_) => reasons.push(Reason::NotCopied { address: a.email.clone() }),
-            }
-        }
-        if !cc_ids.is_empty() {
-            reasons.push(Reason::Copied { count: cc_ids.len() });
-        }
+        let cc_ids = self.copied(e, &[sender.email.as_str()], desk, &[], reasons).await?;
         let stored = self.store_parts(&actor, parsed, reasons).await?;
         let subject = if e.subject.trim().is_empty() { "(no subject)".to_owned() } else { e.subject.clone() };
         record.reasons = reasons.clone();

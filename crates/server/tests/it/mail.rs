@@ -477,7 +477,30 @@ async fn a_file_past_the_limit_is_kept_aside_not_the_message(t: TestApp) {
     assert!(source.windows(10).any(|w| w == b"screen.mp4"), "the raw source has the file");
 }
 
+/// Someone the customer copies on their answer joins the ticket's CCs (and gets the desk's
+/// next reply); those already on it are not added twice.
+async fn people_copied_on_an_answer_join_the_ticket(t: TestApp) {
+    t.post("/api/v1/mailboxes", &t.admin, json!({"address": "support@acme.test"})).await;
+    let first = "From: 周杰 <zhou@kehu.test>\r\nTo: support@acme.test\r\nSubject: 报价\r\n\
+                 Message-ID: <cc-1@kehu.test>\r\n\r\n请报价。\r\n";
+    let out = take_raw(&t, first.as_bytes().to_vec(), "created").await;
+    let answer = "From: 周杰 <zhou@kehu.test>\r\nTo: support@acme.test\r\nCc: 老板 <boss.li@kehu.test>, zhou@kehu.test\r\n\
+                  Subject: Re: 报价\r\nIn-Reply-To: <cc-1@kehu.test>\r\nMessage-ID: <cc-2@kehu.test>\r\n\r\n抄送老板。\r\n";
+    let back = take_raw(&t, answer.as_bytes().to_vec(), "appended").await;
+    assert!(back["reason"].as_str().unwrap().contains("1 other recipient(s) copied"), "{back}");
+    let tk = ticket(&t, &out["ticket_id"]).await;
+    let ccs = tk["cc_ids"].as_array().unwrap().clone();
+    assert_eq!(ccs.len(), 1, "{tk}");
+    assert_eq!(email_of(&t, &ccs[0]).await, ("boss.li@kehu.test".to_owned(), "老板".to_owned()));
+    // The boss answers too: a CC's mail joins as their comment and adds nobody.
+    let again = "From: 老板 <boss.li@kehu.test>\r\nTo: support@acme.test\r\nCc: zhou@kehu.test\r\n\
+                 Subject: Re: 报价\r\nIn-Reply-To: <cc-2@kehu.test>\r\nMessage-ID: <cc-3@kehu.test>\r\n\r\n同意。\r\n";
+    take_raw(&t, again.as_bytes().to_vec(), "appended").await;
+    assert_eq!(ticket(&t, &out["ticket_id"]).await["cc_ids"].as_array().map(Vec::len), Some(1));
+}
+
 on_both!(
+    people_copied_on_an_answer_join_the_ticket,
     a_file_past_the_limit_is_kept_aside_not_the_message,
     an_alias_the_desk_is_reached_at_is_not_copied,
     a_mailbox_category_with_a_required_form_still_takes_mail,
