@@ -33,29 +33,36 @@ impl Purpose {
     pub fn mail(self, language: Language, desk: &str, link: &str) -> (String, String) {
         let mins = self.lifetime().as_mins();
         let hours = self.lifetime().as_hours();
+        // A week reads as days, a day as hours.
+        let span = match (hours % 24 == 0 && hours > 24, language) {
+            (true, Language::ZhCn) => format!("{} 天", hours / 24),
+            (true, Language::En) => format!("{} days", hours / 24),
+            (false, Language::ZhCn) => format!("{hours} 小时"),
+            (false, Language::En) => format!("{hours} hours"),
+        };
         match (self, language) {
             (Purpose::Verify, Language::ZhCn) => (
                 format!("请确认您在 {desk} 的邮箱地址"),
                 format!(
-                    "您好：\n\n请打开下面的链接，确认这是您的邮箱地址（{hours} 小时内有效）：\n\n{link}\n\n如果您没有在 {desk} 注册，请忽略本邮件。"
+                    "您好：\n\n请打开下面的链接，确认这是您的邮箱地址（{span}内有效）：\n\n{link}\n\n如果您没有在 {desk} 注册，请忽略本邮件。"
                 ),
             ),
             (Purpose::Verify, Language::En) => (
                 format!("Confirm your address at {desk}"),
                 format!(
-                    "Hello,\n\nOpen this link to confirm that this address is yours (good for {hours} hours):\n\n{link}\n\nIf you did not sign up at {desk}, ignore this mail."
+                    "Hello,\n\nOpen this link to confirm that this address is yours (good for {span}):\n\n{link}\n\nIf you did not sign up at {desk}, ignore this mail."
                 ),
             ),
             (Purpose::Claim, Language::ZhCn) => (
                 format!("完成您在 {desk} 的注册"),
                 format!(
-                    "您好：\n\n{desk} 已有此邮箱的账户（您曾来信咨询）。打开下面的链接即可为它设置密码并登录（{hours} 小时内有效）：\n\n{link}\n\n如果不是您本人操作，请忽略本邮件，账户不会有任何改变。"
+                    "您好：\n\n{desk} 已有此邮箱的账户（您曾来信咨询）。打开下面的链接即可为它设置密码并登录（{span}内有效）：\n\n{link}\n\n如果不是您本人操作，请忽略本邮件，账户不会有任何改变。"
                 ),
             ),
             (Purpose::Claim, Language::En) => (
                 format!("Finish signing up at {desk}"),
                 format!(
-                    "Hello,\n\n{desk} already has an account for this address (you have written to it before). Open this link to set its password and sign in (good for {hours} hours):\n\n{link}\n\nIf this was not you, ignore this mail: nothing changes."
+                    "Hello,\n\n{desk} already has an account for this address (you have written to it before). Open this link to set its password and sign in (good for {span}):\n\n{link}\n\nIf this was not you, ignore this mail: nothing changes."
                 ),
             ),
             (Purpose::SignIn, Language::ZhCn) => (
@@ -181,6 +188,8 @@ mod tests {
             }
         }
         assert!(Purpose::SignIn.mail(Language::ZhCn, "Acme", "x").1.contains("15 分钟"));
-        assert!(Purpose::Verify.mail(Language::En, "Acme", "x").1.contains("168 hours"));
+        assert!(Purpose::Verify.mail(Language::En, "Acme", "x").1.contains("good for 7 days"));
+        assert!(Purpose::Verify.mail(Language::ZhCn, "Acme", "x").1.contains("（7 天内有效）"));
+        assert!(Purpose::Claim.mail(Language::En, "Acme", "x").1.contains("good for 24 hours"));
     }
 }

@@ -92,9 +92,11 @@ impl App {
             if let Err(e) = self.store.set_notification_mail(n.id, &state, retry.as_ref().map(|r| r.0)).await {
                 return Ran::Failed { error: format!("the database: {e}"), at: None };
             }
-            if let Some((_, why)) = retry {
+            match &retry {
                 // The others still go: one recipient's server away holds up nobody else.
-                tracing::warn!(notification = n.id, error = why, "notification not mailed yet");
+                Some((_, why)) => tracing::warn!(notification = n.id, error = why, "notification not mailed yet"),
+                None if state != "sent" => tracing::warn!(notification = n.id, state, "notification not mailed"),
+                None => {}
             }
         }
         if pending.len() as i64 == ROUND {

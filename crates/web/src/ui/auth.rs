@@ -152,7 +152,8 @@ fn signup_fields(ctx: &Ctx, name: &str, email: &str) -> Vec<FieldView> {
     vec![
         FieldView::new("name", ctx.t("field-name"), "text", name).required(true),
         FieldView::new("email", ctx.t("field-email"), "email", email).required(true),
-        FieldView::new("password", ctx.t("field-password"), "password", "")
+        // A password being chosen: browsers offer to make one, not to fill in a stored one.
+        FieldView::new("password", ctx.t("field-password"), "new-password", "")
             .required(true)
             .hint(ctx.t("field-password-hint")),
     ]

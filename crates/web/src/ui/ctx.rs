@@ -246,6 +246,13 @@ impl FromRequestParts<App> for Viewer {
 
 impl Ctx {
     /// The flash message's text: `flash-key` or `flash-key.N` (with a count).
+    /// Whether the flash tells of something that did not happen (shown as a warning, not as
+    /// a success).
+    pub fn flash_warns(&self) -> bool {
+        let key = self.flash.as_deref().map(|f| f.split_once('.').map_or(f, |(k, _)| k)).unwrap_or_default();
+        WARNING_FLASHES.contains(&key)
+    }
+
     pub fn flash_text(&self) -> Option<String> {
         let f = self.flash.as_deref()?;
         let (key, n) = match f.split_once('.') {
@@ -258,3 +265,16 @@ impl Ctx {
         }
     }
 }
+
+/// Flashes that say something was refused or did not work.
+const WARNING_FLASHES: [&str; 9] = [
+    "flash-still-quarantined",
+    "flash-view-builtin",
+    "flash-view-not-saved",
+    "flash-webhook-in-use",
+    "flash-template-in-use",
+    "flash-in-use",
+    "flash-bulk-none",
+    "flash-bulk-nothing",
+    "flash-bulk-failed",
+];

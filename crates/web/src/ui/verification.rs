@@ -112,7 +112,7 @@ fn refused(ctx: Ctx, e: LinkError) -> UiResult {
 }
 
 fn password_field(ctx: &Ctx) -> FieldView {
-    FieldView::new("password", ctx.t("field-new-password"), "password", "")
+    FieldView::new("password", ctx.t("field-new-password"), "new-password", "")
         .required(true)
         .hint(ctx.t("field-password-hint"))
 }

@@ -90,7 +90,7 @@ impl FieldView {
     pub fn input_type(&self) -> &'static str {
         match self.kind {
             "email" => "email",
-            "password" | "secret" => "password",
+            "password" | "new-password" | "secret" => "password",
             "number" => "number",
             "date" => "date",
             "datetime" => "datetime-local",
