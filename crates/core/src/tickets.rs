@@ -190,6 +190,36 @@ impl App {
         self.visible_ticket(actor, id).await
     }
 
+    /// Copies someone on a ticket by their address (a new customer when the desk does not know
+    /// it); staff only. The requester and those copied already stay as they are.
+    pub async fn add_cc(&self, actor: &Principal, id: TicketId, email: &str, via: Via) -> Result<Ticket> {
+        if !actor.is_staff() {
+            return Err(CoreError::field_forbidden("cc_ids"));
+        }
+        let email = gongdan_domain::people::normalize_email(email, "email")?;
+        let t = self.visible_ticket(actor, id).await?;
+        let who = self.requester_by_email(&email, None, None).await?;
+        if t.requester_id == who.id || t.cc_ids.contains(&who.id) {
+            return Ok(t);
+        }
+        let mut cc_ids = t.cc_ids.clone();
+        cc_ids.push(who.id);
+        self.update_ticket(actor, id, UpdateTicket { cc_ids: Some(cc_ids), ..Default::default() }, None, via).await
+    }
+
+    /// Takes someone off a ticket's CCs; staff only.
+    pub async fn remove_cc(&self, actor: &Principal, id: TicketId, user: UserId, via: Via) -> Result<Ticket> {
+        if !actor.is_staff() {
+            return Err(CoreError::field_forbidden("cc_ids"));
+        }
+        let t = self.visible_ticket(actor, id).await?;
+        if !t.cc_ids.contains(&user) {
+            return Ok(t);
+        }
+        let cc_ids = t.cc_ids.iter().copied().filter(|c| *c != user).collect();
+        self.update_ticket(actor, id, UpdateTicket { cc_ids: Some(cc_ids), ..Default::default() }, None, via).await
+    }
+
     async fn check_agent(&self, id: UserId, field: &str) -> Result<gongdan_domain::people::User> {
         let u = self.store.get_user(id).await?.filter(|u| u.active && u.role.is_staff());
         u.ok_or_else(|| DomainError::invalid(field, Code::MissingReference, "no such active agent").into())

@@ -1264,7 +1264,38 @@ async fn flow_pages_in_the_console_and_the_workspace(t: TestApp) {
     assert_eq!(agent.get("/admin/triggers").await.status, StatusCode::FORBIDDEN, "rules are the admins'");
 }
 
+/// The ticket page shows who is copied and lets the agent copy someone by address (a new
+/// customer when unknown) or take them off; a bad address is refused beside the form, kept.
+async fn ccs_are_seen_added_and_removed_on_the_ticket_page(t: TestApp) {
+    let tk = t.ticket(&t.admin, json!({"subject": "合同", "requester": {"email": "li@kehu.test"}})).await;
+    let id = tk["id"].as_i64().unwrap();
+    let web = Web::new(&t);
+    web.login("admin@test.example", "admin-password").await;
+    let page = web.get(&format!("/agent/tickets/{id}")).await;
+    assert!(text_of(&page.html).contains("这张工单没有抄送人"), "the empty state");
+    let added = web.post(&format!("/agent/tickets/{id}/cc"), &[("email", "Boss.Li@Kehu.test")]).await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.html);
+    let (_, after) = t.get(&format!("/api/v1/tickets/{id}"), &t.admin).await;
+    let cc = after["cc_ids"][0].clone();
+    let page = web.get(&format!("/agent/tickets/{id}")).await;
+    assert!(text_of(&page.html).contains("boss.li@kehu.test"), "the CC is shown by address");
+    // Twice is once; the requester is no CC.
+    web.post(&format!("/agent/tickets/{id}/cc"), &[("email", "boss.li@kehu.test")]).await;
+    web.post(&format!("/agent/tickets/{id}/cc"), &[("email", "li@kehu.test")]).await;
+    let (_, after) = t.get(&format!("/api/v1/tickets/{id}"), &t.admin).await;
+    assert_eq!(after["cc_ids"], json!([cc]));
+    let bad = web.post(&format!("/agent/tickets/{id}/cc"), &[("email", "not an address")]).await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert!(bad.html.contains("value=\"not an address\""), "what was typed is kept");
+    assert!(bad.html.contains("role=\"alert\""), "and the error shown beside it");
+    let removed = web.post(&format!("/agent/tickets/{id}/cc/{cc}/remove"), &[]).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    let (_, after) = t.get(&format!("/api/v1/tickets/{id}"), &t.admin).await;
+    assert_eq!(after["cc_ids"], json!([]));
+}
+
 on_both!(
+    ccs_are_seen_added_and_removed_on_the_ticket_page,
     flow_pages_in_the_console_and_the_workspace,
     hardening,
     sign_in_and_who_reaches_what,

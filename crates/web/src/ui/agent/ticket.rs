@@ -34,6 +34,8 @@ pub fn router(uploads: axum::extract::DefaultBodyLimit) -> Router<App> {
         .route("/agent/tickets/{id}/reply", post(reply).layer(uploads))
         .route("/agent/tickets/{id}/update", post(update))
         .route("/agent/tickets/{id}/links", post(add_link))
+        .route("/agent/tickets/{id}/cc", post(add_cc))
+        .route("/agent/tickets/{id}/cc/{user}/remove", post(remove_cc))
         .route("/agent/tickets/{id}/links/{link}/delete", post(delete_link))
         .route("/agent/tickets/{id}/merge", post(merge))
         .route("/agent/tickets/{id}/presence", post(presence))
@@ -250,6 +252,9 @@ struct Draft {
     panel: Option<UiForm>,
     panel_errors: FormErrors,
     link_errors: FormErrors,
+    /// Copying someone on the ticket, with the address typed.
+    cc_errors: FormErrors,
+    cc_email: String,
     /// Macros, escalation and transfer.
     flow_errors: FormErrors,
     /// The macro to preview.
@@ -265,6 +270,10 @@ struct TicketPage {
     panel: Vec<FieldView>,
     custom: Vec<FieldView>,
     requester: RequesterCard,
+    /// Those copied on the ticket: (user id, name, address).
+    ccs: Vec<(i64, String, String)>,
+    cc_errors: Vec<String>,
+    cc_email: String,
     others: Vec<super::Row>,
     links: Vec<LinkView>,
     reply_body: String,
@@ -394,7 +403,16 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
         people.extend(o.assignee_id);
     }
     people.extend(t.assignee_id);
+    people.extend(t.cc_ids.iter().copied());
     let names = app.user_labels(people).await?;
+    let ccs = t
+        .cc_ids
+        .iter()
+        .map(|id| match names.get(id) {
+            Some(u) => (id.0, u.name.clone(), u.email.clone().unwrap_or_default()),
+            None => (id.0, format!("#{id}"), String::new()),
+        })
+        .collect();
     let org = match requester.organization_id {
         Some(o) => app.get_organization(p, o).await.map(|o| o.name).unwrap_or_default(),
         None => String::new(),
@@ -447,6 +465,14 @@ async fn page(app: &App, v: Viewer, id: i64, draft: Draft) -> UiResult<Response>
         panel,
         custom,
         requester: requester_card,
+        ccs,
+        cc_errors: draft
+            .cc_errors
+            .general_texts(&ctx)
+            .into_iter()
+            .chain(draft.cc_errors.for_field(&ctx, "email"))
+            .collect(),
+        cc_email: draft.cc_email,
         others: rows(&ctx, &others, &names),
         links: link_views,
         reply_body: draft.body,
@@ -692,6 +718,24 @@ async fn add_link(State(app): State<App>, v: Viewer, Path(id): Path<i64>, form: 
             page(&app, v, id, Draft { public: true, link_errors: errors, ..Default::default() }).await
         }
     }
+}
+
+async fn add_cc(State(app): State<App>, v: Viewer, Path(id): Path<i64>, form: UiForm) -> UiResult {
+    let s = v.staff()?;
+    let email = form.get("email").unwrap_or_default().trim().to_owned();
+    match app.add_cc(&s.principal, TicketId(id), &email, Via::Web).await {
+        Ok(_) => Ok(redirect_flash(&format!("/agent/tickets/{id}"), "flash-saved")),
+        Err(e) => {
+            let cc_errors = FormErrors::from_core(e, &["email"])?;
+            page(&app, v, id, Draft { public: true, cc_errors, cc_email: email, ..Default::default() }).await
+        }
+    }
+}
+
+async fn remove_cc(State(app): State<App>, v: Viewer, Path((id, user)): Path<(i64, i64)>, _form: UiForm) -> UiResult {
+    let s = v.staff()?;
+    app.remove_cc(&s.principal, TicketId(id), UserId(user), Via::Web).await?;
+    Ok(redirect_flash(&format!("/agent/tickets/{id}"), "flash-saved"))
 }
 
 async fn delete_link(State(app): State<App>, v: Viewer, Path((id, link)): Path<(i64, i64)>, _form: UiForm) -> UiResult {
