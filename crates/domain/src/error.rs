@@ -104,6 +104,9 @@ codes! {
     AutomationLoop = "automation_loop", 422;
     UnknownPlaceholder = "unknown_placeholder", 422;
     MacroNotApplicable = "macro_not_applicable", 422;
+    UnknownTimeZone = "unknown_time_zone", 422;
+    OverlappingHours = "overlapping_hours", 422;
+    NoWorkingTime = "no_working_time", 422;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -17,6 +17,7 @@ pub mod people;
 pub mod progress;
 pub mod routing;
 pub mod rules;
+pub mod sla;
 mod str_enum;
 pub mod template;
 pub mod text;
