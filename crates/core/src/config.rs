@@ -73,6 +73,7 @@ pub struct Config {
     pub views: Vec<gongdan_store::ViewRow>,
     pub webhooks: Vec<gongdan_store::WebhookRow>,
     pub templates: Vec<gongdan_domain::notifications::NotificationTemplate>,
+    pub calendars: Vec<gongdan_domain::sla::calendar::BusinessCalendar>,
     /// With their passwords sealed (this snapshot never leaves the process).
     pub mailboxes: Vec<gongdan_domain::mail::Mailbox>,
 }

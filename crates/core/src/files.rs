@@ -43,6 +43,29 @@ impl App {
         content_type: &str,
         bytes: &[u8],
     ) -> Result<Attachment> {
+        self.store_file(actor, filename, content_type, bytes, true).await
+    }
+
+    /// A file a use case attaches itself right away (a mail's parts): the size limit holds,
+    /// the quota on files left waiting does not (they do not wait).
+    pub(crate) async fn upload_attached(
+        &self,
+        actor: &Principal,
+        filename: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<Attachment> {
+        self.store_file(actor, filename, content_type, bytes, false).await
+    }
+
+    async fn store_file(
+        &self,
+        actor: &Principal,
+        filename: &str,
+        content_type: &str,
+        bytes: &[u8],
+        waits: bool,
+    ) -> Result<Attachment> {
         let filename = sanitize_filename(filename)?;
         let limit = self.attachment_limit().await?;
         if bytes.len() as u64 > limit {
@@ -53,8 +76,12 @@ impl App {
         let now = self.now();
         let quota = UploadQuota {
             since: now.checked_sub(SignedDuration::from_hours(24)).unwrap_or(now),
-            files: UNATTACHED_FILES,
-            bytes: i64::try_from(limit.saturating_mul(UNATTACHED_LIMITS)).unwrap_or(i64::MAX),
+            files: if waits { UNATTACHED_FILES } else { i64::MAX },
+            bytes: if waits {
+                i64::try_from(limit.saturating_mul(UNATTACHED_LIMITS)).unwrap_or(i64::MAX)
+            } else {
+                i64::MAX
+            },
         };
         let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
         let refused = || {

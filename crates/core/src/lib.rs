@@ -21,6 +21,7 @@ pub mod people;
 pub mod routing;
 pub mod rules;
 pub mod secrets;
+pub mod sla;
 mod snapshot;
 pub mod tickets;
 pub mod verification;
@@ -51,7 +52,8 @@ pub struct Settings {
     pub mail_token_prefix: String,
     /// The largest message the desk takes in; larger ones are quarantined.
     pub max_mail_bytes: u64,
-    /// The files a mailed reply carries in all; those past it are named, with a link.
+    /// The files a mailed reply carries in all, as encoded (base64); those past it are named,
+    /// with a link.
     pub max_send_bytes: u64,
     /// Messages one sender may send within an hour before the rest is quarantined (0: any).
     pub mail_sender_limit: u32,

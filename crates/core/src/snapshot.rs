@@ -88,6 +88,7 @@ impl App {
             views: self.store.list_views().await?,
             webhooks: self.store.list_webhooks().await?,
             templates: self.store.list_notification_templates().await?,
+            calendars: self.store.list_calendars().await?,
             mailboxes: self.store.list_mailboxes().await?,
         };
         let triggers = self.store.list_rules(gongdan_domain::rules::RuleKind::Trigger).await?;

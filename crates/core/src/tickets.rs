@@ -73,6 +73,10 @@ pub struct UpdateTicket {
     pub add_tags: Vec<String>,
     pub remove_tags: Vec<String>,
     pub cc_ids: Option<Vec<UserId>>,
+    /// CCs to add or take off, applied to the ticket as it is when the update lands (a
+    /// concurrent change to the list is kept).
+    pub add_cc_ids: Vec<UserId>,
+    pub remove_cc_ids: Vec<UserId>,
     pub custom_fields: BTreeMap<String, Value>,
 }
 
@@ -93,6 +97,8 @@ impl UpdateTicket {
             add_tags,
             remove_tags,
             cc_ids,
+            add_cc_ids,
+            remove_cc_ids,
             custom_fields,
         } = self;
         status.is_some()
@@ -108,6 +114,8 @@ impl UpdateTicket {
             && add_tags.is_empty()
             && remove_tags.is_empty()
             && cc_ids.is_none()
+            && add_cc_ids.is_empty()
+            && remove_cc_ids.is_empty()
             && custom_fields.is_empty()
     }
 }
@@ -197,14 +205,16 @@ impl App {
             return Err(CoreError::field_forbidden("cc_ids"));
         }
         let email = gongdan_domain::people::normalize_email(email, "email")?;
+        if self.config().await?.mailboxes.iter().any(|m| m.address == email) {
+            return Err(DomainError::invalid("email", Code::InvalidValue, "one of the desk's own addresses").into());
+        }
         let t = self.visible_ticket(actor, id).await?;
         let who = self.requester_by_email(&email, None, None).await?;
         if t.requester_id == who.id || t.cc_ids.contains(&who.id) {
             return Ok(t);
         }
-        let mut cc_ids = t.cc_ids.clone();
-        cc_ids.push(who.id);
-        self.update_ticket(actor, id, UpdateTicket { cc_ids: Some(cc_ids), ..Default::default() }, None, via).await
+        let input = UpdateTicket { add_cc_ids: vec![who.id], ..Default::default() };
+        self.update_ticket(actor, id, input, None, via).await
     }
 
     /// Takes someone off a ticket's CCs; staff only.
@@ -216,8 +226,7 @@ impl App {
         if !t.cc_ids.contains(&user) {
             return Ok(t);
         }
-        let cc_ids = t.cc_ids.iter().copied().filter(|c| *c != user).collect();
-        self.update_ticket(actor, id, UpdateTicket { cc_ids: Some(cc_ids), ..Default::default() }, None, via).await
+        self.update_ticket(actor, id, UpdateTicket { remove_cc_ids: vec![user], ..Default::default() }, None, via).await
     }
 
     async fn check_agent(&self, id: UserId, field: &str) -> Result<gongdan_domain::people::User> {
@@ -502,6 +511,17 @@ impl App {
         if let Some(cc) = &input.cc_ids {
             self.check_users(cc, "cc_ids").await?;
         }
+        self.check_users(&input.add_cc_ids, "add_cc_ids").await?;
+        let cc_ids = match &input.cc_ids {
+            Some(cc) => Some(cc.clone()),
+            None if input.add_cc_ids.is_empty() && input.remove_cc_ids.is_empty() => None,
+            None => {
+                let mut cc: Vec<UserId> =
+                    t.cc_ids.iter().copied().filter(|c| !input.remove_cc_ids.contains(c)).collect();
+                cc.extend(input.add_cc_ids.iter().filter(|c| !t.cc_ids.contains(c) && **c != t.requester_id));
+                Some(cc)
+            }
+        };
         if let Some(Some(o)) = input.organization_id
             && self.store.get_organization(o).await?.is_none()
         {
@@ -521,7 +541,7 @@ impl App {
             tags: input.tags.clone(),
             add_tags: input.add_tags.clone(),
             remove_tags: input.remove_tags.clone(),
-            cc_ids: input.cc_ids.clone(),
+            cc_ids,
             custom_fields,
         })
     }

@@ -128,7 +128,7 @@ pub static MAIL_MAX_MESSAGE_MB: Key = key("mail", "max_message_mb", "GONGDAN_MAI
     .doc("largest message taken in, in MiB; a larger one is quarantined");
 pub static MAIL_MAX_SEND_MB: Key = key("mail", "max_send_mb", "GONGDAN_MAIL_MAX_SEND_MB", Some("20"))
     .sectioned()
-    .doc("files a mailed reply carries in all, in MiB; those past it are named in the mail with a link to the request");
+    .doc("files a mailed reply carries in all, in MiB as encoded in the mail (base64: a third more); those past it are named in the mail with a link to the request");
 pub static MAIL_SENDER_LIMIT: Key =
     key("mail", "sender_limit_per_hour", "GONGDAN_MAIL_SENDER_LIMIT_PER_HOUR", Some("30"))
         .sectioned()

@@ -21,6 +21,7 @@ const PROBLEM: &str = "application/problem+json";
 /// against the server.
 pub const CREATE_REQUIRED: &[(&str, &[&str])] = &[
     ("/api/v1/automations", &["name", "actions"]),
+    ("/api/v1/business_calendars", &["name", "time_zone", "hours"]),
     ("/api/v1/triggers", &["name", "actions"]),
     ("/api/v1/custom_fields", &["key", "kind"]),
     ("/api/v1/forms", &["name"]),

@@ -172,7 +172,13 @@ pub struct TicketUpdate {
     #[serde(default)]
     #[schema(value_type = Vec<Tag>, max_items = 50)]
     pub remove_tags: Vec<String>,
+    /// Replaces the CCs; `add_cc_ids` / `remove_cc_ids` change them on top of whatever they
+    /// are when the update lands.
     pub cc_ids: Option<Vec<UserId>>,
+    #[serde(default)]
+    pub add_cc_ids: Vec<UserId>,
+    #[serde(default)]
+    pub remove_cc_ids: Vec<UserId>,
     /// Values to set; `null` removes a value.
     #[serde(default)]
     #[schema(schema_with = gongdan_domain::wire_schema::field_values)]
@@ -195,6 +201,8 @@ impl From<TicketUpdate> for gongdan_core::tickets::UpdateTicket {
             add_tags: u.add_tags,
             remove_tags: u.remove_tags,
             cc_ids: u.cc_ids,
+            add_cc_ids: u.add_cc_ids,
+            remove_cc_ids: u.remove_cc_ids,
             custom_fields: u.custom_fields,
         }
     }

@@ -57,6 +57,7 @@ fn api(app: &App) -> (Router<App>, utoipa::openapi::OpenApi) {
         .merge(api::notifications::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
         .merge(api::routing::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
         .merge(api::jobs::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
+        .merge(api::sla::router().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT)))
         .merge(api::files::router(app.settings.max_attachment_bytes))
         .merge(api::mail::router(app.settings.max_mail_bytes, JSON_BODY_LIMIT))
         .split_for_parts();

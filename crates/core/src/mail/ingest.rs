@@ -183,7 +183,11 @@ impl App {
                     // The message is on its ticket; the files it could not keep stay with the
                     // raw source, where an admin downloads them.
                     let why = Reason::KeptForFiles { ticket: done.ticket_id.map(|t| t.0).unwrap_or(0) };
-                    self.keep_raw(raw, mailbox.as_ref(), Some(&parsed.envelope), why).await?;
+                    // The message is stored and answers "seen" from now on: failing here would
+                    // not bring the files back on a retry, only report a stored message failed.
+                    if let Err(e) = self.keep_raw(raw, mailbox.as_ref(), Some(&parsed.envelope), why).await {
+                        tracing::error!(message_id = %parsed.envelope.message_id, error = %e, "the raw source of a message with files left out was not kept");
+                    }
                 }
                 Ok(done)
             }
@@ -212,13 +216,18 @@ impl App {
         for mut m in ours {
             // Read again when another report for the same message came in between.
             for _ in 0..5 {
+                let new: Vec<String> = b.recipients.iter().filter(|r| !m.bounced.contains(r)).cloned().collect();
+                // Failed stays failed; a report read again (a re-fetch) changes nothing.
+                if m.status == "failed" || (m.status == "partly_failed" && new.is_empty() && !b.recipients.is_empty()) {
+                    break;
+                }
                 let mut bounced = m.bounced.clone();
-                bounced.extend(b.recipients.iter().filter(|r| !m.bounced.contains(r)).cloned());
+                bounced.extend(new.iter().cloned());
                 // A report that names no one returns the message as a whole.
                 let status = if b.recipients.is_empty() { "failed" } else { bounce::verdict(&m.recipients, &bounced) };
                 let why = match status {
                     "partly_failed" => {
-                        let now = format!("{}: {}", b.recipients.join(", "), b.why);
+                        let now = format!("{}: {}", new.join(", "), b.why);
                         if m.status == "partly_failed" { format!("{}; {now}", m.detail) } else { now }
                     }
                     _ => format!("bounced: {}", b.why),
@@ -294,12 +303,17 @@ impl App {
             return Err(CoreError::forbidden("the sender's account is deactivated"));
         }
         let actor = self.principal_for(user).await?;
-        // Someone the customer added on their answer joins the ticket's CCs, as on a new ticket.
-        let current = self.store.get_ticket(ticket).await?.ok_or(CoreError::NotFound("ticket"))?;
-        let mut known = current.cc_ids.clone();
-        known.push(current.requester_id);
-        let sender = user.email.as_deref().unwrap_or_default();
-        let added = self.copied(&parsed.envelope, &[sender], desk, &known, reasons).await?;
+        // Someone the customer added on their answer joins the ticket's CCs, as on a new ticket;
+        // staff mail (a note, an answer to a notification) copies nobody to the customer's thread.
+        let added = if actor.is_staff() {
+            Vec::new()
+        } else {
+            let current = self.store.get_ticket(ticket).await?.ok_or(CoreError::NotFound("ticket"))?;
+            let mut known = current.cc_ids.clone();
+            known.push(current.requester_id);
+            let sender = user.email.as_deref().unwrap_or_default();
+            self.copied(&parsed.envelope, &[sender], desk, &known, reasons).await?
+        };
         let (mut body, mut public) = (parsed.text.trim().to_owned(), true);
         if actor.is_staff()
             && let Some(rest) = body.strip_prefix(NOTE_MARKER)
@@ -324,9 +338,7 @@ impl App {
         };
         let done = self.add_comment(&actor, ticket, input, Via::Email, None).await?.value;
         if !added.is_empty() {
-            let mut cc_ids = done.ticket.cc_ids.clone();
-            cc_ids.extend(added.iter().filter(|id| !done.ticket.cc_ids.contains(id)));
-            let input = UpdateTicket { cc_ids: Some(cc_ids), ..Default::default() };
+            let input = UpdateTicket { add_cc_ids: added, ..Default::default() };
             // The answer is stored; a CC that cannot be added is not worth losing it over.
             if let Err(e) = self.update_ticket(&desk_principal(), done.ticket.id, input, None, Via::Email).await {
                 tracing::warn!(ticket = done.ticket.id.0, error = %e, "the CCs of a mailed answer were not added");
@@ -450,7 +462,16 @@ impl App {
                 ids.push(None);
                 continue;
             }
-            ids.push(Some(self.upload(actor, &p.filename, &p.content_type, &p.bytes).await?.id));
+            match self.upload_attached(actor, &p.filename, &p.content_type, &p.bytes).await {
+                Ok(a) => ids.push(Some(a.id)),
+                // The database failing is worth a retry; a file refused (its name, its size)
+                // is left out like one past the limit.
+                Err(e @ CoreError::Store(_)) => return Err(e),
+                Err(_) => {
+                    left.push(p.filename.clone());
+                    ids.push(None);
+                }
+            }
         }
         if !left.is_empty() {
             let shown: Vec<&str> = left.iter().take(5).map(String::as_str).collect();
@@ -530,9 +551,10 @@ fn folded(new: &str, history: &str) -> String {
     format!("{new}<details><summary>•••</summary>{history}</details>")
 }
 
-/// The mailbox a message was sent to (`To`, then `Cc`, then where it was delivered).
+/// The mailbox a message was sent to: where the servers delivered it (exact, an alias's mail
+/// included), then `To`, then `Cc`.
 fn addressed_to(e: &Envelope, mailboxes: &[Mailbox]) -> Option<Mailbox> {
-    let mut named = e.to.iter().chain(&e.cc).map(|a| &a.email).chain(&e.delivered_to);
+    let mut named = e.delivered_to.iter().chain(e.to.iter().chain(&e.cc).map(|a| &a.email));
     named.find_map(|a| mailboxes.iter().find(|m| m.active && m.address == *a)).cloned()
 }
 

@@ -156,6 +156,13 @@ impl App {
     /// the quarantine; failing again puts it back under the new reason.
     pub async fn reprocess_quarantined(&self, actor: &Principal, id: i64) -> Result<Ingested> {
         let (q, raw) = self.quarantined(actor, id).await?;
+        if let gongdan_domain::mail::reason::Reason::KeptForFiles { ticket } = q.reason {
+            // Its message is on the ticket already: taking it in again would make nothing and
+            // drop the only copy of the files. Download it, or discard it once they are saved.
+            return Err(CoreError::InUse(format!(
+                "the message is on ticket {ticket} already; this copy keeps the files it could not attach"
+            )));
+        }
         let out = self.take_in(actor, &raw, q.mailbox_id, false).await?;
         self.store.delete_quarantined(id).await?;
         Ok(out)

@@ -185,7 +185,7 @@ impl App {
                     &message_id,
                     t.id,
                     mailbox.id,
-                    &Reason::Notified { address: headers.to[0].email.clone() },
+                    &Reason::Notified { address: headers.to.first().map(|a| a.email.clone()).unwrap_or_default() },
                     self.now(),
                 )
                 .await

@@ -220,7 +220,8 @@ impl App {
         let mut left = Vec::new();
         let mut total = 0u64;
         for a in &comment.attachments {
-            let size = a.size.max(0) as u64;
+            // As it goes in the mail: base64, four bytes for three (servers' limits count those).
+            let size = (a.size.max(0) as u64).div_ceil(3) * 4;
             // A file that does not fit is named instead; smaller ones after it still go.
             if total.saturating_add(size) > self.settings.max_send_bytes {
                 left.push((a.filename.clone(), a.size));

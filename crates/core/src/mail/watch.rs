@@ -78,6 +78,8 @@ impl App {
             // Let the leases go: another node takes the mailboxes over at once, not in minutes.
             for (id, (_, task)) in watching {
                 task.abort();
+                // Stopped before the lease goes: a renewal under way must not land after it.
+                let _ = task.await;
                 if let Err(e) = app.store.release_lease(&format!("mail.watch:{}", id.0), &app.node).await {
                     tracing::warn!(error = %e, "letting a mailbox watch go");
                 }
@@ -95,7 +97,13 @@ impl App {
                 tokio::time::sleep(STANDBY).await;
                 continue;
             }
-            match self.idle_once(&imap, &lease).await {
+            let connected = tokio::time::Instant::now();
+            let ended = self.idle_once(&imap, &lease).await;
+            // A connection that served a while was healthy: its drop starts the back-off over.
+            if connected.elapsed() > BACKOFF_MAX {
+                backoff = BACKOFF_FIRST;
+            }
+            match ended {
                 Ended::NoIdle => {
                     tracing::debug!(mailbox = id.0, "no IMAP IDLE on this server; polling it");
                     if let Err(e) = self.store.release_lease(&lease, &self.node).await {

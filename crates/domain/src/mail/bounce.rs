@@ -14,11 +14,14 @@ pub struct Bounce {
     pub recipients: Vec<String>,
 }
 
-/// What a bounce makes of the desk's message: `failed` when no one it went to got it (or the
-/// report does not say who did not), else `partly_failed`.
+/// What a bounce makes of the desk's message: `failed` when no one it went to got it, or the
+/// report names no one it went to (a forwarded address fails under its new name), else
+/// `partly_failed`.
 pub fn verdict(sent_to: &[String], bounced: &[String]) -> &'static str {
-    let all = !bounced.is_empty() && sent_to.iter().all(|a| bounced.iter().any(|b| b.eq_ignore_ascii_case(a)));
-    if all || sent_to.is_empty() || bounced.is_empty() { "failed" } else { "partly_failed" }
+    let returned = |a: &String| bounced.iter().any(|b| b.eq_ignore_ascii_case(a));
+    let some = sent_to.iter().any(returned);
+    let all = sent_to.iter().all(returned);
+    if all || !some { "failed" } else { "partly_failed" }
 }
 
 /// Reads a report's body (everything after its own header, as text). `None` when it reports
@@ -28,21 +31,28 @@ pub fn read(body: &str) -> Option<Bounce> {
     let mut diagnostic = None;
     let mut failed = false;
     let mut returned: Vec<String> = Vec::new();
-    let mut recipient: Option<String> = None;
+    // The recipient of the block being read: its `Original-Recipient` (the address the desk
+    // wrote to) before its `Final-Recipient` (where forwarding took it).
+    let (mut original, mut last): (Option<String>, Option<String>) = (None, None);
     let mut recipients: Vec<String> = Vec::new();
     for line in unfold(body) {
+        if line.trim().is_empty() {
+            (original, last) = (None, None);
+            continue;
+        }
         let Some((name, value)) = line.split_once(':') else { continue };
         let value = value.trim();
         match name.trim().to_ascii_lowercase().as_str() {
-            // `rfc822; gone@else.example`: each recipient's block starts with it.
-            "final-recipient" => {
-                let address = value.rsplit(';').next().unwrap_or(value).trim().trim_matches(['<', '>']);
-                recipient = Some(address.to_ascii_lowercase()).filter(|a| a.contains('@'));
-            }
-            "action" if value.eq_ignore_ascii_case("failed") => {
-                failed = true;
-                if let Some(r) = recipient.take().filter(|r| !recipients.contains(r)) {
-                    recipients.push(r);
+            // `rfc822; gone@else.example`: each recipient's block names it.
+            "original-recipient" => original = address(value),
+            "final-recipient" => last = address(value),
+            "action" => {
+                let whom = original.take().or(last.take());
+                if value.eq_ignore_ascii_case("failed") {
+                    failed = true;
+                    if let Some(r) = whom.filter(|r| !recipients.contains(r)) {
+                        recipients.push(r);
+                    }
                 }
             }
             "status" if status.is_none() => status = Some(value.to_owned()),
@@ -68,6 +78,12 @@ pub fn read(body: &str) -> Option<Bounce> {
         (None, None) => "returned as undeliverable".into(),
     };
     Some(Bounce { returned, why: why.chars().take(500).collect(), recipients })
+}
+
+/// The address of a recipient field (`rfc822; <Gone@Else.example>` → `gone@else.example`).
+fn address(value: &str) -> Option<String> {
+    let a = value.rsplit(';').next().unwrap_or(value).trim().trim_matches(['<', '>']).trim();
+    Some(a.to_ascii_lowercase()).filter(|a| a.contains('@'))
 }
 
 /// Header-style lines with their continuations joined.
@@ -114,6 +130,13 @@ mod tests {
         assert_eq!(verdict(&sent, &["gone@else.example".into(), "LI@cust.test".into()]), "failed");
         assert_eq!(verdict(&sent, &[]), "failed", "a report that names no one fails the message");
         assert_eq!(verdict(&[], &b.recipients), "failed", "nothing known of whom it went to");
+        assert_eq!(verdict(&sent, &["li@gmail.example".into()]), "failed", "forwarded: nobody it went to got it");
+        // The address the desk wrote to, not where forwarding took it; a block without one
+        // does not inherit the last block's.
+        let fwd = "Original-Recipient: rfc822; li@cust.test\nFinal-Recipient: rfc822; li@gmail.example\n\
+                   Action: failed\nStatus: 5.1.1\n\nFinal-Recipient: rfc822; zhao@cust.test\nAction: delivered\n\n\
+                   Action: failed\nStatus: 5.0.0\n";
+        assert_eq!(read(fwd).unwrap().recipients, ["li@cust.test"]);
     }
 
     #[test]

@@ -191,7 +191,10 @@ impl std::fmt::Display for Reason {
             Reason::DeliveryReport => f.write_str("a delivery status report, not a message from a person"),
             Reason::Automatic { why } => write!(f, "automatic mail ({why}): taken in, never answered automatically"),
             Reason::ReturnsReply { message_id, ticket } => {
-                write!(f, "it returns the desk's reply <{message_id}> on ticket {ticket}: marked failed")
+                write!(
+                    f,
+                    "it returns the desk's reply <{message_id}> on ticket {ticket}: its delivery is marked as the report says"
+                )
             }
             Reason::SeenBefore { message_id, ticket } => {
                 write!(f, "<{message_id}> was taken in before, on ticket {ticket}")

@@ -52,18 +52,25 @@ pub struct CalendarSpec {
 #[serde(deny_unknown_fields)]
 pub struct WeekHours {
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub mon: Vec<[String; 2]>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub tue: Vec<[String; 2]>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub wed: Vec<[String; 2]>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub thu: Vec<[String; 2]>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub fri: Vec<[String; 2]>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub sat: Vec<[String; 2]>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub sun: Vec<[String; 2]>,
 }
 
@@ -102,7 +109,20 @@ pub struct WorkdaySpec {
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(format = Date, example = "2026-10-10"))]
     pub date: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<String>>))]
     pub hours: Vec<[String; 2]>,
+}
+
+/// A calendar as the desk keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusinessCalendar {
+    pub id: i64,
+    pub name: String,
+    pub spec: CalendarSpec,
+    /// The desk's calendar where nothing names another (one at a time).
+    pub is_default: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// A calendar ready to count with.
@@ -184,8 +204,9 @@ impl CalendarSpec {
             workdays.push((d, spans));
         }
         workdays.sort_by_key(|(d, _)| *d);
-        if week.iter().all(Vec::is_empty) && workdays.is_empty() {
-            return Err(DomainError::invalid("hours", Code::NoWorkingTime, "the calendar has no working time at all"));
+        // Make-up days alone run out: the week must work somewhere.
+        if week.iter().all(Vec::is_empty) {
+            return Err(DomainError::invalid("hours", Code::NoWorkingTime, "the week has no working time at all"));
         }
         Ok(Calendar { tz, week, holidays, workdays })
     }

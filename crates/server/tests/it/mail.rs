@@ -475,6 +475,11 @@ async fn a_file_past_the_limit_is_kept_aside_not_the_message(t: TestApp) {
         .await
         .unwrap();
     assert!(source.windows(10).any(|w| w == b"screen.mp4"), "the raw source has the file");
+    // Taking it in again would make nothing and lose the file: refused, the copy kept.
+    let (s, e) = t.post(&format!("/api/v1/mail/quarantine/{}/reprocess", kept["id"]), &t.admin, json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    let (_, held) = t.get("/api/v1/mail/quarantine", &t.admin).await;
+    assert_eq!(held["items"][0]["id"], kept["id"]);
 }
 
 /// Someone the customer copies on their answer joins the ticket's CCs (and gets the desk's
@@ -496,6 +501,15 @@ async fn people_copied_on_an_answer_join_the_ticket(t: TestApp) {
     let again = "From: 老板 <boss.li@kehu.test>\r\nTo: support@acme.test\r\nCc: zhou@kehu.test\r\n\
                  Subject: Re: 报价\r\nIn-Reply-To: <cc-2@kehu.test>\r\nMessage-ID: <cc-3@kehu.test>\r\n\r\n同意。\r\n";
     take_raw(&t, again.as_bytes().to_vec(), "appended").await;
+    assert_eq!(ticket(&t, &out["ticket_id"]).await["cc_ids"].as_array().map(Vec::len), Some(1));
+    // An agent's mail (a note to a colleague) copies nobody onto the customer's thread.
+    t.user("agent", "agent.wu@acme.test", json!({})).await;
+    let note = format!(
+        "From: agent.wu@acme.test\r\nTo: support@acme.test\r\nCc: vendor@partner.test\r\n\
+         Subject: Re: 报价 [#{}]\r\nMessage-ID: <cc-4@acme.test>\r\n\r\n#note 问一下供应商。\r\n",
+        out["ticket_id"]
+    );
+    take_raw(&t, note.into_bytes(), "appended").await;
     assert_eq!(ticket(&t, &out["ticket_id"]).await["cc_ids"].as_array().map(Vec::len), Some(1));
 }
 

@@ -185,7 +185,7 @@ async fn replies_are_mailed_threaded_and_their_delivery_recorded(t: TestApp) {
     );
     let out = inbound(&t, dsn.into_bytes()).await;
     assert_eq!(out["outcome"], "ignored", "{out}");
-    assert!(out["reason"].as_str().unwrap().contains("marked failed"), "{out}");
+    assert!(out["reason"].as_str().unwrap().contains("its delivery is marked"), "{out}");
     let after = ticket_mail(&t, &id).await;
     let first = after.iter().find(|m| m["message_id"] == ours.as_str()).unwrap();
     assert_eq!(first["status"], "failed", "{first}");
@@ -491,6 +491,9 @@ async fn a_reply_names_the_files_it_cannot_carry_and_a_bounce_counts_per_recipie
     assert_eq!((out["status"].as_str(), &out["bounced"]), (Some("partly_failed"), &json!(["zhao@kehu.test"])));
     assert_eq!(out["detail"], "zhao@kehu.test: 5.2.2 smtp; 552 mailbox full");
     assert_eq!(out["attempts"], 1, "a bounce is no attempt");
+    // The same report fetched again says nothing new.
+    inbound(&t, dsn(3, "zhao@kehu.test")).await;
+    assert_eq!(ticket_mail(&t, &id).await.pop().unwrap()["detail"], out["detail"]);
     // The timeline says so in words.
     let web = crate::support::Web::new(&t);
     web.login("admin@test.example", "admin-password").await;

@@ -16,6 +16,7 @@ mod mail;
 mod mail_servers;
 mod notifications;
 mod service;
+mod sla;
 mod tickets;
 mod ui;
 mod verification;

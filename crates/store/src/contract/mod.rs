@@ -17,6 +17,7 @@ pub(crate) mod mail;
 pub(crate) mod notifications;
 pub(crate) mod people;
 pub(crate) mod rules;
+pub(crate) mod sla;
 pub(crate) mod tickets;
 pub(crate) mod verification;
 pub(crate) mod views;
@@ -30,6 +31,7 @@ pub use mail::*;
 pub use notifications::*;
 pub use people::*;
 pub use rules::*;
+pub use sla::*;
 pub use tickets::*;
 pub use verification::*;
 pub use views::*;
@@ -56,6 +58,7 @@ pub trait Store:
     + JobStore
     + MailStore
     + VerificationStore
+    + SlaStore
 {
     fn backend(&self) -> Backend;
     async fn migrate(&self) -> Result<()>;

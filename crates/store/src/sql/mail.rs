@@ -31,7 +31,7 @@ fn message(r: MessageRow) -> Result<MailMessage> {
         comment_id: comment.map(CommentId),
         mailbox_id: mailbox.map(MailboxId),
         direction,
-        reasons: json(&reasons)?,
+        reasons: read_reasons(&reasons),
         status,
         detail,
         attempts,
@@ -40,6 +40,16 @@ fn message(r: MessageRow) -> Result<MailMessage> {
         recipients: json(&to)?,
         bounced: json(&bounced)?,
     })
+}
+
+/// A stored explain log, each reason read on its own: one this binary does not know (written
+/// by a newer node) reads as its JSON text rather than failing the whole row.
+fn read_reasons(text: &str) -> Vec<Reason> {
+    let items: Vec<serde_json::Value> = serde_json::from_str(text).unwrap_or_default();
+    items
+        .into_iter()
+        .map(|v| serde_json::from_value::<Reason>(v.clone()).unwrap_or_else(|_| Reason::Text(v.to_string())))
+        .collect()
 }
 
 const MESSAGE_COLS: &str = "message_id, ticket_id, comment_id, mailbox_id, direction, reasons, status, detail, attempts, \
@@ -296,7 +306,8 @@ impl MailStore for SqlStore {
 
     async fn count_mail_from(&self, sender: &str, since: Timestamp) -> Result<i64> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM mail_messages WHERE sender = $1 AND created_at > $2 AND direction = 'in'",
+            "SELECT COUNT(*) FROM mail_messages \
+             WHERE sender = $1 AND sender <> '' AND created_at > $2 AND direction = 'in'",
         )
         .bind(sender)
         .bind(ts(since))

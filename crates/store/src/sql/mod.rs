@@ -258,6 +258,7 @@ mod people;
 mod routing;
 mod rows;
 mod rules;
+mod sla;
 mod tickets;
 mod verification;
 mod views;

@@ -10,5 +10,6 @@ pub mod notifications;
 pub mod people;
 pub mod routing;
 pub mod rules;
+pub mod sla;
 pub mod tickets;
 pub mod views;

@@ -245,7 +245,6 @@ impl FromRequestParts<App> for Viewer {
 }
 
 impl Ctx {
-    /// The flash message's text: `flash-key` or `flash-key.N` (with a count).
     /// Whether the flash tells of something that did not happen (shown as a warning, not as
     /// a success).
     pub fn flash_warns(&self) -> bool {
@@ -253,6 +252,7 @@ impl Ctx {
         WARNING_FLASHES.contains(&key)
     }
 
+    /// The flash message's text: `flash-key` or `flash-key.N` (with a count).
     pub fn flash_text(&self) -> Option<String> {
         let f = self.flash.as_deref()?;
         let (key, n) = match f.split_once('.') {

@@ -205,10 +205,10 @@ fn bad_calendars_are_refused_naming_the_field() {
     );
     assert_eq!(field(CalendarSpec { holidays: vec![h("1900-01-01", None)], ..base() }).0, "holidays[0].from");
     assert_eq!(field(CalendarSpec { holidays: vec![h("2026-02-30", None)], ..base() }).0, "holidays[0].from");
-    // A week with no hours but a make-up day is a calendar; an empty make-up day is not.
+    // Make-up days alone run out: a week with no hours is refused; so is an empty make-up day.
     let w = |hours: Vec<[String; 2]>| WorkdaySpec { name: "调休".into(), date: "2026-10-10".into(), hours };
     let only = CalendarSpec { hours: WeekHours::default(), workdays: vec![w(hours(&[("09:00", "12:00")]))], ..base() };
-    assert!(only.compile().is_ok());
+    assert_eq!(field(only), ("hours".into(), Code::NoWorkingTime));
     assert_eq!(
         field(CalendarSpec { workdays: vec![w(vec![])], ..base() }),
         ("workdays[0].hours".into(), Code::Required)
