@@ -480,6 +480,12 @@ async fn a_file_past_the_limit_is_kept_aside_not_the_message(t: TestApp) {
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
     let (_, held) = t.get("/api/v1/mail/quarantine", &t.admin).await;
     assert_eq!(held["items"][0]["id"], kept["id"]);
+    // The console offers download and discard for it, not re-process.
+    let web = crate::support::Web::new(&t);
+    web.login("admin@test.example", "admin-password").await;
+    let page = web.get("/admin/quarantine").await;
+    assert!(!page.html.contains(&format!("/admin/quarantine/{}/reprocess", kept["id"])), "no re-process button");
+    assert!(page.html.contains(&format!("/api/v1/mail/quarantine/{}", kept["id"])), "the download");
 }
 
 /// Someone the customer copies on their answer joins the ticket's CCs (and gets the desk's

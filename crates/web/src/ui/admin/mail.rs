@@ -349,6 +349,8 @@ struct QuarantineRow {
     subject: String,
     reason: String,
     size: String,
+    /// False for a copy kept for its files: its message is on a ticket already.
+    reprocess: bool,
 }
 
 async fn quarantine(State(app): State<App>, v: Viewer) -> UiResult {
@@ -362,6 +364,7 @@ async fn quarantine(State(app): State<App>, v: Viewer) -> UiResult {
             received: ctx.dt(&q.received_at),
             sender: if q.sender.is_empty() { "—".into() } else { q.sender },
             subject: if q.subject.is_empty() { ctx.t("mail-no-subject") } else { q.subject },
+            reprocess: !matches!(q.reason, gongdan_domain::mail::reason::Reason::KeptForFiles { .. }),
             reason: crate::ui::i18n::mail_reason(ctx.lang, &q.reason),
             size: format!("{:.1} KB", q.size as f64 / 1024.0),
         })
