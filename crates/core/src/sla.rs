@@ -21,6 +21,8 @@ pub struct CalendarInput {
 
 /// Business minutes a due-time question may ask for: a year of round-the-clock time.
 pub const MINUTES_MAX: i64 = 366 * 24 * 60;
+/// The span a between question may ask about: five years.
+pub const BETWEEN_MAX: jiff::SignedDuration = jiff::SignedDuration::from_hours(5 * 366 * 24);
 
 impl App {
     pub async fn list_calendars(&self, actor: &Principal) -> Result<Vec<BusinessCalendar>> {
@@ -117,25 +119,25 @@ impl App {
 
     /// When `minutes` of the calendar's working time after `start` end.
     pub async fn calendar_due(&self, actor: &Principal, id: i64, start: Timestamp, minutes: i64) -> Result<Timestamp> {
-        if !(0..=MINUTES_MAX).contains(&minutes) {
-            return Err(DomainError::invalid(
-                "minutes",
-                gongdan_domain::Code::InvalidValue,
-                format!("0 to {MINUTES_MAX} minutes"),
-            )
-            .into());
-        }
-        let cal = self.compiled(actor, id).await?;
-        cal.add(start, minutes).ok_or_else(|| {
-            DomainError::invalid("minutes", gongdan_domain::Code::NoWorkingTime, "no working time for years ahead")
-                .into()
-        })
+        due(&self.compiled(actor, id).await?, start, minutes)
+    }
+
+    /// When `minutes` of working time after `start` end on a calendar not saved yet (the
+    /// console's check while an admin edits one); the spec is checked as a save would.
+    pub fn draft_due(
+        &self,
+        actor: &Principal,
+        spec: &CalendarSpec,
+        start: Timestamp,
+        minutes: i64,
+    ) -> Result<Timestamp> {
+        access::require_admin(actor)?;
+        due(&spec.compile()?, start, minutes)
     }
 
     /// The calendar's working minutes from `from` to `to` (negative when `to` comes first).
     pub async fn calendar_between(&self, actor: &Principal, id: i64, from: Timestamp, to: Timestamp) -> Result<i64> {
-        let span = to.duration_since(from).abs();
-        if span.as_hours() > MINUTES_MAX / 60 * 5 {
+        if to.duration_since(from).abs() > BETWEEN_MAX {
             return Err(DomainError::invalid(
                 "to",
                 gongdan_domain::Code::InvalidValue,
@@ -145,4 +147,19 @@ impl App {
         }
         Ok(self.compiled(actor, id).await?.between(from, to))
     }
+}
+
+/// The due time on a calendar, for a target the API may ask about.
+fn due(cal: &Calendar, start: Timestamp, minutes: i64) -> Result<Timestamp> {
+    if !(0..=MINUTES_MAX).contains(&minutes) {
+        return Err(DomainError::invalid(
+            "minutes",
+            gongdan_domain::Code::InvalidValue,
+            format!("0 to {MINUTES_MAX} minutes"),
+        )
+        .into());
+    }
+    cal.add(start, minutes).ok_or_else(|| {
+        DomainError::invalid("minutes", gongdan_domain::Code::NoWorkingTime, "no working time for years ahead").into()
+    })
 }

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::on_both;
-use crate::support::TestApp;
+use crate::support::{TestApp, Web, text_of};
 
 fn shanghai() -> Value {
     let day = json!([["09:00", "12:00"], ["13:00", "18:00"]]);
@@ -75,7 +75,7 @@ async fn calendars_answer_when_something_is_due(t: TestApp) {
     assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("start")), "{e}");
     let (s, e) =
         t.get(&format!("/api/v1/business_calendars/{rid}/due?start=2026-01-01T00:00:00Z&minutes=-5"), &t.admin).await;
-    assert_eq!((s, e["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("minutes")), "{e}");
+    assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("minutes")), "{e}");
     let (_, agent) = t.user("agent", "agent.sla@desk.example", json!({})).await;
     let (s, _) =
         t.get(&format!("/api/v1/business_calendars/{rid}/due?start=2026-01-01T00:00:00Z&minutes=90"), &agent).await;
@@ -87,4 +87,53 @@ async fn calendars_answer_when_something_is_due(t: TestApp) {
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
 
-on_both!(calendars_answer_when_something_is_due);
+/// The console: an admin types a week, holidays and a make-up day, asks when something is due
+/// before saving, sees a bad line named beside its input (what was typed kept), and saves.
+async fn the_console_keeps_calendars_and_checks_them_before_saving(t: TestApp) {
+    let web = Web::new(&t);
+    web.login("admin@test.example", "admin-password").await;
+    let page = web.get("/admin/calendars/new").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let day = "09:00-12:00, 13:00-18:00";
+    let mut form = vec![
+        ("name", "上海办公时间"),
+        ("time_zone", "Asia/Shanghai"),
+        ("hours.mon", day),
+        ("hours.tue", day),
+        ("hours.wed", day),
+        ("hours.thu", day),
+        ("hours.fri", day),
+        ("hours.sat", ""),
+        ("hours.sun", ""),
+        ("holidays", "2026-10-01 2026-10-07 国庆节"),
+        ("workdays", "2026-10-10 09:00-12:00, 13:00-18:00 国庆调休"),
+        ("check_start", "2026-09-30T17:00"),
+        ("check_minutes", "240"),
+    ];
+    let checked = web.post("/admin/calendars/check?id=0", &form).await;
+    assert_eq!(checked.status, StatusCode::OK);
+    let text = text_of(&checked.html);
+    assert!(text.contains("2026-10-08 12:00"), "the due time, counted unsaved: {text}");
+    assert!(checked.html.contains("国庆调休"), "what was typed stays in the form");
+    let (_, none) = t.get("/api/v1/business_calendars", &t.admin).await;
+    assert_eq!(none["items"], json!([]), "nothing saved by a check");
+
+    form[3] = ("hours.tue", "13:00-18:00, 09:00-13:30");
+    let bad = web.post("/admin/calendars/new", &form).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.html.contains("13:00-18:00, 09:00-13:30"), "kept as typed");
+    assert!(text_of(&bad.html).contains("这段工作时间与同一天的其他时段重叠"), "named beside the input");
+    form[3] = ("hours.tue", day);
+    let saved = web.post("/admin/calendars/new", &form).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    let (_, list) = t.get("/api/v1/business_calendars", &t.admin).await;
+    let cal = &list["items"][0];
+    assert_eq!((cal["name"].as_str(), cal["is_default"].as_bool()), (Some("上海办公时间"), Some(true)));
+    assert_eq!(cal["workdays"][0]["hours"], json!([["09:00", "12:00"], ["13:00", "18:00"]]));
+    let edit = web.get(&format!("/admin/calendars/{}", cal["id"])).await;
+    assert!(edit.html.contains("2026-10-01 2026-10-07 国庆节"), "the lines read back as they were typed");
+    let listed = web.get("/admin/calendars").await;
+    assert!(text_of(&listed.html).contains("Asia/Shanghai"));
+}
+
+on_both!(calendars_answer_when_something_is_due, the_console_keeps_calendars_and_checks_them_before_saving);

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::dto::Items;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath as Path, Auth, QueryPairs};
 
 pub fn router() -> OpenApiRouter<App> {
@@ -158,7 +158,7 @@ pub struct DueOut {
     params(("id" = i64, Path),
            ("start" = String, Query, format = DateTime, description = "RFC 3339, e.g. 2026-09-30T17:00:00+08:00"),
            ("minutes" = i64, Query, minimum = 0, maximum = 527040)),
-    responses((status = 200, body = DueOut)))]
+    responses((status = 200, body = DueOut), (status = 422, body = Problem)))]
 async fn calendar_due(
     State(app): State<App>,
     Auth(p): Auth,
@@ -167,9 +167,11 @@ async fn calendar_due(
 ) -> ApiResult<Json<DueOut>> {
     q.only(&["start", "minutes"])?;
     let start = instant(&q, "start")?;
-    let minutes = q
-        .parse::<i64>("minutes")?
-        .ok_or_else(|| ApiError::at(Code::InvalidQuery, "minutes", "`minutes` is required"))?;
+    let minutes =
+        q.parse::<i64>("minutes")?.filter(|m| (0..=gongdan_core::sla::MINUTES_MAX).contains(m)).ok_or_else(|| {
+            let max = gongdan_core::sla::MINUTES_MAX;
+            ApiError::at(Code::InvalidQuery, "minutes", format!("`minutes` is required, 0 to {max}"))
+        })?;
     Ok(Json(DueOut { due_at: app.calendar_due(&p, id, start, minutes).await? }))
 }
 
@@ -184,7 +186,7 @@ pub struct BetweenOut {
     params(("id" = i64, Path),
            ("from" = String, Query, format = DateTime, description = "RFC 3339"),
            ("to" = String, Query, format = DateTime, description = "RFC 3339, at most five years from `from`")),
-    responses((status = 200, body = BetweenOut)))]
+    responses((status = 200, body = BetweenOut), (status = 422, body = Problem)))]
 async fn calendar_between(
     State(app): State<App>,
     Auth(p): Auth,
@@ -193,5 +195,8 @@ async fn calendar_between(
 ) -> ApiResult<Json<BetweenOut>> {
     q.only(&["from", "to"])?;
     let (from, to) = (instant(&q, "from")?, instant(&q, "to")?);
+    if to.duration_since(from).abs() > gongdan_core::sla::BETWEEN_MAX {
+        return Err(ApiError::at(Code::InvalidQuery, "to", "at most five years from `from`"));
+    }
     Ok(Json(BetweenOut { minutes: app.calendar_between(&p, id, from, to).await? }))
 }

@@ -267,7 +267,8 @@ impl Ctx {
 }
 
 /// Flashes that say something was refused or did not work.
-const WARNING_FLASHES: [&str; 9] = [
+const WARNING_FLASHES: [&str; 10] = [
+    "flash-calendar-default",
     "flash-still-quarantined",
     "flash-view-builtin",
     "flash-view-not-saved",

@@ -11,6 +11,7 @@ mod mail;
 mod notifications;
 mod people;
 mod rules;
+mod sla;
 mod views;
 
 use askama::Template;
@@ -36,6 +37,7 @@ pub fn router() -> Router<App> {
         .merge(views::router())
         .merge(notifications::router())
         .merge(mail::router())
+        .merge(sla::router())
 }
 
 /// The console's first page: agents for those who may manage people.
@@ -45,7 +47,7 @@ async fn home(v: Viewer) -> UiResult {
 }
 
 /// The sections, in menu order: (path, label key, admins only).
-const SECTIONS: [(&str, &str, bool); 18] = [
+const SECTIONS: [(&str, &str, bool); 19] = [
     ("agents", "admin-agents", false),
     ("groups", "admin-groups", true),
     ("triggers", "admin-triggers", true),
@@ -56,6 +58,7 @@ const SECTIONS: [(&str, &str, bool); 18] = [
     ("templates", "admin-templates", true),
     ("mailboxes", "admin-mailboxes", true),
     ("quarantine", "admin-quarantine", true),
+    ("calendars", "admin-calendars", true),
     ("customers", "admin-customers", false),
     ("organizations", "admin-organizations", false),
     ("categories", "admin-categories", true),
@@ -137,6 +140,8 @@ pub struct FormPage {
 
 pub struct FormPreview {
     pub href: String,
+    /// The button's words ("Preview", "When is it due?").
+    pub label: String,
     /// What the last preview showed: (heading, subject, body).
     pub shown: Vec<(String, String, String)>,
 }

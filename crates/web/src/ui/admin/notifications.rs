@@ -206,7 +206,11 @@ fn template_page(ctx: Ctx, id: Option<i64>, fields: Vec<FieldView>, errors: Vec<
         below_columns: vec![],
         actions: vec![],
         notices: vec![],
-        preview: Some(FormPreview { href: format!("/admin/templates/preview?id={}", id.unwrap_or(0)), shown: vec![] }),
+        preview: Some(FormPreview {
+            href: format!("/admin/templates/preview?id={}", id.unwrap_or(0)),
+            label: ctx.t("admin-preview"),
+            shown: vec![],
+        }),
         ctx,
     }
 }
