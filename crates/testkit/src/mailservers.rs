@@ -50,10 +50,14 @@ impl SmtpSink {
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
         // aiosmtpd's Controller returns from start() once it accepts connections: ready when it
-        // says so (no polling). Its Mailbox handler writes a message before it answers 250.
+        // says so (no polling). Its Mailbox handler writes a message before it answers 250; an
+        // address starting with `refused` is refused at RCPT, as a relay refuses an unknown user.
         let script = format!(
             "import sys, threading\nfrom aiosmtpd.controller import Controller\nfrom aiosmtpd.handlers import Mailbox\n\
-             c = Controller(Mailbox(sys.argv[1]), hostname='127.0.0.1', port={port})\nc.start()\n\
+             class Sink(Mailbox):\n    async def handle_RCPT(self, server, session, envelope, address, options):\n\
+             \x20       if address.startswith('refused'):\n            return '550 5.1.1 no such user here'\n\
+             \x20       envelope.rcpt_tos.append(address)\n        return '250 OK'\n\
+             c = Controller(Sink(sys.argv[1]), hostname='127.0.0.1', port={port})\nc.start()\n\
              print('ready', flush=True)\nsys.stdin.read()\nc.stop()\n"
         );
         let mut child = Command::new(&python)

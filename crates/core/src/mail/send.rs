@@ -93,12 +93,20 @@ impl App {
         let Some(id) = job.payload.get("message_id").and_then(|v| v.as_str()) else {
             return Ran::Failed { error: "no message_id".into(), at: None };
         };
-        let mut recipients = Vec::new();
+        let (mut recipients, mut refused) = (Vec::new(), Vec::new());
         let (status, detail, done) = match self.send_one(id).await {
             Ok(None) => return Ran::Done,
-            Ok(Some((answer, to))) => {
-                recipients = to;
-                ("sent", answer, Ran::Done)
+            Ok(Some(d)) if d.refused.is_empty() => {
+                recipients = d.to;
+                ("sent", d.answer, Ran::Done)
+            }
+            // The server took it for some and refused others: partly failed, as a bounce for
+            // those would have made it.
+            Ok(Some(d)) => {
+                let why: Vec<String> = d.refused.iter().map(|(a, why)| format!("{a}: {why}")).collect();
+                recipients = d.to.into_iter().chain(d.refused.iter().map(|(a, _)| a.clone())).collect();
+                refused = d.refused.into_iter().map(|(a, _)| a).collect();
+                ("partly_failed", why.join("; "), Ran::Done)
             }
             Err(Unsent::Permanent(why)) => ("failed", why, Ran::Done),
             Err(Unsent::Transient(why)) if job.attempts >= job.max_attempts => ("failed", why, Ran::Done),
@@ -107,8 +115,14 @@ impl App {
         if status != "sent" {
             tracing::warn!(message_id = id, attempt = job.attempts, status, detail, "reply not sent");
         }
-        let sent_at = (status == "sent").then(|| self.now());
-        match self.store.set_delivery(id, status, &detail, sent_at, &recipients).await {
+        let sent_at = matches!(status, "sent" | "partly_failed").then(|| self.now());
+        let recorded = match self.store.set_delivery(id, status, &detail, sent_at, &recipients).await {
+            Ok(()) if !refused.is_empty() => {
+                self.store.mark_bounced(id, &[], &refused, status, &detail).await.map(|_| ())
+            }
+            other => other,
+        };
+        match recorded {
             Ok(()) => done,
             // Sent but not recorded: the job runs again and sends it again (see the top).
             Err(e) => Ran::Failed { error: format!("recording the delivery: {e}"), at: None },
@@ -117,10 +131,10 @@ impl App {
 
     /// Sends one queued reply: the server's answer and whom it went to, or none when it was
     /// sent before.
-    async fn send_one(&self, id: &str) -> std::result::Result<Option<(String, Vec<String>)>, Unsent> {
+    async fn send_one(&self, id: &str) -> std::result::Result<Option<Delivered>, Unsent> {
         let store = |e: gongdan_store::StoreError| Unsent::Transient(format!("the database: {e}"));
         let Some(row) = self.store.mail_messages(&[id]).await.map_err(store)?.pop() else { return Ok(None) };
-        if row.status == "sent" || row.direction != "out" {
+        if matches!(row.status.as_str(), "sent" | "partly_failed") || row.direction != "out" {
             return Ok(None);
         }
         let gone = || Unsent::Permanent("the reply was deleted".into());
@@ -137,13 +151,40 @@ impl App {
         let (smtp, password) = self.smtp_for(mailbox)?;
         let message = self.reply_message(&row, &ticket, &comment, mailbox, &mailboxes).await?;
         let bytes = message.formatted();
-        let to: Vec<String> = message.envelope().to().iter().map(|a| a.to_string().to_ascii_lowercase()).collect();
-        match self.smtp.send(&smtp, &password, message.envelope(), &bytes).await {
-            Ok(answer) => {
-                let text = answer.message().collect::<Vec<_>>().join(" ");
-                Ok(Some((format!("{} {text}", answer.code()).trim().to_owned(), to)))
-            }
-            Err(e) => Err(smtp_error(&e, &smtp)),
+        let envelope = message.envelope();
+        let to: Vec<String> = envelope.to().iter().map(|a| a.to_string().to_ascii_lowercase()).collect();
+        let words = |r: lettre::transport::smtp::response::Response| {
+            let text = r.message().collect::<Vec<_>>().join(" ");
+            format!("{} {text}", r.code()).trim().to_owned()
+        };
+        match self.smtp.send(&smtp, &password, envelope, &bytes).await {
+            Ok(answer) => Ok(Some(Delivered { answer: words(answer), to, refused: vec![] })),
+            // One refused recipient (a CC's address the server will not take) refuses the
+            // whole envelope: each recipient is tried on their own, so the others still get it.
+            Err(e) => match smtp_error(&e, &smtp) {
+                Unsent::Permanent(why) if envelope.to().len() > 1 => {
+                    let mut d = Delivered { answer: String::new(), to: vec![], refused: vec![] };
+                    for rcpt in envelope.to() {
+                        let one = lettre::address::Envelope::new(envelope.from().cloned(), vec![rcpt.clone()])
+                            .map_err(|_| Unsent::Permanent(why.clone()))?;
+                        let address = rcpt.to_string().to_ascii_lowercase();
+                        match self.smtp.send(&smtp, &password, &one, &bytes).await {
+                            Ok(answer) => {
+                                d.answer = words(answer);
+                                d.to.push(address);
+                            }
+                            Err(e) => match smtp_error(&e, &smtp) {
+                                Unsent::Permanent(why) => d.refused.push((address, why)),
+                                // Away in the middle: the whole reply is tried again later (those
+                                // who got it get it twice, under one Message-ID).
+                                transient => return Err(transient),
+                            },
+                        }
+                    }
+                    if d.to.is_empty() { Err(Unsent::Permanent(why)) } else { Ok(Some(d)) }
+                }
+                other => Err(other),
+            },
         }
     }
 
@@ -252,6 +293,14 @@ impl App {
         };
         out.build(self.now())
     }
+}
+
+/// What the server did with a reply: its answer, whom it took it for, and whom it refused
+/// (with why).
+pub(crate) struct Delivered {
+    pub answer: String,
+    pub to: Vec<String>,
+    pub refused: Vec<(String, String)>,
 }
 
 /// A mail as the desk sends it.

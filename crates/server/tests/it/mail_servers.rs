@@ -505,7 +505,35 @@ async fn a_reply_names_the_files_it_cannot_carry_and_a_bounce_counts_per_recipie
     assert_eq!((out["status"].as_str(), out["bounced"].as_array().map(Vec::len)), (Some("failed"), Some(2)));
 }
 
+/// A server that refuses one recipient (a CC it does not know) refuses the whole envelope: the
+/// reply still goes to the others, one at a time, and is partly failed for the one refused.
+async fn a_recipient_the_server_refuses_does_not_stop_the_reply(t: TestApp) {
+    let Some(smtp) = SmtpSink::start().await else { return };
+    smtp_mailbox(&t, smtp.port).await;
+    let first = inbound(
+        &t,
+        mail("李雷 <li.lei@kehu.test>", "发票", "r1@kehu.test", "Cc: refused.cc@kehu.test\r\n", "请开发票。"),
+    )
+    .await;
+    let id = first["ticket_id"].clone();
+    let (s, _) =
+        t.post(&format!("/api/v1/tickets/{id}/comments"), &t.admin, json!({"body": "已开具。", "public": true})).await;
+    assert_eq!(s, StatusCode::CREATED);
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    assert_eq!(smtp.expect(1).len(), 1, "the requester got it");
+    let out = ticket_mail(&t, &id).await.pop().unwrap();
+    assert_eq!(out["status"], "partly_failed", "{out}");
+    assert_eq!(out["bounced"], json!(["refused.cc@kehu.test"]));
+    assert!(out["detail"].as_str().unwrap().starts_with("refused.cc@kehu.test: 550"), "{out}");
+    assert_eq!(out["recipients"].as_array().map(Vec::len), Some(2));
+    // Not sent again.
+    t.clock.advance(jiff::SignedDuration::from_mins(10));
+    while t.app.run_due_jobs().await.unwrap() > 0 {}
+    assert_eq!(smtp.received().len(), 1);
+}
+
 on_both!(
+    a_recipient_the_server_refuses_does_not_stop_the_reply,
     a_reply_names_the_files_it_cannot_carry_and_a_bounce_counts_per_recipient,
     mail_is_fetched_when_it_arrives,
     notifications_wait_for_a_server_that_is_down_and_survive_a_dead_worker,
