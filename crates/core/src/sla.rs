@@ -110,6 +110,20 @@ impl App {
         Ok(())
     }
 
+    /// Adds the holidays an iCalendar file lists (a public-holiday feed) to a calendar; those
+    /// it has already (same days, same name) are not added twice.
+    pub async fn import_holidays(&self, actor: &Principal, id: i64, ics: &str) -> Result<BusinessCalendar> {
+        access::require_admin(actor)?;
+        let c = self.calendar(actor, id).await?;
+        let mut spec = c.spec.clone();
+        for h in gongdan_domain::sla::ical::holidays(ics, "body")? {
+            if !spec.holidays.contains(&h) {
+                spec.holidays.push(h);
+            }
+        }
+        self.update_calendar(actor, id, CalendarInput { spec: Some(spec), ..Default::default() }).await
+    }
+
     async fn compiled(&self, actor: &Principal, id: i64) -> Result<Calendar> {
         let c = self.calendar(actor, id).await?;
         // Checked when saved; a stored one that no longer compiles (a time zone gone from

@@ -2,3 +2,4 @@
 //! that hold tickets to their targets.
 
 pub mod calendar;
+pub mod ical;

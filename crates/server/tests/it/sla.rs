@@ -70,6 +70,36 @@ async fn calendars_answer_when_something_is_due(t: TestApp) {
     let (s, _) = t.delete(&format!("/api/v1/business_calendars/{id}"), &t.admin).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
 
+    // Holidays from a public-holiday feed (iCalendar), added once however often it is imported.
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20270101\r\nDTEND;VALUE=DATE:20270102\r\n\
+               SUMMARY:New Year\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261225\r\nRRULE:FREQ=YEARLY\r\n\
+               SUMMARY:Christmas\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let import = |body: &'static str, ct: &'static str| {
+        t.req(reqwest::Method::POST, &format!("/api/v1/business_calendars/{rid}/holidays/import"), &t.admin)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    for _ in 0..2 {
+        let r = import(ics, "text/calendar").await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let (_, with) = t.get(&format!("/api/v1/business_calendars/{rid}"), &t.admin).await;
+    assert_eq!(with["holidays"].as_array().map(Vec::len), Some(2), "{with}");
+    assert_eq!(with["holidays"][1], json!({"name": "Christmas", "from": "2026-12-25", "yearly": true}));
+    let (s, b) = t
+        .get(
+            &format!("/api/v1/business_calendars/{rid}/between?from=2027-12-25T00:00:00Z&to=2027-12-26T00:00:00Z"),
+            &t.admin,
+        )
+        .await;
+    assert_eq!((s, &b["minutes"]), (StatusCode::OK, &json!(0)), "Christmas again a year on");
+    assert_eq!(
+        import("2027-01-01 New Year", "text/calendar").await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(import(ics, "text/plain").await.unwrap().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
     // Questions need their parameters; customers ask nothing; agents may ask, not change.
     let (s, e) = t.get(&format!("/api/v1/business_calendars/{rid}/due?minutes=60"), &t.admin).await;
     assert_eq!((s, e["field"].as_str()), (StatusCode::BAD_REQUEST, Some("start")), "{e}");

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<App> {
         .routes(routes!(get_calendar, update_calendar, delete_calendar))
         .routes(routes!(calendar_due))
         .routes(routes!(calendar_between))
+        .routes(routes!(import_holidays))
 }
 
 /// A calendar to make, or the parts of one to change (a part left out stays as it is).
@@ -139,6 +140,36 @@ async fn update_calendar(
 async fn delete_calendar(State(app): State<App>, Auth(p): Auth, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     app.delete_calendar(&p, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// An iCalendar file's text (RFC 5545).
+#[derive(ToSchema)]
+#[schema(value_type = String)]
+#[allow(dead_code)] // a schema only: the handler reads the body as text
+pub struct IcsText(String);
+
+/// Adds the holidays an iCalendar file lists (`Content-Type: text/calendar`, a public-holiday
+/// feed): each all-day event a holiday (its last day the one before `DTEND`), `SUMMARY` its
+/// name, `RRULE:FREQ=YEARLY` a yearly one. Holidays the calendar has already are not added
+/// twice. 422 when the text is no calendar or an event's date does not read.
+#[utoipa::path(post, path = "/api/v1/business_calendars/{id}/holidays/import", tag = "sla", params(("id" = i64, Path)),
+    request_body(content = IcsText, content_type = "text/calendar"),
+    responses((status = 200, body = CalendarOut), (status = 413, body = Problem), (status = 415, body = Problem),
+              (status = 422, body = Problem)))]
+async fn import_holidays(
+    State(app): State<App>,
+    Auth(p): Auth,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<CalendarOut>> {
+    let ct = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !ct.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("text/calendar") {
+        return Err(ApiError::new(Code::UnsupportedMediaType, "send the iCalendar file as text/calendar"));
+    }
+    let body = crate::extract::raw_body(body, || "the file is larger than the desk takes".into())?;
+    let text = String::from_utf8_lossy(&body);
+    Ok(Json(app.import_holidays(&p, id, &text).await?.into()))
 }
 
 /// A timestamp query parameter the operation needs.

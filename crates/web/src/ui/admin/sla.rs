@@ -191,9 +191,17 @@ fn names() -> Vec<String> {
     n
 }
 
-fn spec_from(form: &UiForm) -> CalendarSpec {
+/// The calendar the form describes; an iCalendar file pasted into the holidays box is read as
+/// its holidays.
+fn spec_from(form: &UiForm) -> Result<CalendarSpec, gongdan_core::CoreError> {
     let day = |d: &str| parse_hours(form.get(&format!("hours.{d}")).unwrap_or_default());
-    CalendarSpec {
+    let typed = form.get("holidays").unwrap_or_default();
+    let holidays = if typed.trim_start().to_ascii_uppercase().starts_with("BEGIN:VCALENDAR") {
+        gongdan_domain::sla::ical::holidays(typed, "holidays")?
+    } else {
+        parse_holidays(typed)
+    };
+    Ok(CalendarSpec {
         time_zone: form.get("time_zone").unwrap_or_default().trim().to_owned(),
         hours: WeekHours {
             mon: day("mon"),
@@ -204,9 +212,9 @@ fn spec_from(form: &UiForm) -> CalendarSpec {
             sat: day("sat"),
             sun: day("sun"),
         },
-        holidays: parse_holidays(form.get("holidays").unwrap_or_default()),
+        holidays,
         workdays: parse_workdays(form.get("workdays").unwrap_or_default()),
-    }
+    })
 }
 
 fn page(
@@ -260,9 +268,13 @@ fn refilled(v: Viewer, id: Option<i64>, form: &UiForm, e: gongdan_core::CoreErro
 
 async fn save(State(app): State<App>, v: Viewer, id: Option<i64>, form: UiForm) -> UiResult {
     let s = allowed(&v, "calendars")?;
+    let spec = match spec_from(&form) {
+        Ok(spec) => spec,
+        Err(e) => return failed(refilled(v, id, &form, e)?),
+    };
     let input = CalendarInput {
         name: Some(form.get("name").unwrap_or_default().to_owned()),
-        spec: Some(spec_from(&form)),
+        spec: Some(spec),
         // Unticking the default does nothing: another calendar is made the default instead.
         is_default: form.checked("is_default").then_some(true),
     };
@@ -285,7 +297,10 @@ struct CheckQuery {
 async fn check(State(app): State<App>, v: Viewer, Query(q): Query<CheckQuery>, form: UiForm) -> UiResult {
     let s = allowed(&v, "calendars")?;
     let id = q.id.filter(|i| *i > 0);
-    let spec = spec_from(&form);
+    let spec = match spec_from(&form) {
+        Ok(spec) => spec,
+        Err(e) => return failed(refilled(v, id, &form, e)?),
+    };
     let tz = jiff::tz::TimeZone::get(&spec.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let bad = |field: &str| {
         gongdan_core::CoreError::from(gongdan_domain::DomainError::invalid(
