@@ -696,7 +696,12 @@ async fn admin_console_edits_the_desk(t: TestApp) {
         .await;
     assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "an unknown time zone is refused");
     // An API token is shown once and works.
-    let p = admin.post("/admin/tokens", &[("user_id", "1"), ("name", "集成")]).await;
+    // The person is named by their address; an address nobody has is refused beside the field.
+    let p = admin.post("/admin/tokens", &[("email", "nobody@nowhere.example"), ("name", "集成")]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.html.contains("aria-invalid=\"true\""), "the error is on the address");
+    assert!(p.html.contains("value=\"nobody@nowhere.example\"") && p.html.contains("value=\"集成\""), "kept as typed");
+    let p = admin.post("/admin/tokens", &[("email", "Admin@Test.example"), ("name", "集成")]).await;
     assert_eq!(p.status, StatusCode::OK);
     let secret = p.html.split("id=\"token-secret\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
     assert!(secret.starts_with("gd_"));

@@ -38,6 +38,7 @@ form-field-off = Not on the form
 form-field-optional = Optional
 form-field-required = Required
 tokens-for = Tokens of { $name }
+field-token-user = The user's address
 token-active = Active
 token-revoke = Revoke
 token-shown-once = The new token, shown only this once. Copy it now:

@@ -146,7 +146,6 @@ field-default-language = Default language
 field-default-time-zone = Default time zone
 field-attachment-limit = Attachment limit (MB)
 field-portal-signup = Customers may sign up in the portal
-field-user-id = User id
 field-token-name = Token name
 field-expires-days = Expires in days
 field-expires-days-hint = Leave blank for a token that does not expire.

@@ -38,6 +38,7 @@ form-field-off = 不在表单中
 form-field-optional = 选填
 form-field-required = 必填
 tokens-for = { $name } 的令牌
+field-token-user = 用户邮箱
 token-active = 有效
 token-revoke = 吊销
 token-shown-once = 新令牌只显示这一次，请立即复制：

@@ -146,7 +146,6 @@ field-default-language = 默认语言
 field-default-time-zone = 默认时区
 field-attachment-limit = 附件大小上限（MB）
 field-portal-signup = 允许客户在门户自行注册
-field-user-id = 用户编号
 field-token-name = 令牌名称
 field-expires-days = 有效天数
 field-expires-days-hint = 留空则永不过期。

@@ -575,6 +575,7 @@ async fn token_page(
     user_id: Option<i64>,
     secret: Option<String>,
     errors: FormErrors,
+    typed: Option<&UiForm>,
 ) -> UiResult {
     let s = allowed(&v, "tokens")?;
     let user_id = user_id.unwrap_or(s.user.id.0);
@@ -582,15 +583,19 @@ async fn token_page(
     let tokens = app.list_tokens(&s.principal, user.id).await?;
     let ctx = v.ctx;
     let fields = vec![
-        FieldView::new("user_id", ctx.t("field-user-id"), "number", user_id.to_string()).hint(ctx.t1(
-            "tokens-for",
-            "name",
-            &user.name,
-        )),
+        // The person by their address, not a number to look up.
+        FieldView::new("email", ctx.t("field-token-user"), "email", user.email.clone().unwrap_or_default())
+            .required(true)
+            .hint(ctx.t1("tokens-for", "name", &user.name)),
         FieldView::new("name", ctx.t("field-token-name"), "text", "").required(true),
         FieldView::new("expires_days", ctx.t("field-expires-days"), "number", "")
             .hint(ctx.t("field-expires-days-hint")),
     ];
+    // After an error, what was typed stays.
+    let fields = match typed {
+        Some(form) => crate::ui::agent::ticket::refill(fields, form),
+        None => fields,
+    };
     let (fields, general) = apply_errors(&ctx, fields, &errors);
     let below = tokens
         .iter()
@@ -634,12 +639,24 @@ async fn token_page(
 }
 
 async fn tokens(State(app): State<App>, v: Viewer, Query(q): Query<TokenQuery>) -> UiResult {
-    token_page(&app, v, q.user_id, None, FormErrors::default()).await
+    token_page(&app, v, q.user_id, None, FormErrors::default(), None).await
 }
 
 async fn create_token(State(app): State<App>, v: Viewer, form: UiForm) -> UiResult {
     let s = allowed(&v, "tokens")?;
-    let user_id = form.id("user_id").ok().flatten().unwrap_or(s.user.id.0);
+    let mut user_id = form.id("user_id").ok().flatten().unwrap_or(s.user.id.0);
+    if let Some(email) = form.text("email") {
+        let email = email.trim().to_lowercase();
+        let q = gongdan_domain::people::UserQuery { q: Some(email.clone()), limit: 20, ..Default::default() };
+        let found = app.list_users(&s.principal, q).await?.into_iter().find(|u| u.email.as_deref() == Some(&email));
+        match found {
+            Some(u) => user_id = u.id.0,
+            None => {
+                let errors = FormErrors::one("email", gongdan_domain::Code::MissingReference.message_key());
+                return token_page(&app, v, None, None, errors, Some(&form)).await;
+            }
+        }
+    }
     let days = match form.text("expires_days").map(|d| d.parse::<i64>()) {
         None => None,
         Some(Ok(d)) if (1..=36_500).contains(&d) => Some(d),
@@ -650,6 +667,7 @@ async fn create_token(State(app): State<App>, v: Viewer, form: UiForm) -> UiResu
                 Some(user_id),
                 None,
                 FormErrors::one("expires_days", gongdan_domain::Code::InvalidValue.message_key()),
+                Some(&form),
             )
             .await;
         }
@@ -658,10 +676,10 @@ async fn create_token(State(app): State<App>, v: Viewer, form: UiForm) -> UiResu
     let expires = days.and_then(|d| now.checked_add(jiff::SignedDuration::from_secs(86_400 * d)).ok());
     let name = form.get("name").unwrap_or_default().to_owned();
     match app.create_token(Some(&s.principal), UserId(user_id), &name, expires).await {
-        Ok((secret, _)) => token_page(&app, v, Some(user_id), Some(secret), FormErrors::default()).await,
+        Ok((secret, _)) => token_page(&app, v, Some(user_id), Some(secret), FormErrors::default(), None).await,
         Err(e) => {
-            let errors = FormErrors::from_core(e, &["name", "user_id", "expires_days"])?;
-            token_page(&app, v, Some(user_id), None, errors).await
+            let errors = FormErrors::from_core(e, &["name", "email", "expires_days"])?;
+            token_page(&app, v, Some(user_id), None, errors, Some(&form)).await
         }
     }
 }
